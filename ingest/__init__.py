@@ -1,0 +1,1 @@
+"""Ingestion: load files (transcripts, subtitles, plain text), chunk them, write them to the store."""

@@ -1,0 +1,120 @@
+"""One settings object for the whole project: defaults, `KB_*` environment variables, then flags.
+
+Every core function takes a `Settings` (or builds the default one with `Settings.from_env()`),
+so interfaces pass configuration down explicitly instead of reading the environment themselves.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+DEFAULT_EMBEDDING_MODEL = "all-MiniLM-L6-v2"
+
+# USD per million tokens (prompt, completion); used to report cost_usd.
+DEFAULT_PRICES: dict[str, tuple[float, float]] = {
+    "gpt-4o-mini": (0.15, 0.60),
+    "gpt-4o": (2.50, 10.00),
+    "gpt-4.1-mini": (0.40, 1.60),
+    "gpt-4.1": (2.00, 8.00),
+    "gpt-5-mini": (0.25, 2.00),
+    "gpt-5": (1.25, 10.00),
+}
+
+
+class SettingsError(ValueError):
+    """A setting with a value that cannot be used; the message names the variable."""
+
+
+def _default_home() -> Path:
+    return Path.home() / ".kb"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Configuration, read from `KB_<FIELD>` environment variables (e.g. `KB_HOME`, `KB_TOP_K`)."""
+
+    home: Path = field(default_factory=_default_home)
+    chroma_url: str | None = None
+    embedding_model: str = DEFAULT_EMBEDDING_MODEL
+    embedding_device: str = "auto"
+    embedding_batch_size: int = 64
+    chunk_tokens: int = 200  # capped at the model's own limit (256 for MiniLM); title prefix included
+    chunk_overlap_tokens: int = 32  # whole sentences carried into the next window
+    collection_prefix: str = "kb"
+    top_k: int = 5
+    candidates: int = 30  # per retriever, before fusion
+    rrf_k: int = 60
+    # agent
+    backend: str = "auto"  # auto | offline | openai
+    openai_api_key: str | None = None
+    openai_base_url: str | None = None
+    model: str = "gpt-4o-mini"
+    request_timeout_s: float = 60.0
+    max_retries: int = 3
+    max_tool_rounds: int = 4
+    context_token_budget: int = 3000
+    abstain_threshold: float = 0.30
+    prices: Mapping[str, tuple[float, float]] = field(default_factory=lambda: dict(DEFAULT_PRICES))
+
+    @property
+    def chroma_path(self) -> Path:
+        return self.home / "chroma"
+
+    @property
+    def threads_path(self) -> Path:
+        return self.home / "threads.sqlite"
+
+    @property
+    def log_path(self) -> Path:
+        return self.home / "log.sqlite"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Defaults, then `KB_*` variables (and OPENAI_API_KEY / OPENAI_BASE_URL), then overrides."""
+        env = os.environ if env is None else env
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            if f.name == "prices":
+                continue
+            raw = env.get(f"KB_{f.name.upper()}")
+            if raw is not None and raw != "":
+                values[f.name] = _coerce(f.name, raw, f.type)
+        if "openai_api_key" not in values and env.get("OPENAI_API_KEY"):
+            values["openai_api_key"] = env["OPENAI_API_KEY"]
+        if "openai_base_url" not in values and env.get("OPENAI_BASE_URL"):
+            values["openai_base_url"] = env["OPENAI_BASE_URL"]
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        if "home" in values:
+            values["home"] = Path(values["home"]).expanduser()
+        return cls(**values)
+
+    def with_(self, **changes: Any) -> Settings:
+        """A copy with some fields changed (None values are ignored)."""
+        return replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+    @property
+    def resolved_backend(self) -> str:
+        """`openai` when a key or base URL is configured, else `offline` (unless forced)."""
+        if self.backend in ("offline", "openai"):
+            return self.backend
+        if self.backend != "auto":
+            raise SettingsError(f"KB_BACKEND: unknown backend {self.backend!r} (auto, offline, openai)")
+        return "openai" if (self.openai_api_key or self.openai_base_url) else "offline"
+
+
+def _coerce(name: str, raw: str, typ: Any) -> Any:
+    typ = str(typ)
+    try:
+        if typ.startswith("int"):
+            return int(raw)
+        if typ.startswith("float"):
+            return float(raw)
+        if typ.startswith("Path"):
+            return Path(raw).expanduser()
+    except ValueError as exc:
+        raise SettingsError(f"KB_{name.upper()}={raw!r}: {exc}") from None
+    return raw

@@ -1,0 +1,239 @@
+"""The Chroma store: an embedded persistent index under KB_HOME, or a `chroma run` server.
+
+Chunks are stored with content-derived ids and their metadata (source, title, times, sentences as
+JSON, the document's content hash). The collection's name is derived from the embedding settings,
+so changing the model, chunk size or overlap builds a new index instead of mixing vectors. After
+each change, ingest bumps a fingerprint in the collection's metadata, which keeps the BM25 index
+(built from the collection) in step with it, also across processes and machines.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import time
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlparse
+
+from kb.settings import Settings
+from kb.types import Chunk, Passage, sentence_from_json, sentence_to_json
+
+
+class StoreUnavailable(RuntimeError):
+    """The Chroma server cannot be reached (or the local index cannot be opened)."""
+
+
+@dataclass(frozen=True)
+class SourceInfo:
+    source: str
+    title: str
+    path: str
+    chunks: int
+    ingested_at: float
+    content_hash: str
+    url: str | None
+    kind: str
+
+
+def collection_name(settings: Settings) -> str:
+    """e.g. `kb-all-minilm-l6-v2-t200-o32`: the embedding settings name the collection."""
+    model = settings.embedding_model.rstrip("/").split("/")[-1].lower()
+    slug = re.sub(r"[^a-z0-9]+", "-", model).strip("-")[:40] or "model"
+    if "/" in settings.embedding_model.strip("/") and not settings.embedding_model.startswith("sentence-transformers/"):
+        slug += "-" + hashlib.sha1(settings.embedding_model.encode()).hexdigest()[:6]
+    return f"{settings.collection_prefix}-{slug}-t{settings.chunk_tokens}-o{settings.chunk_overlap_tokens}"
+
+
+def _client(settings: Settings) -> Any:
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    chroma_settings = ChromaSettings(anonymized_telemetry=False)
+    if settings.chroma_url:
+        u = urlparse(settings.chroma_url)
+        if not u.hostname:
+            raise StoreUnavailable(f"KB_CHROMA_URL={settings.chroma_url!r} is not a URL like http://host:8000")
+        try:
+            return chromadb.HttpClient(
+                host=u.hostname, port=u.port or (443 if u.scheme == "https" else 8000),
+                ssl=u.scheme == "https", settings=chroma_settings,
+            )
+        except Exception as exc:  # chromadb raises plain ValueError/ConnectError when the server is down
+            raise StoreUnavailable(f"cannot reach the Chroma server at {settings.chroma_url}: {_reason(exc)}") from None
+    settings.chroma_path.mkdir(parents=True, exist_ok=True)
+    return chromadb.PersistentClient(path=str(settings.chroma_path), settings=chroma_settings)
+
+
+def _reason(exc: Exception) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return text[:200]
+
+
+class Store:
+    """The chunk collection for one set of embedding settings."""
+
+    def __init__(self, settings: Settings, embedder: Any = None, client: Any = None) -> None:
+        self.settings = settings
+        self.name = collection_name(settings)
+        self._embedder = embedder
+        self._client = client
+        self._collection: Any = None
+
+    @property
+    def where(self) -> str:
+        return self.settings.chroma_url or str(self.settings.chroma_path)
+
+    def _call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except StoreUnavailable:
+            raise
+        except Exception as exc:
+            if self.settings.chroma_url and _is_connection_error(exc):
+                raise StoreUnavailable(f"cannot reach the Chroma server at {self.settings.chroma_url}: {_reason(exc)}") from None
+            raise
+
+    @property
+    def collection(self) -> Any:
+        if self._collection is None:
+            from kb.embeddings import KBEmbeddingFunction
+
+            if self._client is None:
+                self._client = _client(self.settings)
+            ef = KBEmbeddingFunction(self._embedder, model=self.settings.embedding_model, device=self.settings.embedding_device)
+            self._collection = self._call(
+                self._client.get_or_create_collection,
+                name=self.name,
+                embedding_function=ef,
+                metadata={"hnsw:space": "cosine", "embedding_model": self.settings.embedding_model,
+                          "chunk_tokens": self.settings.chunk_tokens,
+                          "chunk_overlap_tokens": self.settings.chunk_overlap_tokens},
+            )
+        return self._collection
+
+    def exists(self) -> bool:
+        """Whether the collection exists already (without creating it)."""
+        if self._client is None:
+            self._client = _client(self.settings)
+        names = self._call(self._client.list_collections)
+        return self.name in {getattr(c, "name", c) for c in names}
+
+    def count(self) -> int:
+        return int(self._call(self.collection.count))
+
+    # --- writing -------------------------------------------------------------------------------
+    def source_state(self, source: str) -> dict[str, str]:
+        """{chunk id: content hash of the document version that wrote it} for one source."""
+        got = self._call(self.collection.get, where={"source": source}, include=["metadatas"])
+        return {i: (m or {}).get("doc_hash", "") for i, m in zip(got["ids"], got["metadatas"])}
+
+    def add(self, chunks: Sequence[Chunk], embeddings: Sequence[Sequence[float]], doc_hash: str, path: str, kind: str) -> None:
+        if not chunks:
+            return
+        now = time.time()
+        metas = [chunk_metadata(c, doc_hash, path, kind, now, len(chunks)) for c in chunks]
+        self._call(self.collection.upsert, ids=[c.id for c in chunks], documents=[c.text for c in chunks],
+                   embeddings=[list(e) for e in embeddings], metadatas=metas)
+
+    def mark_current(self, ids: Sequence[str], doc_hash: str, path: str, n_chunks: int) -> None:
+        """Point kept chunks at the new document version (their text did not change)."""
+        if ids:
+            meta = {"doc_hash": doc_hash, "path": path, "doc_chunks": n_chunks, "ingested_at": time.time()}
+            self._call(self.collection.update, ids=list(ids), metadatas=[dict(meta) for _ in ids])
+
+    def delete(self, ids: Iterable[str]) -> int:
+        ids = list(ids)
+        for i in range(0, len(ids), 5000):
+            self._call(self.collection.delete, ids=ids[i : i + 5000])
+        return len(ids)
+
+    def bump_fingerprint(self) -> str:
+        """Record that the collection changed (read by the BM25 index to stay in step)."""
+        fp = f"{time.time():.6f}-{self.count()}"
+        meta = dict(self.collection.metadata or {})
+        meta.pop("hnsw:space", None)
+        meta["kb_fingerprint"] = fp
+        self._call(self.collection.modify, metadata=meta)
+        return fp
+
+    def fingerprint(self) -> str:
+        """The collection's change marker (re-read from the store, so other writers are seen)."""
+        col = self._call(self._client.get_collection, name=self.name) if self._client is not None else self.collection
+        self._collection = self._collection or col
+        return str((col.metadata or {}).get("kb_fingerprint", "")) + f"/{self._call(col.count)}"
+
+    # --- reading -------------------------------------------------------------------------------
+    def all_chunks(self, batch: int = 5000) -> tuple[list[str], list[str], list[dict[str, Any]]]:
+        ids: list[str] = []
+        docs: list[str] = []
+        metas: list[dict[str, Any]] = []
+        offset = 0
+        while True:
+            got = self._call(self.collection.get, include=["documents", "metadatas"], limit=batch, offset=offset)
+            ids += got["ids"]
+            docs += got["documents"]
+            metas += got["metadatas"]
+            if len(got["ids"]) < batch:
+                return ids, docs, metas
+            offset += batch
+
+    def query(self, embedding: Sequence[float], n: int, source: str | None = None) -> list[tuple[str, float, str, dict[str, Any]]]:
+        """Nearest chunks: (id, cosine similarity, text, metadata), best first."""
+        total = self.count()
+        if total == 0:
+            return []
+        got = self._call(
+            self.collection.query, query_embeddings=[list(embedding)], n_results=min(n, total),
+            where={"source": source} if source else None, include=["documents", "metadatas", "distances"],
+        )
+        return [(i, 1.0 - float(d), doc, meta or {}) for i, d, doc, meta in
+                zip(got["ids"][0], got["distances"][0], got["documents"][0], got["metadatas"][0])]
+
+    def get(self, ids: Sequence[str]) -> dict[str, tuple[str, dict[str, Any]]]:
+        if not ids:
+            return {}
+        got = self._call(self.collection.get, ids=list(ids), include=["documents", "metadatas"])
+        return {i: (doc, meta or {}) for i, doc, meta in zip(got["ids"], got["documents"], got["metadatas"])}
+
+    def sources(self) -> list[SourceInfo]:
+        got = self._call(self.collection.get, include=["metadatas"])
+        by_source: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for m in got["metadatas"]:
+            by_source[(m or {}).get("source", "?")].append(m or {})
+        out = []
+        for source, metas in sorted(by_source.items()):
+            m = max(metas, key=lambda x: x.get("ingested_at", 0))
+            out.append(SourceInfo(source, m.get("title", source), m.get("path", ""), len(metas),
+                                  float(m.get("ingested_at", 0)), m.get("doc_hash", ""), m.get("url") or None, m.get("kind", "")))
+        return out
+
+
+def _is_connection_error(exc: Exception) -> bool:
+    text = f"{type(exc).__name__} {exc}".lower()
+    return any(w in text for w in ("connect", "connection", "timed out", "timeout", "refused", "unreachable"))
+
+
+def chunk_metadata(c: Chunk, doc_hash: str, path: str, kind: str, now: float, n_chunks: int) -> dict[str, Any]:
+    meta: dict[str, Any] = {
+        "source": c.source, "title": c.title, "ordinal": c.ordinal, "doc_hash": doc_hash, "path": path,
+        "kind": kind, "ingested_at": now, "doc_chunks": n_chunks,
+        "sentences": json.dumps([sentence_to_json(s) for s in c.sentences], ensure_ascii=False),
+    }
+    for key, value in (("url", c.url), ("start_s", c.start_s), ("end_s", c.end_s), ("locator", c.locator)):
+        if value is not None:
+            meta[key] = value
+    return meta
+
+
+def passage_from(chunk_id: str, text: str, meta: dict[str, Any], score: float) -> Passage:
+    """A search hit from a stored chunk."""
+    sentences = tuple(sentence_from_json(d) for d in json.loads(meta.get("sentences") or "[]"))
+    return Passage(
+        chunk_id=chunk_id, source=meta.get("source", "?"), title=meta.get("title", ""), text=text, score=score,
+        sentences=sentences, url=meta.get("url"), start_s=meta.get("start_s"), end_s=meta.get("end_s"),
+        locator=meta.get("locator"),
+    )

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Create .venv and install kb with its test tools; does nothing when already up to date.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-}
+if [ -z "$PY" ]; then
+  for candidate in python3.11 python3.12 python3.13 python3; do
+    if command -v "$candidate" >/dev/null 2>&1 && "$candidate" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
+      PY=$candidate; break
+    fi
+  done
+fi
+[ -n "$PY" ] || { echo "setup: Python 3.11 or newer is needed" >&2; exit 1; }
+stamp=.venv/.kb-installed
+if [ -f "$stamp" ] && [ "$stamp" -nt pyproject.toml ] && [ -x .venv/bin/kb ]; then
+  exit 0
+fi
+echo "setup: creating .venv and installing kb (first run takes a few minutes)..." >&2
+[ -x .venv/bin/python ] || "$PY" -m venv .venv
+.venv/bin/python -m pip install -q --upgrade pip
+# Pinned so pip takes the CPU build where one is provided, instead of gigabytes of CUDA packages.
+.venv/bin/python -m pip install -q "torch==${KB_TORCH_VERSION:-2.13.0}"
+.venv/bin/python -m pip install -q -e ".[dev]"
+touch "$stamp"
