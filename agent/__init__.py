@@ -1,0 +1,1 @@
+"""agent: the question-answering agent over the knowledge base."""
