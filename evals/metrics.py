@@ -1,0 +1,476 @@
+"""Scoring answers against gold questions: number and keyword matching, citation and retrieval
+checks, per-question verdicts, run summaries and run-to-run comparison. Pure functions, no I/O.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from decimal import Decimal
+from pathlib import PurePosixPath
+from typing import Any
+
+from evals.gold_file import GoldCitation, GoldQuestion
+from kb.timecode import TimecodeError, format_timecode, parse_timecode
+
+# --------------------------------------------------------------------------- numbers
+
+_SCALE_WORDS = {
+    "hundred": 10**2, "thousand": 10**3, "million": 10**6, "billion": 10**9, "trillion": 10**12,
+}
+# Abbreviations that may follow a number after a space ("$3 bn") or attached ("$3bn").
+_SCALE_ABBREVS = {"bn": 10**9, "mn": 10**6, "tn": 10**12}
+# Single letters count as scales only when attached ("800k", "1.5B") and not followed by
+# another letter ("5km", "2GW", "3TB" keep their plain value). Lower-case "m" is read as
+# million only after a currency sign ("$5m"); "5m" alone may be metres or minutes.
+_SCALE_LETTERS = {
+    "k": 10**3, "K": 10**3, "m": 10**6, "M": 10**6, "MM": 10**6,
+    "b": 10**9, "B": 10**9, "T": 10**12,
+}
+
+_WORD_VALUES = {
+    "a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
+    "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "fifteen": 15, "twenty": 20,
+    "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80,
+    "ninety": 90, "half": 0.5, "a half": 0.5, "quarter": 0.25, "a quarter": 0.25,
+}
+
+_SCALE_WORD = r"(?:hundred|thousand|million|billion|trillion)s?"
+_SCALE_CHAIN = rf"(?i:{_SCALE_WORD}(?:\s+{_SCALE_WORD})*)"
+
+_NUMBER_RE = re.compile(
+    r"(?<![\w.])(?P<sign>[-\u2212])?(?P<cur>[$€£¥])?"
+    r"(?P<num>\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?)(?P<exp>[eE][-+]?\d+)?"
+    r"(?:(?P<letter>MM|[kKMbBT]|m(?=\W|$))(?![A-Za-z])"
+    r"|\s?(?P<abbrev>(?i:bn|mn|tn))\b"
+    r"|\s*(?P<words>" + _SCALE_CHAIN + r")\b)?",
+)
+
+_NUMBER_WORDS = "|".join(
+    re.escape(w).replace(r"\ ", r"\s+") for w in sorted(_WORD_VALUES, key=len, reverse=True)
+)
+_WORD_NUMBER_RE = re.compile(
+    rf"\b(?P<word>{_NUMBER_WORDS})(?P<and_half>\s+and\s+a\s+half)?"
+    rf"\s+(?:(?:of\s+)?an?\s+)?(?P<words>{_SCALE_CHAIN})\b",
+    re.IGNORECASE,
+)
+
+_TIMECODE = r"\d{1,2}(?::\d{2}){1,2}(?:[.,]\d+)?"
+_BRACKETED_RE = re.compile(r"\[[^\[\]\n]{0,160}\]")
+_CITATION_INSIDE_RE = re.compile(
+    r"(?<![\d:])" + _TIMECODE + r"(?![\d:])|¶|^\s*\^?\d+(?:\s*[,;\u2013-]\s*\^?\d+)*\s*$"
+)
+_BARE_TIMECODE_RE = re.compile(r"(?<![\d:.])" + _TIMECODE + r"(?![\d:])")
+_PILCROW_RE = re.compile(r"¶\s*\d+")
+_RANGE_GAP_RE = re.compile(r"^\s*(?:-|\u2013|\u2014|to)\s*$", re.IGNORECASE)
+
+
+def _strip_citations(text: str) -> str:
+    """Blank out citation markers ([10:31], [3], [src ¶2]) and bare timestamps, keeping offsets."""
+
+    def blank(m: re.Match[str]) -> str:
+        return " " * len(m.group(0))
+
+    text = _BRACKETED_RE.sub(
+        lambda m: blank(m) if _CITATION_INSIDE_RE.search(m.group(0)[1:-1]) else m.group(0), text
+    )
+    text = _BARE_TIMECODE_RE.sub(blank, text)
+    return _PILCROW_RE.sub(blank, text)
+
+
+def _chain_multiplier(words: str) -> int:
+    mult = 1
+    for w in words.lower().split():
+        mult *= _SCALE_WORDS[w.rstrip("s")]
+    return mult
+
+
+def parse_numbers(text: str) -> list[float]:
+    """The numbers in `text` as a reader would take them, in order of appearance.
+
+    Thousands separators, currency signs, scale words and letters are applied ("$420,000",
+    "800k", "$1.2 trillion", "1.5B", "half a million", "2e6"); units are dropped ("27x",
+    "2,000 GW"); percentages stay as written ("7.5%" -> 7.5). A range shares its scale word
+    ("1-2 million" -> 1e6, 2e6). Timestamps ("10:31", "[1:02:03]") and citation markers
+    ("[3]", "[¶2]") are not numbers.
+    """
+    clean = _strip_citations(text)
+    found: list[tuple[int, int, Decimal, int]] = []  # start, end, value before scaling, scale
+    for m in _NUMBER_RE.finditer(clean):
+        value = Decimal(m.group("num").replace(",", "") + (m.group("exp") or ""))
+        if m.group("sign"):
+            value = -value
+        letter, abbrev, words = m.group("letter"), m.group("abbrev"), m.group("words")
+        mult = 1
+        if letter and (letter != "m" or m.group("cur")):
+            mult = _SCALE_LETTERS[letter]
+        elif abbrev:
+            mult = _SCALE_ABBREVS[abbrev.lower()]
+        elif words:
+            mult = _chain_multiplier(words)
+        found.append((m.start(), m.end(), value, mult))
+    for m in _WORD_NUMBER_RE.finditer(clean):
+        value = Decimal(str(_WORD_VALUES[" ".join(m.group("word").lower().split())]))
+        if m.group("and_half"):
+            value += Decimal("0.5")
+        found.append((m.start(), m.end(), value, _chain_multiplier(m.group("words"))))
+    found.sort(key=lambda t: t[0])
+    values: list[float] = []
+    for i, (_, end, value, mult) in enumerate(found):
+        # "1-2 million", "$5 to $7 billion": an unscaled number takes the next one's scale.
+        if mult == 1 and i + 1 < len(found):
+            nxt_start, _, _, nxt_mult = found[i + 1]
+            if nxt_mult != 1 and _RANGE_GAP_RE.match(clean[end:nxt_start]):
+                mult = nxt_mult
+        values.append(float(value * mult))
+    return values
+
+
+def _tolerance_matches(number: float, value: float, rel_tol: float) -> bool:
+    if value == 0:
+        return abs(number) <= rel_tol
+    return abs(number - value) <= rel_tol * abs(value) * (1 + 1e-12)
+
+
+def numeric_match(answer: str, value: float, rel_tol: float) -> bool:
+    """True when some number in `answer` is within `rel_tol` (relative) of `value`.
+
+    For `value == 0`, `rel_tol` is used as an absolute tolerance instead.
+    """
+    return any(_tolerance_matches(n, value, rel_tol) for n in parse_numbers(answer))
+
+
+# --------------------------------------------------------------------------- keywords
+
+_DASHES_RE = re.compile(r"[-\u2010-\u2015\u2212_]+")
+_QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"'})
+
+
+def _normalize(text: str) -> str:
+    text = _DASHES_RE.sub(" ", text.translate(_QUOTES).casefold())
+    return " ".join(text.split())
+
+
+def _alternative_pattern(alternative: str) -> re.Pattern[str] | None:
+    alt = _normalize(alternative)
+    if not alt:
+        return None
+    pattern = re.escape(alt).replace(r"\ ", " ")
+    if alt[0].isalnum():
+        pattern = r"(?<![^\W_])" + pattern
+    if alt[-1].isdigit():
+        pattern += r"(?!\d)"
+    elif alt[-1].isalnum() and len(alt) <= 3:
+        pattern += r"(?:e?s)?(?![^\W_])"
+    return re.compile(pattern)
+
+
+def _entry_matches(text: str, entry: str) -> bool:
+    patterns = [p for p in map(_alternative_pattern, entry.split("|")) if p is not None]
+    return not patterns or any(p.search(text) for p in patterns)
+
+
+def missing_keywords(answer: str, keywords: Sequence[str]) -> list[str]:
+    """The entries of `keywords` that `answer` does not satisfy (rule: see keyword_match)."""
+    text = _normalize(answer)
+    return [entry for entry in keywords if not _entry_matches(text, entry)]
+
+
+def keyword_match(answer: str, keywords: Sequence[str]) -> bool:
+    """True when every entry of `keywords` appears in `answer`.
+
+    Matching rule: case-insensitive; hyphens, dashes and underscores count as spaces and runs
+    of whitespace as one space; an entry "a|b" is satisfied by either alternative. A keyword
+    that starts with a letter or digit must start a word (not follow another letter or digit).
+    At its end:
+      - a keyword ending in a digit must not run on into more digits ("GPT-4" is not "GPT-40");
+      - a short keyword (3 characters or fewer) must end the word, allowing a plural "s"/"es":
+        "CPU" matches "CPUs", "AI" matches "AI's" but not "aim" or "said";
+      - a longer keyword matches as a word prefix: "agent" matches "agents" and "agentic",
+        "rate" matches "rates" but not "accelerate".
+    """
+    return not missing_keywords(answer, keywords)
+
+
+# --------------------------------------------------------------------------- citations
+
+def _source_key(source: str) -> str:
+    return PurePosixPath(source.strip().replace("\\", "/")).name.casefold()
+
+
+def same_source(a: str, b: str) -> bool:
+    """Two source names denote the same file: equal up to case, folder and one extension."""
+    ka, kb = _source_key(a), _source_key(b)
+    if not ka or not kb:
+        return False
+    return ka == kb or PurePosixPath(ka).stem == kb or ka == PurePosixPath(kb).stem
+
+
+def citation_matches(cited_source: str, cited_seconds: float | None, gold: GoldCitation,
+                     tol_s: float = 30.0) -> bool:
+    """A cited item matches a gold citation: same source and, where the gold gives a time, a
+    cited time within ±`tol_s` seconds of it. An untimed citation never matches a timed gold."""
+    if not same_source(cited_source, gold.source):
+        return False
+    if gold.at_s is None:
+        return True
+    if cited_seconds is None:
+        return False
+    return abs(cited_seconds - gold.at_s) <= tol_s + 1e-9
+
+
+def retrieved_covers(source: str, start_s: float | None, end_s: float | None, gold: GoldCitation,
+                     tol_s: float = 30.0) -> bool:
+    """A retrieved passage covers a gold citation: same source and, where the gold gives a time,
+    that time lies in [start_s - tol_s, end_s + tol_s]. An untimed passage covers only untimed
+    gold citations."""
+    if not same_source(source, gold.source):
+        return False
+    if gold.at_s is None:
+        return True
+    lo = start_s if start_s is not None else end_s
+    hi = end_s if end_s is not None else start_s
+    if lo is None or hi is None:
+        return False
+    return lo - tol_s - 1e-9 <= gold.at_s <= hi + tol_s + 1e-9
+
+
+# --------------------------------------------------------------------------- per question
+
+def _num(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return None
+    return float(value)
+
+
+def _cited_seconds(cite: Mapping[str, Any]) -> float | None:
+    """The cited time: `seconds`, else the `at` label when it is a timestamp, else None."""
+    seconds = _num(cite.get("seconds"))
+    if seconds is not None:
+        return seconds
+    at = cite.get("at")
+    if isinstance(at, str):
+        try:
+            return parse_timecode(at)
+        except TimecodeError:
+            return None
+    return None
+
+
+def _format_number(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"
+
+
+def _describe_cited(cite: Mapping[str, Any], seconds: float | None) -> str:
+    at = cite.get("at")
+    if isinstance(at, str) and at.strip():
+        label = at.strip()
+    else:
+        label = format_timecode(seconds) if seconds is not None else ""
+    source = str(cite.get("source") or "?")
+    return f"citation [{label}] of {source}" if label else f"citation of {source}"
+
+
+def _describe_gold(gold: GoldCitation) -> str:
+    return f"{gold.source} [{format_timecode(gold.at_s)}]" if gold.at_s is not None else gold.source
+
+
+def _mappings(value: Any) -> list[Mapping[str, Any]]:
+    if not isinstance(value, (list, tuple)):
+        return []
+    return [item for item in value if isinstance(item, Mapping)]
+
+
+def score_question(q: GoldQuestion, result: Mapping[str, Any]) -> dict[str, Any]:
+    """Per-metric verdicts for one answer (the `--json` answer dict) to one gold question.
+
+    Keys: id, category, answerable, abstained, answer_correct, keyword_ok, numeric_ok,
+    citation_precision, citation_recall, citation_hit, retrieval_hit_at_5, retrieval_rank,
+    retrieval_rr, abstention_ok, false_abstention, cited_n, cited_matched, gold_citations_n,
+    gold_citations_matched, reasons (one short string per failure).
+
+    A metric that does not apply is None: keyword_ok / numeric_ok for unanswerable questions or
+    without keywords / a number; citation and retrieval metrics without gold citations
+    (citation_precision also when nothing was cited); false_abstention for unanswerable ones.
+    An answerable question is answered correctly when the agent did not abstain, every keyword
+    entry appears and the gold number (if any) is within tolerance; an unanswerable one when
+    the agent abstained. Score a failed run with `result={}`: it then counts as wrong.
+    """
+    answer = result.get("answer")
+    answer = answer if isinstance(answer, str) else ""
+    abstained = bool(result.get("abstained"))
+    reasons: list[str] = []
+
+    keyword_ok: bool | None = None
+    if q.answerable and q.keywords:
+        missing = missing_keywords(answer, q.keywords)
+        keyword_ok = not missing
+        reasons.extend(f"missing keyword {entry!r}" for entry in missing)
+
+    numeric_ok: bool | None = None
+    if q.answerable and q.numeric_value is not None:
+        numeric_ok = numeric_match(answer, q.numeric_value, q.numeric_rel_tol)
+        if not numeric_ok:
+            tol = f"{q.numeric_rel_tol * 100:g}%" if q.numeric_value else f"±{q.numeric_rel_tol:g}"
+            reasons.append(f"no number within {tol} of {_format_number(q.numeric_value)} in answer")
+
+    if q.answerable:
+        answer_correct = not abstained and keyword_ok is not False and numeric_ok is not False
+        if abstained:
+            reasons.append("abstained on an answerable question")
+    else:
+        answer_correct = abstained
+        if not abstained:
+            reasons.append("answered an unanswerable question instead of abstaining")
+
+    gold = q.citations
+    cited = _mappings(result.get("citations"))
+    cited_matched = 0
+    gold_hit = [False] * len(gold)
+    for cite in cited:
+        source = str(cite.get("source") or "")
+        seconds = _cited_seconds(cite)
+        hits = [i for i, g in enumerate(gold) if citation_matches(source, seconds, g)]
+        for i in hits:
+            gold_hit[i] = True
+        if hits:
+            cited_matched += 1
+        elif gold:
+            reasons.append(f"{_describe_cited(cite, seconds)} matches no gold citation")
+    if gold and not any(gold_hit):
+        expected = ", ".join(_describe_gold(g) for g in gold)
+        reasons.append(f"no citation matches a gold citation (expected {expected})")
+
+    retrieval_rank: int | None = None
+    if gold:
+        for rank, passage in enumerate(_mappings(result.get("retrieved")), start=1):
+            source = str(passage.get("source") or "")
+            start_s, end_s = _num(passage.get("start_s")), _num(passage.get("end_s"))
+            if any(retrieved_covers(source, start_s, end_s, g) for g in gold):
+                retrieval_rank = rank
+                break
+        if retrieval_rank is None:
+            reasons.append("no retrieved passage covers a gold citation")
+        elif retrieval_rank > 5:
+            reasons.append(
+                f"first retrieved passage covering a gold citation is at rank {retrieval_rank}"
+            )
+
+    return {
+        "id": q.id,
+        "category": q.category,
+        "answerable": q.answerable,
+        "abstained": abstained,
+        "answer_correct": answer_correct,
+        "keyword_ok": keyword_ok,
+        "numeric_ok": numeric_ok,
+        "citation_precision": cited_matched / len(cited) if gold and cited else None,
+        "citation_recall": sum(gold_hit) / len(gold) if gold else None,
+        "citation_hit": any(gold_hit) if gold else None,
+        "retrieval_hit_at_5": (retrieval_rank is not None and retrieval_rank <= 5)
+        if gold else None,
+        "retrieval_rank": retrieval_rank,
+        "retrieval_rr": (1.0 / retrieval_rank if retrieval_rank else 0.0) if gold else None,
+        "abstention_ok": abstained != q.answerable,
+        "false_abstention": abstained if q.answerable else None,
+        "cited_n": len(cited) if gold else 0,
+        "cited_matched": cited_matched,
+        "gold_citations_n": len(gold),
+        "gold_citations_matched": sum(gold_hit),
+        "reasons": reasons,
+    }
+
+
+# --------------------------------------------------------------------------- runs
+
+def _mean(values: Iterable[Any]) -> float | None:
+    xs = [float(v) for v in values if v is not None]
+    return sum(xs) / len(xs) if xs else None
+
+
+def _percentile(values: Sequence[float], p: float) -> float | None:
+    """Linearly interpolated percentile (numpy's default method); None for no values."""
+    xs = sorted(values)
+    if not xs:
+        return None
+    k = (len(xs) - 1) * p
+    lo, hi = math.floor(k), math.ceil(k)
+    return xs[lo] + (xs[hi] - xs[lo]) * (k - lo)
+
+
+def _correct(row: Mapping[str, Any]) -> bool:
+    return not row.get("error") and bool(row.get("answer_correct"))
+
+
+def _ratio(num: float, den: float) -> float | None:
+    return num / den if den else None
+
+
+def summarize(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """Aggregate scored rows (score_question's dict plus `latency_s`, `usage`, `error`).
+
+    Rates lie in [0, 1] and average over the rows where the metric applies (None where none
+    does). Rows with an error count as wrong answers; their other verdicts are used as given
+    (score them with `result={}` so they count as wrong everywhere). citation_precision and
+    citation_recall are micro-averages over questions with gold citations: matched cited items
+    / cited items, and matched gold citations / gold citations. citation_hit_rate is the share
+    of those questions with at least one matching citation. Latency percentiles are linearly
+    interpolated; token counts and cost are totals.
+    """
+    latencies = [x for x in (_num(r.get("latency_s")) for r in rows) if x is not None]
+    prompt_tokens = completion_tokens = 0
+    cost = 0.0
+    for r in rows:
+        usage = r.get("usage")
+        if isinstance(usage, Mapping):
+            prompt_tokens += int(_num(usage.get("prompt_tokens")) or 0)
+            completion_tokens += int(_num(usage.get("completion_tokens")) or 0)
+            cost += _num(usage.get("cost_usd")) or 0.0
+    with_gold = [r for r in rows if (r.get("gold_citations_n") or 0) > 0]
+    return {
+        "n": len(rows),
+        "errors": sum(1 for r in rows if r.get("error")),
+        "answer_accuracy": _mean(_correct(r) for r in rows),
+        "keyword_accuracy": _mean(r.get("keyword_ok") for r in rows),
+        "numeric_accuracy": _mean(r.get("numeric_ok") for r in rows),
+        "citation_precision": _ratio(sum(r.get("cited_matched") or 0 for r in with_gold),
+                                     sum(r.get("cited_n") or 0 for r in with_gold)),
+        "citation_recall": _ratio(sum(r.get("gold_citations_matched") or 0 for r in with_gold),
+                                  sum(r.get("gold_citations_n") or 0 for r in with_gold)),
+        "citation_hit_rate": _mean(r.get("citation_hit") for r in rows),
+        "retrieval_recall_at_5": _mean(r.get("retrieval_hit_at_5") for r in rows),
+        "retrieval_mrr": _mean(r.get("retrieval_rr") for r in rows),
+        "abstention_accuracy": _mean(r.get("abstention_ok") for r in rows),
+        "false_abstention_rate": _mean(r.get("false_abstention") for r in rows),
+        "latency_p50_s": _percentile(latencies, 0.50),
+        "latency_p95_s": _percentile(latencies, 0.95),
+        "prompt_tokens": prompt_tokens,
+        "completion_tokens": completion_tokens,
+        "cost_usd": cost,
+    }
+
+
+def compare_summaries(old: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, float]:
+    """`new - old` for each metric that is a number (not None) in both summaries."""
+    deltas: dict[str, float] = {}
+    for key, after in new.items():
+        a, b = _num(old.get(key)), _num(after)
+        if a is not None and b is not None:
+            deltas[key] = b - a
+    return deltas
+
+
+def flips(old_rows: Sequence[Mapping[str, Any]],
+          new_rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Questions (matched by id, in the new run's order) whose answer_correct changed.
+
+    Each item is {id, before, after}; a row with an error counts as not correct.
+    """
+    before_by_id = {r.get("id"): _correct(r) for r in old_rows if r.get("id") is not None}
+    out: list[dict[str, Any]] = []
+    for r in new_rows:
+        qid = r.get("id")
+        if qid in before_by_id and before_by_id[qid] != _correct(r):
+            out.append({"id": qid, "before": before_by_id[qid], "after": _correct(r)})
+    return out
