@@ -16,6 +16,10 @@ from kb.types import Chunk, Document, Sentence
 
 TokenCount = Callable[[str], int]
 
+# Part of every chunk id: bump it when parsing or chunking changes what a chunk carries, so the
+# next ingest replaces chunks whose text is the same but whose metadata would differ.
+CHUNK_FORMAT = 2
+
 
 def embedding_text(title: str, text: str) -> str:
     """What the model embeds for a chunk: its title, then its text."""
@@ -58,10 +62,10 @@ def chunk_document(doc: Document, count: TokenCount, max_tokens: int, overlap_to
         group = tuple(sentences[i] for i in idx)
         text = _join(group)
         times = [s.start_s for s in group if s.start_s is not None]
-        key = json.dumps([doc.source, text, times])
+        locs = [s.locator for s in group if s.locator]
+        key = json.dumps([CHUNK_FORMAT, doc.source, text, times, locs, doc.title, doc.url])
         n = seen.get(key, 0)
         seen[key] = n + 1
-        locs = [s.locator for s in group if s.locator]
         chunks.append(
             Chunk(
                 id=hashlib.sha256(f"{key}|{n}".encode()).hexdigest()[:32],

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -99,6 +99,117 @@ def cmd_sources(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def render_plain(result: Any) -> str:
+    """An answer as plain text: the answer, then its sources with links."""
+    from agent.citations import sources_block
+
+    out = result.answer
+    if result.citations:
+        out += "\n\nSources:\n" + "\n".join("  " + line for line in sources_block(result.citations).splitlines())
+    return out
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    from agent.answer import answer
+    from agent.models import ModelUnavailable
+
+    settings = _settings(args)
+    try:
+        result = answer(args.question, thread_id=args.thread, settings=settings)
+    except ModelUnavailable as exc:
+        print(f"kb: {exc}", file=sys.stderr)
+        return EXIT_UNAVAILABLE
+    from interfaces.log import record
+
+    record(settings, "ask", result)
+    if args.json:
+        _print_json(result.to_json())
+    else:
+        print(render_plain(result))
+        print(f"\n(thread {result.thread_id} · {result.backend} · {result.latency_s:.2f} s)", file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from evals.harness import below_thresholds, compare_retrievers, run_eval
+    from evals.report import retriever_table
+
+    settings = _settings(args)
+    gold = Path(args.gold)
+    if not gold.exists():
+        print(f"kb: gold file not found: {gold}", file=sys.stderr)
+        return EXIT_USAGE
+    if args.retrievers:
+        import datetime as dt
+
+        out_root = Path(args.out) if args.out else settings.home / "evals" / dt.datetime.now().strftime("%Y%m%d-%H%M%S-retrievers")
+        table = compare_retrievers(gold, [r.strip() for r in args.retrievers.split(",") if r.strip()], settings, out_root)
+        print(retriever_table(table))
+        print(f"\nreports in {out_root}/<retriever>/")
+        return EXIT_OK
+    from evals.judge import JudgeUnavailable
+
+    try:
+        run = run_eval(gold, Path(args.out) if args.out else None, settings=settings, retriever=args.retriever,
+                       judge=args.judge, compare=Path(args.compare) if args.compare else None)
+    except JudgeUnavailable as exc:
+        print(f"kb: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    for err in run.gold_errors:
+        print(f"warning: {err}", file=sys.stderr)
+    s = run.summary
+    keys = ("n", "errors", "answer_accuracy", "numeric_accuracy", "citation_precision", "citation_recall",
+            "retrieval_recall_at_5", "retrieval_mrr", "abstention_accuracy", "latency_p95_s")
+    print("  ".join(f"{k}={s[k]:.3f}" if isinstance(s.get(k), float) else f"{k}={s.get(k)}" for k in keys))
+    print(f"report: {run.out_dir}/report.md  (also report.json, metrics.png)")
+    failed = below_thresholds(s, {"answer_accuracy": args.min_answer_accuracy, "numeric_accuracy": args.min_numeric_accuracy,
+                                  "citation_precision": args.min_citation_precision,
+                                  "retrieval_recall_at_5": args.min_retrieval_recall,
+                                  "abstention_accuracy": args.min_abstention_accuracy})
+    for msg in failed:
+        print(f"below threshold: {msg}", file=sys.stderr)
+    return EXIT_INPUT if failed else EXIT_OK
+
+
+def cmd_chat(args: argparse.Namespace) -> int:
+    from interfaces.repl import main as chat_main
+
+    return chat_main(_settings(args), thread_id=args.thread)
+
+
+def cmd_slack(args: argparse.Namespace) -> int:
+    from interfaces.slack_bot import main as slack_main
+
+    return slack_main(_settings(args), host=args.host, port=args.port, socket=args.socket)
+
+
+def cmd_log(args: argparse.Namespace) -> int:
+    from interfaces import log
+
+    settings = _settings(args)
+    if args.export_gold:
+        entries = log.rows(settings, feedback=None if args.all else "up")
+        lines = list(log.gold_lines(entries))
+        Path(args.export_gold).write_text("".join(json.dumps(x, ensure_ascii=False) + "\n" for x in lines))
+        print(f"wrote {len(lines)} questions to {args.export_gold} ({'all' if args.all else 'those rated 👍'}); review them before use")
+        return EXIT_OK
+    entries = log.rows(settings, limit=args.limit)
+    if args.json:
+        _print_json(entries)
+        return EXIT_OK
+    if not entries:
+        print("No questions logged yet.")
+    import datetime as dt
+
+    for e in entries:
+        when = dt.datetime.fromtimestamp(e["time"]).strftime("%Y-%m-%d %H:%M")
+        mark = {"up": " 👍", "down": " 👎"}.get(e.get("feedback") or "", "")
+        print(f"{when}  {e['interface']:<5} {e['thread_id']}  {e['question']}{mark}")
+        first = (e["answer"].splitlines() or [""])[0]
+        print(f"    {first[:110]}{'…' if len(first) > 110 else ''}  ({e['backend']}, {e['latency_s']:.2f} s)")
+    return EXIT_OK
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     from evals.bench import main as bench_main
 
@@ -134,17 +245,46 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--count", action="store_true", help="print only the number of chunks")
     p.set_defaults(func=cmd_sources)
 
+    p = sub.add_parser("ask", help="answer a question with cited timestamps")
+    p.add_argument("question")
+    p.add_argument("--thread", help="continue this conversation (its id is printed after each answer)")
+    p.add_argument("--json", action="store_true", help="print the structured answer")
+    p.set_defaults(func=cmd_ask)
+
+    p = sub.add_parser("chat", help="terminal chat (REPL) with citations, /sources, /threads")
+    p.add_argument("--thread", help="resume this conversation")
+    p.set_defaults(func=cmd_chat)
+
+    p = sub.add_parser("slack", help="run the Slack bot (HTTP Events API, or --socket for Socket Mode)")
+    p.add_argument("--port", type=int, default=3000)
+    p.add_argument("--host", default="0.0.0.0", help="address to listen on (HTTP mode)")
+    p.add_argument("--socket", action="store_true", help="Socket Mode (needs SLACK_APP_TOKEN)")
+    p.set_defaults(func=cmd_slack)
+
+    p = sub.add_parser("log", help="the record of answered questions")
+    p.add_argument("--limit", type=int, default=20)
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--export-gold", metavar="FILE", help="write questions rated 👍 as gold-file lines")
+    p.add_argument("--all", action="store_true", help="with --export-gold: every logged question")
+    p.set_defaults(func=cmd_log)
+
+    p = sub.add_parser("eval", help="score answers against a gold question file")
+    p.add_argument("--gold", required=True, help="gold questions, JSON Lines (e.g. evals/gold/kb.jsonl)")
+    p.add_argument("--out", help="output folder (default: a new timestamped folder under KB_HOME/evals/)")
+    p.add_argument("--retriever", choices=["hybrid", "dense", "bm25", "naive"], default="hybrid")
+    p.add_argument("--retrievers", help="comma-separated retrievers to compare side by side, e.g. hybrid,naive,bm25")
+    p.add_argument("--compare", help="an earlier run's folder: report what changed")
+    p.add_argument("--judge", action="store_true", help="also score with an LLM judge (needs a model)")
+    for metric in ("answer-accuracy", "numeric-accuracy", "citation-precision", "retrieval-recall", "abstention-accuracy"):
+        p.add_argument(f"--min-{metric}", type=float, help=f"exit 1 when {metric.replace('-', '_')} is below this")
+    p.set_defaults(func=cmd_eval)
+
     p = sub.add_parser("bench", help="print speed figures (ingest, search, startup, answer)")
     p.add_argument("what", choices=["ingest", "search", "startup", "answer", "all"])
     p.add_argument("--scale", type=int, default=100, help="size of the generated large corpus, in copies of the bundled one")
     p.set_defaults(func=cmd_bench)
 
-    for extra in EXTRA_COMMANDS:
-        extra(sub)
     return parser
-
-
-EXTRA_COMMANDS: list[Callable[[Any], None]] = []
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -57,8 +57,13 @@ class Settings:
     max_retries: int = 3
     max_tool_rounds: int = 4
     context_token_budget: int = 3000
-    abstain_threshold: float = 0.30
+    abstain_threshold: float = 0.33  # dense similarity below which no passage counts as relevant
+    min_coverage: float = 0.47  # offline: share of the question's terms a passage must contain
     prices: Mapping[str, tuple[float, float]] = field(default_factory=lambda: dict(DEFAULT_PRICES))
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.home, Path):
+            object.__setattr__(self, "home", Path(self.home).expanduser())
 
     @property
     def chroma_path(self) -> Path:

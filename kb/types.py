@@ -97,6 +97,18 @@ class Passage:
     def link(self) -> str | None:
         return video_link(self.url, self.at_s)
 
+    def to_state(self) -> dict[str, Any]:
+        """A plain-data copy (for checkpoints); `Passage.from_state` reverses it."""
+        d = {k: v for k, v in self.__dict__.items() if k != "sentences"}
+        d["sentences"] = [sentence_to_json(s) for s in self.sentences]
+        return d
+
+    @classmethod
+    def from_state(cls, d: dict[str, Any]) -> "Passage":
+        data = dict(d)
+        data["sentences"] = tuple(sentence_from_json(s) for s in d.get("sentences", ()))
+        return cls(**data)
+
     def to_json(self) -> dict[str, Any]:
         return {
             "source": self.source,

@@ -1,0 +1,145 @@
+"""`answer()`: the one function every interface (CLI, REPL, Slack, evals) calls.
+
+It runs the graph for one question in a conversation thread (persisted with LangGraph's SQLite
+checkpointer under KB_HOME) and returns a structured `Answer`.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+import uuid
+from dataclasses import asdict, dataclass, field
+from typing import Any, Callable
+
+from kb.retrieval import Retriever
+from kb.settings import Settings
+from kb.store import Store
+
+from agent.graph import Deps, build_graph
+from agent.models import ChatModel
+
+
+@dataclass
+class Answer:
+    answer: str
+    citations: list[dict[str, Any]]
+    retrieved: list[dict[str, Any]]
+    tool_calls: list[dict[str, Any]]
+    abstained: bool
+    usage: dict[str, Any]
+    latency_s: float
+    backend: str
+    thread_id: str
+    citations_corrected: int = 0
+    citations_dropped: int = 0
+    question: str = ""
+    passages: list[Any] = field(default_factory=list, repr=False)
+
+    def to_json(self) -> dict[str, Any]:
+        d = asdict(self)
+        d.pop("passages")
+        return d
+
+
+class Agent:
+    """A compiled graph with its model, tools and thread store; reuse it across questions."""
+
+    def __init__(self, settings: Settings | None = None, chat: ChatModel | None = None, store: Store | None = None,
+                 retriever: Retriever | None = None, checkpointer: Any = None, retrieval_mode: str = "hybrid") -> None:
+        from agent.backends import make_chat_model
+        from agent.tools import Toolbox
+
+        self.settings = settings or Settings.from_env()
+        self.chat = chat or make_chat_model(self.settings)
+        self.retriever = retriever or Retriever(self.settings, store=store)
+        counter = None
+        if self.backend == "openai":
+            from agent.budget import get_counter
+
+            counter = get_counter(self.settings.model)
+        self.toolbox = Toolbox(self.retriever, self.settings, counter, mode=retrieval_mode)
+        if checkpointer is None:
+            from langgraph.checkpoint.sqlite import SqliteSaver
+
+            self.settings.home.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(str(self.settings.threads_path), check_same_thread=False)
+            checkpointer = SqliteSaver(conn)
+        self.checkpointer = checkpointer
+        self._lock = threading.Lock()
+        self.deps = Deps(chat=self.chat, toolbox=self.toolbox, max_tool_rounds=self.settings.max_tool_rounds,
+                         abstain_threshold=self.settings.abstain_threshold, checkpointer=checkpointer)
+        self.graph = build_graph(self.deps)
+
+    @property
+    def backend(self) -> str:
+        return "offline" if getattr(self.chat, "name", "") == "offline" else "openai"
+
+    def ask(self, question: str, thread_id: str | None = None, on_token: Callable[[str], None] | None = None,
+            on_event: Callable[[str, dict[str, Any]], None] | None = None) -> Answer:
+        question = question.strip()
+        if not question:
+            raise ValueError("the question is empty")
+        thread_id = thread_id or uuid.uuid4().hex[:12]
+        started = time.perf_counter()
+        with self._lock:  # one graph run at a time per agent: the callbacks live on shared deps
+            self.deps.on_token, self.deps.on_event = on_token, on_event
+            try:
+                state = self.graph.invoke(
+                    {"question": question, "messages": [], "passages": [], "tool_calls": [], "rounds": 0,
+                     "usage": {"prompt_tokens": 0, "completion_tokens": 0}},
+                    {"configurable": {"thread_id": thread_id}, "recursion_limit": 4 * self.settings.max_tool_rounds + 10},
+                )
+            finally:
+                self.deps.on_token = self.deps.on_event = None
+        from kb.types import Passage
+
+        final = state["final"]
+        passages = [Passage.from_state(p) for p in state.get("passages", [])]
+        usage = dict(state.get("usage") or {})
+        usage["cost_usd"] = cost_usd(self.settings, usage) if self.backend == "openai" else 0.0
+        return Answer(
+            answer=final["answer"], citations=final["citations"],
+            retrieved=[{"source": p.source, "start_s": p.start_s, "end_s": p.end_s, "score": round(p.score, 6),
+                        "at": p.at, "similarity": p.similarity} for p in passages],
+            tool_calls=state.get("tool_calls", []), abstained=final["abstained"],
+            usage={"prompt_tokens": usage.get("prompt_tokens", 0), "completion_tokens": usage.get("completion_tokens", 0),
+                   "cost_usd": usage["cost_usd"]},
+            latency_s=round(time.perf_counter() - started, 4), backend=self.backend, thread_id=thread_id,
+            citations_corrected=final["citations_corrected"], citations_dropped=final["citations_dropped"],
+            question=question, passages=passages,
+        )
+
+    def history(self, thread_id: str) -> list[dict[str, Any]]:
+        snap = self.graph.get_state({"configurable": {"thread_id": thread_id}})
+        return list((snap.values or {}).get("history", [])) if snap else []
+
+
+def cost_usd(settings: Settings, usage: dict[str, Any]) -> float:
+    price = settings.prices.get(settings.model)
+    if not price:
+        return 0.0
+    return round(usage.get("prompt_tokens", 0) / 1e6 * price[0] + usage.get("completion_tokens", 0) / 1e6 * price[1], 6)
+
+
+_AGENTS: dict[Any, Agent] = {}
+_AGENTS_LOCK = threading.Lock()
+
+
+def get_agent(settings: Settings) -> Agent:
+    """A process-wide agent per settings (the model, index and BM25 stay warm between questions)."""
+    key = repr(settings)
+    with _AGENTS_LOCK:
+        if key not in _AGENTS:
+            _AGENTS[key] = Agent(settings)
+        return _AGENTS[key]
+
+
+def answer(question: str, thread_id: str | None = None, settings: Settings | None = None, chat: ChatModel | None = None,
+           store: Store | None = None, on_token: Callable[[str], None] | None = None,
+           on_event: Callable[[str, dict[str, Any]], None] | None = None) -> Answer:
+    """Answer one question (in `thread_id`'s conversation, or a new one) from the knowledge base."""
+    settings = settings or Settings.from_env()
+    agent = Agent(settings, chat=chat, store=store) if (chat is not None or store is not None) else get_agent(settings)
+    return agent.ask(question, thread_id=thread_id, on_token=on_token, on_event=on_event)

@@ -1,0 +1,214 @@
+"""The offline backend: a deterministic stand-in for a chat model that needs no weights and no
+network, and runs the same graph and tools as a real model.
+
+Per turn it (1) searches the knowledge base, rewriting a follow-up into a standalone query from
+the previous turn's topic; (2) when the question asks for a figure, plans a dimensional-analysis
+calculation from quantities in the question and the retrieved sentences and calls `calculate`;
+(3) answers with the best supporting sentences of the retrieved passages, each cited, most
+relevant first, or with the fixed "not covered" phrase when nothing supports an answer.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any, Sequence
+
+from kb.lexical import tokenize
+from kb.settings import Settings
+
+from agent.models import ModelReply, TokenCallback, ToolCall
+from agent.prompts import NOT_IN_KB
+from agent.tools import looks_like_instruction
+
+MAX_SENTENCES = 3
+_HANDLE = re.compile(r"^\[([^\]]+)\]\s*(.*)$")
+_FOLLOWUP_START = re.compile(r"^(and|but|so|also|what about|how about|then|ok|okay)\b", re.IGNORECASE)
+_PRONOUN = re.compile(r"\b(that|this|it|they|them|those|these|he|she|his|her|its|their|there)\b", re.IGNORECASE)
+_FILLER = re.compile(r"\b(uh|um|uh uh|you know|I mean|like)\b[,]?\s+", re.IGNORECASE)
+# words in a question that say what kind of answer is wanted, not what it is about
+_QUESTION_WORDS = {"many", "much", "big", "long", "large", "often", "fast", "kind", "type", "way", "guest",
+                   "speaker", "talk", "lecture", "podcast", "transcript", "according", "mention", "mentioned",
+                   "discuss", "describe", "explain", "give", "example", "compare", "call", "need"}
+
+
+class OfflineModel:
+    def __init__(self, settings: Settings | None = None) -> None:
+        self.settings = settings or Settings()
+        self.name = "offline"
+
+    def complete(
+        self, messages: Sequence[dict[str, Any]], tools: Sequence[dict[str, Any]] | None = None,
+        on_token: TokenCallback | None = None,
+    ) -> ModelReply:
+        question, history, turn = _split_turn(messages)
+        results = _tool_results(turn)
+        searches = [r for name, r in results if name == "search_knowledge_base"]
+        calcs = [r for name, r in results if name == "calculate"]
+        can_call = bool(tools)
+        if not searches and can_call:
+            return _call("search_knowledge_base", {"query": standalone_query(question, history), "k": self.settings.top_k})
+        sentences = [s for result in searches for s in _sentences(result)]
+        if not calcs and can_call:
+            from agent.figures import needs_figures, plan
+
+            if needs_figures(question):
+                p = plan(question, [s["text"] for s in by_relevance(question, sentences)])
+                if p is not None:
+                    args = {"expression": p.expression}
+                    if p.to:
+                        args["to"] = p.to
+                    return _call("calculate", args)
+        text = compose(question, history, sentences, calcs, self.settings.min_coverage)
+        if on_token:
+            on_token(text)
+        return ModelReply(content=text)
+
+
+def _call(name: str, args: dict[str, Any]) -> ModelReply:
+    return ModelReply(tool_calls=[ToolCall(id=f"call_{name}", name=name, arguments=json.dumps(args))])
+
+
+def _split_turn(messages: Sequence[dict[str, Any]]) -> tuple[str, list[str], list[dict[str, Any]]]:
+    """(current question, earlier user questions, messages of the current turn after the question)."""
+    last_user = max((i for i, m in enumerate(messages) if m.get("role") == "user"), default=-1)
+    question = str(messages[last_user].get("content") or "") if last_user >= 0 else ""
+    history = [str(m.get("content") or "") for m in messages[:last_user] if m.get("role") == "user"]
+    return question, history, list(messages[last_user + 1 :])
+
+
+def _tool_results(turn: Sequence[dict[str, Any]]) -> list[tuple[str, dict[str, Any]]]:
+    """(tool name, parsed result) for each tool message, names found through the calls' ids."""
+    names = {c["id"]: c["function"]["name"] for m in turn for c in m.get("tool_calls") or []}
+    out = []
+    for m in turn:
+        if m.get("role") == "tool":
+            try:
+                out.append((names.get(m.get("tool_call_id", ""), ""), json.loads(m.get("content") or "{}")))
+            except ValueError:
+                continue
+    return out
+
+
+def is_followup(question: str) -> bool:
+    content = [t for t in tokenize(question) if t not in _QUESTION_WORDS]
+    return bool(_FOLLOWUP_START.match(question.strip())) or (len(content) <= 3 and bool(_PRONOUN.search(question)))
+
+
+def standalone_query(question: str, history: Sequence[str]) -> str:
+    """A follow-up ("and how long does that take?") gets the previous turn's topic added."""
+    if not history or not is_followup(question):
+        return question
+    previous = history[-1]
+    if len(history) > 1 and is_followup(previous):
+        previous = standalone_query(previous, history[:-1])
+    topic = " ".join(w for w in re.findall(r"[\w$%.-]+", previous) if tokenize(w) and tokenize(w)[0] not in _QUESTION_WORDS)
+    return f"{question} ({topic})"
+
+
+def _sentences(result: dict[str, Any]) -> list[dict[str, Any]]:
+    out = []
+    for rank, p in enumerate(result.get("passages", [])):
+        for pos, line in enumerate(p.get("sentences", [])):
+            m = _HANDLE.match(line)
+            if m:
+                out.append({"handle": m.group(1), "text": m.group(2), "rank": rank, "pos": pos, "source": p.get("source")})
+    return out
+
+
+def _content_terms(question: str) -> set[str]:
+    return {t for t in tokenize(question) if t not in _QUESTION_WORDS}
+
+
+def score_sentence(terms: set[str], text: str) -> float:
+    found = set(tokenize(text))
+    if not terms:
+        return 0.0
+    return len(terms & found) / len(terms)
+
+
+def clean(text: str) -> str:
+    """Caption text made readable: fillers removed, first letter capitalised, ends with a stop."""
+    text = _FILLER.sub("", text).strip()
+    text = re.sub(r"\b(\w+)( \1\b)+", r"\1", text, flags=re.IGNORECASE)  # "is is is" -> "is"
+    if text and text[0].islower():
+        text = text[0].upper() + text[1:]
+    if text and text[-1] not in ".?!":
+        text += "…"
+    return text
+
+
+def pick(question: str, history: Sequence[str], sentences: Sequence[dict[str, Any]], n: int = MAX_SENTENCES) -> list[dict[str, Any]]:
+    """The best supporting sentences: the one with most of the (standalone) question's terms, then
+    only sentences that bring terms the chosen ones lack (so a two-part question gets both parts)."""
+    terms = _content_terms(standalone_query(question, history))
+    scored = []
+    for s in sentences:
+        text = s["text"].strip()
+        if looks_like_instruction(text) or len(text.split()) < 4 or text.endswith("?"):
+            continue
+        sc = score_sentence(terms, s["text"])
+        if sc > 0:
+            scored.append((sc - 0.02 * s["rank"], s))
+    if not scored:
+        return []
+    scored.sort(key=lambda x: -x[0])
+    top = scored[0][0]
+    chosen: list[dict[str, Any]] = []
+    covered: set[str] = set()
+    for sc, s in scored:
+        if sc < top * 0.5 or len(chosen) >= n:
+            break
+        found = terms & set(tokenize(s["text"]))
+        if chosen and not found - covered:
+            continue
+        covered |= found
+        chosen.append(s)
+    return chosen
+
+
+def by_relevance(question: str, sentences: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Sentences with the most question terms first (stable, so retrieval order breaks ties)."""
+    terms = _content_terms(question)
+    return sorted(sentences, key=lambda s: -score_sentence(terms, s["text"]))
+
+
+def coverage(question: str, history: Sequence[str], sentences: Sequence[dict[str, Any]]) -> float:
+    """The largest share of the question's content terms found in one sentence and its neighbours."""
+    terms = _content_terms(standalone_query(question, history))
+    if not terms:
+        return 0.0
+    best = 0.0
+    for i, s in enumerate(sentences):
+        window = " ".join(x["text"] for x in sentences[max(0, i - 1) : i + 2] if x["rank"] == s["rank"])
+        best = max(best, score_sentence(terms, window))
+    return best
+
+
+def compose(question: str, history: Sequence[str], sentences: Sequence[dict[str, Any]], calcs: Sequence[dict[str, Any]],
+            min_coverage: float = 0.0) -> str:
+    calc = next((c for c in calcs if "error" not in c), None)
+    if calc is not None:
+        return _compose_figure(question, sentences, calc)
+    chosen = pick(question, history, sentences)
+    if not chosen or coverage(question, history, sentences) < min_coverage:
+        return NOT_IN_KB
+    return "\n".join(f"- {clean(s['text'])} [{s['handle']}]" for s in chosen)
+
+
+def _compose_figure(question: str, sentences: Sequence[dict[str, Any]], calc: dict[str, Any]) -> str:
+    from agent.figures import plan
+
+    ordered = by_relevance(question, sentences)
+    p = plan(question, [s["text"] for s in ordered])
+    lines = [f"**{calc['text']}** — computed with the calculate tool: `{calc['expression']}`."]
+    cited: set[int] = set()
+    for fact in p.facts if p else ():
+        if fact.origin == "passage" and fact.passage_index is not None and fact.passage_index not in cited:
+            cited.add(fact.passage_index)
+            s = ordered[fact.passage_index]
+            lines.append(f"- {clean(s['text'])} [{s['handle']}]")
+    if len(lines) == 1:
+        support = pick(question, [], sentences, n=1)
+        lines += [f"- {clean(s['text'])} [{s['handle']}]" for s in support]
+    return "\n".join(lines)

@@ -1,0 +1,141 @@
+"""The citation guard: every citation in a final answer must resolve to a sentence of a passage
+retrieved in that turn. A handle that matches no retrieved sentence (invented, or at a time that is
+off) is corrected to the nearest sentence that supports the claim, or dropped when none does."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+from kb.lexical import tokenize
+from kb.timecode import format_timecode, parse_timecode
+from kb.types import Passage, Sentence, video_link
+
+from agent.tools import handle
+
+_LABEL = r"(?:[\w.-]+\s+)?(?:\d{1,2}:\d{2}(?::\d{2})?|¶\d+)"
+CITE = re.compile(rf"\[\s*({_LABEL}(?:\s*[,;]\s*{_LABEL})*)\s*\]")
+_ITEM = re.compile(r"^(?:([\w.-]+)\s+)?(\d{1,2}:\d{2}(?::\d{2})?|¶\d+)$")
+
+
+@dataclass(frozen=True)
+class Candidate:
+    passage: Passage
+    sentence: Sentence
+    seconds: float | None  # the sentence start or a fragment time inside it
+    label: str
+
+
+@dataclass
+class GuardResult:
+    text: str
+    citations: list[dict[str, Any]] = field(default_factory=list)
+    corrected: int = 0
+    dropped: int = 0
+
+
+def candidates(passages: Sequence[Passage]) -> list[Candidate]:
+    out = []
+    seen = set()
+    for p in passages:
+        for s in p.sentences:
+            times = [s.start_s] + [t for _, t in s.marks] if s.start_s is not None else [None]
+            for t in times:
+                key = (p.source, s.text, t)
+                if key not in seen:
+                    seen.add(key)
+                    out.append(Candidate(p, s, t, handle(p, s, t)))
+    return out
+
+
+def citation_record(c: Candidate) -> dict[str, Any]:
+    return {
+        "source": c.passage.source, "title": c.passage.title, "at": c.label.split(" ")[-1] if c.seconds is None else c.label,
+        "seconds": c.seconds, "url": video_link(c.passage.url, c.seconds) if c.passage.url else None, "quote": c.sentence.text,
+    }
+
+
+def _overlap(claim: set[str], s: Sentence) -> float:
+    if not claim:
+        return 0.0
+    return len(claim & set(tokenize(s.text))) / len(claim)
+
+
+def guard(text: str, passages: Sequence[Passage]) -> GuardResult:
+    """Resolve, correct or drop each citation in `text` against this turn's retrieved passages."""
+    cands = candidates(passages)
+    result = GuardResult(text="")
+    records: dict[tuple[str, str], dict[str, Any]] = {}
+    pieces: list[str] = []
+    last = 0
+    for m in CITE.finditer(text):
+        claim_start = max(text.rfind(".", 0, m.start() - 1), text.rfind("\n", 0, m.start()), last)
+        claim = set(tokenize(text[claim_start : m.start()]))
+        resolved: list[Candidate] = []
+        for item in re.split(r"\s*[,;]\s*", m.group(1).strip()):
+            c, status = _resolve(item.strip(), claim, cands)
+            if c is None:
+                result.dropped += 1
+                continue
+            if status == "corrected":
+                result.corrected += 1
+            if c not in resolved:
+                resolved.append(c)
+        pieces.append(text[last : m.start()].rstrip() if not resolved else text[last : m.start()])
+        if resolved:
+            pieces.append("[" + ", ".join(c.label for c in resolved) + "]")
+            for c in resolved:
+                records.setdefault((c.passage.source, c.label), citation_record(c))
+        last = m.end()
+    pieces.append(text[last:])
+    result.text = re.sub(r"[ \t]+([.,;:])", r"\1", "".join(pieces)).strip()
+    result.citations = list(records.values())
+    return result
+
+
+def _resolve(item: str, claim: set[str], cands: list[Candidate]) -> tuple[Candidate | None, str]:
+    m = _ITEM.match(item)
+    if not m or not cands:
+        return None, "dropped"
+    source, label = m.groups()
+    seconds = None
+    if not label.startswith("¶"):
+        try:
+            seconds = parse_timecode(label)
+        except ValueError:
+            return None, "dropped"
+    pool = [c for c in cands if source is None or c.passage.source == source] or cands
+    if seconds is not None:
+        exact = [c for c in pool if c.seconds is not None and abs(c.seconds - seconds) < 0.5]
+    else:
+        exact = [c for c in pool if c.seconds is None and (c.sentence.locator or c.passage.locator) == label
+                 and (source is None or c.passage.source == source)]
+    if exact:
+        return max(exact, key=lambda c: _overlap(claim, c.sentence)), "ok"
+    scored = [(c, _overlap(claim, c.sentence)) for c in cands]
+    best = max((s for _, s in scored), default=0.0)
+    if best <= 0:
+        return None, "dropped"
+    supporting = [c for c, s in scored if s >= best * 0.75]
+    if seconds is not None and any(c.seconds is not None for c in supporting):
+        timed = [c for c in supporting if c.seconds is not None]
+        choice = min(timed, key=lambda c: (abs(c.seconds - seconds), -_overlap(claim, c.sentence)))  # type: ignore[operator]
+    else:
+        choice = max(supporting, key=lambda c: _overlap(claim, c.sentence))
+    if choice.seconds is not None and choice.sentence.start_s is not None:
+        # cite the sentence itself, not one of its inner fragments, after a correction
+        choice = next((c for c in cands if c.sentence is choice.sentence and c.seconds == choice.sentence.start_s), choice)
+    return choice, "corrected"
+
+
+def sources_block(citations: Sequence[dict[str, Any]]) -> str:
+    """The list printed under an answer: one line per citation with its link."""
+    lines = []
+    for c in citations:
+        where = c.get("url") or c["source"]
+        lines.append(f"[{c['at']}] {c['title']} — {where}")
+    return "\n".join(lines)
+
+
+__all__ = ["CITE", "GuardResult", "guard", "sources_block", "format_timecode"]

@@ -1,0 +1,128 @@
+"""The agent as a LangGraph `StateGraph`: model -> tools -> model ... -> finalize.
+
+`build_graph(deps)` wires a chat model, a toolbox and a checkpointer that the caller provides (the
+tests inject fakes); nothing is created at import time. The loop is bounded by
+`max_tool_rounds`; when it is hit, the model is asked once more, without tools, to answer from
+what it has. `finalize` applies the citation guard and the abstention rule.
+"""
+
+from __future__ import annotations
+
+import operator
+from dataclasses import dataclass
+from typing import Annotated, Any, Callable, TypedDict
+
+from kb.types import Passage
+
+from agent.citations import guard
+from agent.models import ChatModel, ModelReply
+from agent.prompts import FINAL_ROUND_PROMPT, NOT_IN_KB, SYSTEM_PROMPT
+from agent.tools import TOOL_SCHEMAS, Toolbox
+
+
+class AgentState(TypedDict, total=False):
+    history: Annotated[list[dict[str, Any]], operator.add]  # earlier turns: user questions and final answers
+    question: str
+    messages: list[dict[str, Any]]  # this turn's model/tool exchange
+    passages: list[dict[str, Any]]
+    tool_calls: list[dict[str, Any]]
+    rounds: int
+    usage: dict[str, int]
+    final: dict[str, Any]
+
+
+@dataclass
+class Deps:
+    chat: ChatModel
+    toolbox: Toolbox
+    max_tool_rounds: int = 4
+    abstain_threshold: float = 0.3
+    checkpointer: Any = None
+    on_token: Callable[[str], None] | None = None
+    on_event: Callable[[str, dict[str, Any]], None] | None = None
+
+
+def _passages(state: AgentState) -> list[Passage]:
+    return [Passage.from_state(p) for p in state.get("passages", [])]
+
+
+def build_graph(deps: Deps) -> Any:
+    from langgraph.graph import END, START, StateGraph
+
+    def model_messages(state: AgentState, final_round: bool = False) -> list[dict[str, Any]]:
+        msgs = [{"role": "system", "content": SYSTEM_PROMPT}]
+        msgs += [{"role": m["role"], "content": m["content"]} for m in state.get("history", [])]
+        msgs.append({"role": "user", "content": state["question"]})
+        msgs += state.get("messages", [])
+        if final_round:
+            msgs.append({"role": "user", "content": FINAL_ROUND_PROMPT})
+        return msgs
+
+    def add_usage(state: AgentState, reply: ModelReply) -> dict[str, int]:
+        usage = dict(state.get("usage") or {"prompt_tokens": 0, "completion_tokens": 0})
+        usage["prompt_tokens"] += reply.prompt_tokens
+        usage["completion_tokens"] += reply.completion_tokens
+        return usage
+
+    def call_model(state: AgentState) -> dict[str, Any]:
+        rounds = state.get("rounds", 0)
+        final_round = rounds >= deps.max_tool_rounds
+        if deps.on_event:
+            deps.on_event("thinking", {"round": rounds})
+        reply = deps.chat.complete(model_messages(state, final_round), None if final_round else TOOL_SCHEMAS, deps.on_token)
+        if final_round and reply.tool_calls:
+            reply = ModelReply(content=reply.content or "", prompt_tokens=reply.prompt_tokens, completion_tokens=reply.completion_tokens)
+        return {"messages": state.get("messages", []) + [reply.to_message()], "usage": add_usage(state, reply)}
+
+    def route(state: AgentState) -> str:
+        last = state["messages"][-1]
+        return "tools" if last.get("tool_calls") else "finalize"
+
+    def run_tools(state: AgentState) -> dict[str, Any]:
+        last = state["messages"][-1]
+        new_msgs = list(state["messages"])
+        passages = list(state.get("passages", []))
+        records = list(state.get("tool_calls", []))
+        for call in last["tool_calls"]:
+            name, raw = call["function"]["name"], call["function"]["arguments"]
+            if deps.on_event:
+                deps.on_event("tool", {"name": name, "arguments": raw})
+            outcome = deps.toolbox.run(name, raw)
+            records.append(outcome.record)
+            known = {p["chunk_id"] for p in passages}
+            passages += [p.to_state() for p in outcome.passages if p.chunk_id not in known]
+            new_msgs.append({"role": "tool", "tool_call_id": call["id"], "content": outcome.content})
+        return {"messages": new_msgs, "passages": passages, "tool_calls": records, "rounds": state.get("rounds", 0) + 1}
+
+    def finalize(state: AgentState) -> dict[str, Any]:
+        text = (state["messages"][-1].get("content") or "").strip() if state.get("messages") else ""
+        passages = _passages(state)
+        checked = guard(text, passages)
+        computed = any(r["name"] == "calculate" and "error" not in r["result"] for r in state.get("tool_calls", []))
+        relevance = max((p.similarity or 0.0 for p in passages), default=0.0)
+        abstained = (
+            not checked.text
+            or NOT_IN_KB.lower().rstrip(".") in checked.text.lower()
+            or (relevance < deps.abstain_threshold and not computed)
+            or (not checked.citations and not computed)
+        )
+        final = {
+            "answer": NOT_IN_KB if abstained else checked.text,
+            "citations": [] if abstained else checked.citations,
+            "abstained": abstained,
+            "citations_corrected": checked.corrected,
+            "citations_dropped": checked.dropped,
+            "relevance": relevance,
+        }
+        turn = [{"role": "user", "content": state["question"]}, {"role": "assistant", "content": final["answer"]}]
+        return {"final": final, "history": turn}
+
+    g = StateGraph(AgentState)
+    g.add_node("model", call_model)
+    g.add_node("tools", run_tools)
+    g.add_node("finalize", finalize)
+    g.add_edge(START, "model")
+    g.add_conditional_edges("model", route, {"tools": "tools", "finalize": "finalize"})
+    g.add_edge("tools", "model")
+    g.add_edge("finalize", END)
+    return g.compile(checkpointer=deps.checkpointer)

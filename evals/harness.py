@@ -1,0 +1,164 @@
+"""`kb eval`: run every gold question through the same `answer()` path the other interfaces use
+(a fresh thread per question, its `turns` first), score it, and write report.json, report.md and a
+chart under the output folder."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+from evals.gold_file import GoldError, GoldQuestion, load_gold
+from evals.metrics import score_question, summarize
+from kb.settings import Settings
+
+RETRIEVERS = ("hybrid", "dense", "bm25", "naive")
+
+
+@dataclass
+class EvalRun:
+    out_dir: Path
+    report: dict[str, Any]
+    gold_errors: list[GoldError] = field(default_factory=list)
+
+    @property
+    def summary(self) -> dict[str, Any]:
+        return self.report["summary"]
+
+
+def git_commit(root: Path | None = None) -> str | None:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root or Path(__file__).parent, capture_output=True, text=True, timeout=5)
+        return out.stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def corpus_fingerprint(store: Any) -> str:
+    infos = sorted((s.source, s.content_hash) for s in store.sources())
+    return hashlib.sha256(json.dumps(infos).encode()).hexdigest()[:16]
+
+
+def make_agent(settings: Settings, retriever: str) -> Any:
+    from agent.answer import Agent
+
+    if retriever == "naive":
+        from evals.naive import NaiveRetriever
+        from kb.store import Store
+
+        paths = [Path(s.path) for s in Store(settings).sources() if s.path and Path(s.path).exists()]
+        if not paths:
+            from ingest.pipeline import bundled_corpus
+
+            paths = sorted(bundled_corpus().glob("*.txt"))
+        return Agent(settings, retriever=NaiveRetriever(settings, paths))  # type: ignore[arg-type]
+    return Agent(settings, retrieval_mode=retriever)
+
+
+def ensure_index(settings: Settings) -> None:
+    """Ingest the bundled corpus when the index is empty, as the README's main command does."""
+    from kb.store import Store
+
+    store = Store(settings)
+    if not store.exists() or store.count() == 0:
+        from ingest.pipeline import ingest
+
+        ingest(settings=settings, progress=False)
+
+
+def run_question(agent: Any, q: GoldQuestion) -> dict[str, Any]:
+    thread = None
+    try:
+        for turn in q.turns:
+            thread = agent.ask(turn, thread_id=thread).thread_id
+        result = agent.ask(q.question, thread_id=thread).to_json()
+        error = None
+    except Exception as exc:  # one failing question must not stop the run; it is reported
+        result, error = {}, f"{type(exc).__name__}: {exc}"
+    verdicts = score_question(q, result)
+    return {
+        "id": q.id, "category": q.category, "question": q.question, "turns": list(q.turns),
+        "answer": result.get("answer"), "citations": result.get("citations", []),
+        "retrieved": result.get("retrieved", []), "tool_calls": result.get("tool_calls", []),
+        "abstained": result.get("abstained"), "latency_s": result.get("latency_s"),
+        "usage": result.get("usage", {}), "error": error, "verdicts": verdicts, **_flatten(verdicts),
+    }
+
+
+def _flatten(verdicts: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in verdicts.items() if k not in ("id", "category")}
+
+
+def run_eval(
+    gold: Path, out_dir: Path | None = None, settings: Settings | None = None, retriever: str = "hybrid",
+    judge: bool = False, compare: Path | None = None, progress: bool | None = None, limit: int | None = None,
+) -> EvalRun:
+    from tqdm import tqdm
+
+    from evals import report as report_mod
+
+    settings = settings or Settings.from_env()
+    if retriever not in RETRIEVERS:
+        raise ValueError(f"--retriever: unknown retriever {retriever!r} (one of {', '.join(RETRIEVERS)})")
+    questions, errors = load_gold(gold)
+    questions = questions[:limit] if limit else questions
+    ensure_index(settings)
+    agent = make_agent(settings, retriever)
+    rows = []
+    show = sys.stderr.isatty() if progress is None else progress
+    for q in tqdm(questions, desc=f"eval {gold.name} [{retriever}]", unit="q", disable=not show, file=sys.stderr):
+        rows.append(run_question(agent, q))
+    judge_summary = None
+    if judge:
+        from evals.judge import judge_rows
+
+        judge_summary = judge_rows(rows, questions, settings)
+    by_category: dict[str, Any] = {}
+    for cat in sorted({r["category"] for r in rows}):
+        by_category[cat] = summarize([r for r in rows if r["category"] == cat])
+    summary = summarize(rows)
+    if judge_summary:
+        summary.update({k: judge_summary[k] for k in ("judge_correct", "judge_faithful")})
+    report = {
+        "summary": summary, "by_category": by_category, "questions": rows,
+        "judge": judge_summary,
+        "gold": str(gold), "gold_errors": [str(e) for e in errors],
+        "backend": agent.backend, "model": settings.model if agent.backend == "openai" else None,
+        "retriever": retriever, "git_commit": git_commit(), "corpus_fingerprint": corpus_fingerprint(agent.retriever.store),
+        "settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(settings).items()
+                     if k not in ("openai_api_key", "prices")},
+        "created": dt.datetime.now().isoformat(timespec="seconds"),
+    }
+    if compare:
+        report["compare"] = report_mod.comparison(json.loads((compare / "report.json").read_text()), report)
+    out_dir = out_dir or settings.home / "evals" / dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    report_mod.write(report, out_dir)
+    return EvalRun(out_dir, report, errors)
+
+
+THRESHOLDS = ("answer_accuracy", "numeric_accuracy", "citation_precision", "retrieval_recall_at_5", "abstention_accuracy")
+
+
+def below_thresholds(summary: dict[str, Any], minimums: dict[str, float | None]) -> list[str]:
+    """Metrics under their `--min-*` threshold, as messages."""
+    out = []
+    for key, minimum in minimums.items():
+        if minimum is None:
+            continue
+        value = summary.get(key)
+        if value is None or value < minimum:
+            out.append(f"{key} {value if value is None else round(value, 3)} is below {minimum}")
+    return out
+
+
+def compare_retrievers(gold: Path, retrievers: Sequence[str], settings: Settings, out_root: Path) -> list[dict[str, Any]]:
+    table = []
+    for name in retrievers:
+        run = run_eval(gold, out_root / name, settings=settings, retriever=name, progress=False)
+        table.append({"retriever": name, **run.summary})
+    return table

@@ -1,0 +1,83 @@
+"""The retrieval most tutorials build, as a peer to compare against: 1,000-character chunks with
+200 overlap from LangChain's `RecursiveCharacterTextSplitter`, the same embedding model, top 4.
+It has no sentence re-flow and no BM25; a chunk's times are the first and last `[mm:ss]` in it."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from pathlib import Path
+from typing import Any, Sequence
+
+from kb.embeddings import get_embedder
+from kb.settings import Settings
+from kb.store import Store
+from kb.timecode import TimecodeError, parse_timecode
+from kb.types import Passage, Sentence
+
+_STAMP = re.compile(r"\[(\d{1,2}:\d{2}(?::\d{2})?)\]")
+TOP_K = 4
+
+
+def _sentences(text: str) -> tuple[Sentence, ...]:
+    out = []
+    for n, line in enumerate(ln.strip() for ln in text.splitlines()):
+        if not line:
+            continue
+        m = _STAMP.match(line)
+        if m:
+            try:
+                out.append(Sentence(text=line[m.end():].strip(), start_s=parse_timecode(m.group(1))))
+                continue
+            except TimecodeError:
+                pass
+        out.append(Sentence(text=line, locator=f"line {n + 1}"))
+    return tuple(out)
+
+
+class NaiveRetriever:
+    def __init__(self, settings: Settings, paths: Sequence[Path]) -> None:
+        from chromadb.api.types import EmbeddingFunction  # noqa: F401  (our function is registered by kb.embeddings)
+
+        self.settings = settings
+        self.embedder = get_embedder(settings)
+        self.store = Store(settings.with_(collection_prefix="naive"), self.embedder)
+        if self.store.count() == 0:
+            self._build(paths)
+
+    def _build(self, paths: Sequence[Path]) -> None:
+        from langchain_text_splitters import RecursiveCharacterTextSplitter
+
+        splitter = RecursiveCharacterTextSplitter(chunk_size=1000, chunk_overlap=200)
+        ids, docs, metas = [], [], []
+        for path in paths:
+            text = path.read_text(encoding="utf-8")
+            for i, piece in enumerate(splitter.split_text(text)):
+                stamps = []
+                for m in _STAMP.finditer(piece):
+                    try:
+                        stamps.append(parse_timecode(m.group(1)))
+                    except TimecodeError:
+                        pass
+                meta: dict[str, Any] = {"source": path.stem, "title": path.stem, "ordinal": i}
+                if stamps:
+                    meta.update(start_s=min(stamps), end_s=max(stamps))
+                ids.append(hashlib.sha256(f"{path.stem}|{i}|{piece}".encode()).hexdigest()[:32])
+                docs.append(piece)
+                metas.append(meta)
+        vectors = self.embedder.embed(docs)
+        col = self.store.collection
+        for i in range(0, len(ids), 500):
+            col.upsert(ids=ids[i : i + 500], documents=docs[i : i + 500], embeddings=vectors[i : i + 500], metadatas=metas[i : i + 500])
+
+    def search(self, query: str, k: int | None = None, source: str | None = None, mode: str = "naive") -> list[Passage]:
+        hits = self.store.query(self.embedder.embed([query])[0], TOP_K, source=source)
+        out = []
+        for cid, sim, text, meta in hits:
+            sentences = _sentences(text)
+            p = Passage(chunk_id=cid, source=meta["source"], title=meta.get("title", ""), text=text, score=sim,
+                        sentences=sentences, start_s=meta.get("start_s"), end_s=meta.get("end_s"), similarity=sim)
+            p.best_sentence = sentences[0].text if sentences else text
+            p.at_s = sentences[0].start_s if sentences else None
+            out.append(p)
+        return out
