@@ -10,15 +10,15 @@ import sqlite3
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable
-
-from kb.retrieval import Retriever
-from kb.settings import Settings
-from kb.store import Store
+from typing import Any
 
 from agent.graph import Deps, build_graph
 from agent.models import ChatModel
+from kb.retrieval import Retriever
+from kb.settings import Settings
+from kb.store import Store
 
 
 @dataclass
@@ -54,6 +54,8 @@ class Agent:
         self.settings = settings or Settings.from_env()
         self.chat = chat or make_chat_model(self.settings)
         self.retriever = retriever or Retriever(self.settings, store=store)
+        if getattr(self.chat, "name", "") == "offline" and hasattr(self.retriever, "idf"):
+            self.chat.idf = self.retriever.idf  # type: ignore[attr-defined]
         counter = None
         if self.backend == "openai":
             from agent.budget import get_counter

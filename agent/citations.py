@@ -5,14 +5,14 @@ off) is corrected to the nearest sentence that supports the claim, or dropped wh
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
+from agent.tools import handle
 from kb.lexical import tokenize
 from kb.timecode import format_timecode, parse_timecode
 from kb.types import Passage, Sentence, video_link
-
-from agent.tools import handle
 
 _LABEL = r"(?:[\w.-]+\s+)?(?:\d{1,2}:\d{2}(?::\d{2})?|¶\d+)"
 CITE = re.compile(rf"\[\s*({_LABEL}(?:\s*[,;]\s*{_LABEL})*)\s*\]")

@@ -9,15 +9,15 @@ what it has. `finalize` applies the citation guard and the abstention rule.
 from __future__ import annotations
 
 import operator
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Annotated, Any, Callable, TypedDict
-
-from kb.types import Passage
+from typing import Annotated, Any, TypedDict
 
 from agent.citations import guard
 from agent.models import ChatModel, ModelReply
 from agent.prompts import FINAL_ROUND_PROMPT, NOT_IN_KB, SYSTEM_PROMPT
 from agent.tools import TOOL_SCHEMAS, Toolbox
+from kb.types import Passage
 
 
 class AgentState(TypedDict, total=False):

@@ -9,12 +9,11 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from agent.prompts import PASSAGES_NOTE
 from kb.retrieval import Retriever
 from kb.settings import Settings
 from kb.timecode import format_timecode
 from kb.types import Passage, Sentence
-
-from agent.prompts import PASSAGES_NOTE
 
 TOOL_SCHEMAS: list[dict[str, Any]] = [
     {

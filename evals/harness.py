@@ -9,9 +9,10 @@ import hashlib
 import json
 import subprocess
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from evals.gold_file import GoldError, GoldQuestion, load_gold
 from evals.metrics import score_question, summarize

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from agent.prompts import JUDGE_PROMPT
 from evals.gold_file import GoldQuestion

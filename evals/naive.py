@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from kb.embeddings import get_embedder
 from kb.settings import Settings

@@ -4,8 +4,9 @@ reasons, and what changed since an earlier run) and metrics.png (metrics per cat
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from evals.metrics import compare_summaries, flips
 

@@ -18,8 +18,8 @@ _ENDS_SENTENCE = (".", "?", "!", ":", '"', "”", ")")
 
 
 def paragraphs(text: str) -> list[str]:
-    """Paragraphs: blank-line separated blocks. Inside a block, lines that each end a sentence are
-    paragraphs of their own (line-per-paragraph files); hard-wrapped lines are folded together."""
+    """Paragraphs: blank-line separated blocks. Inside a block, hard-wrapped lines (short, not ending
+    a sentence) are folded together; otherwise each line is a paragraph (line-per-paragraph files)."""
     blocks: list[list[str]] = [[]]
     for line in text.splitlines():
         if line.strip():
@@ -30,7 +30,8 @@ def paragraphs(text: str) -> list[str]:
     for lines in blocks:
         if not lines:
             continue
-        if len(lines) > 1 and all(ln.endswith(_ENDS_SENTENCE) for ln in lines[:-1]):
+        wrapped = all(len(ln) <= 100 and not ln.endswith(_ENDS_SENTENCE) for ln in lines[:-1])
+        if len(lines) > 1 and not wrapped:
             out.extend(lines)
         else:
             out.append(" ".join(lines))

@@ -40,6 +40,11 @@ class Retriever:
                 self._lexical_fp = fp
             return self._lexical
 
+    def idf(self, term: str) -> float:
+        """Inverse document frequency of a (tokenized) term in the index last searched."""
+        lex = self._lexical or self.lexical()
+        return lex.idf(term)
+
     def search(self, query: str, k: int | None = None, source: str | None = None, mode: str = "hybrid") -> list[Passage]:
         if mode not in MODES:
             raise ValueError(f"unknown retrieval mode {mode!r} (one of {', '.join(MODES)})")

@@ -104,7 +104,7 @@ class Passage:
         return d
 
     @classmethod
-    def from_state(cls, d: dict[str, Any]) -> "Passage":
+    def from_state(cls, d: dict[str, Any]) -> Passage:
         data = dict(d)
         data["sentences"] = tuple(sentence_from_json(s) for s in d.get("sentences", ()))
         return cls(**data)

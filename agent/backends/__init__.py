@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from kb.settings import Settings
-
 from agent.models import ChatModel
+from kb.settings import Settings
 
 
 def make_chat_model(settings: Settings) -> ChatModel:

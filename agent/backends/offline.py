@@ -12,14 +12,15 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any, Sequence
-
-from kb.lexical import tokenize
-from kb.settings import Settings
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from agent.models import ModelReply, TokenCallback, ToolCall
 from agent.prompts import NOT_IN_KB
 from agent.tools import looks_like_instruction
+from kb.lexical import tokenize
+from kb.settings import Settings
 
 MAX_SENTENCES = 3
 _HANDLE = re.compile(r"^\[([^\]]+)\]\s*(.*)$")
@@ -32,10 +33,28 @@ _QUESTION_WORDS = {"many", "much", "big", "long", "large", "often", "fast", "kin
                    "discuss", "describe", "explain", "give", "example", "compare", "call", "need"}
 
 
+# A question word also counts as found when one of these stands in the text instead.
+SYNONYMS: dict[str, set[str]] = {
+    "cost": {"spend", "price", "expensive", "dollar", "$", "billion", "capex"},
+    "price": {"cost", "dollar", "$"},
+    "expensive": {"cost", "spend", "price", "$"},
+    "dollar": {"$", "usd"},
+    "build": {"building", "construct"},
+    "why": set(),
+    "favourite": {"favorite"},
+    "favorite": {"favourite"},
+    "fast": {"speed", "quick", "quickly"},
+    "slow": {"slowdown"},
+    "big": {"large", "larger", "massive"},
+    "percentage": {"%", "percent"},
+}
+
+
 class OfflineModel:
-    def __init__(self, settings: Settings | None = None) -> None:
+    def __init__(self, settings: Settings | None = None, idf: Callable[[str], float] | None = None) -> None:
         self.settings = settings or Settings()
         self.name = "offline"
+        self.idf = idf  # term weights from the BM25 index; uniform when not given
 
     def complete(
         self, messages: Sequence[dict[str, Any]], tools: Sequence[dict[str, Any]] | None = None,
@@ -49,6 +68,7 @@ class OfflineModel:
         if not searches and can_call:
             return _call("search_knowledge_base", {"query": standalone_query(question, history), "k": self.settings.top_k})
         sentences = [s for result in searches for s in _sentences(result)]
+        _WEIGHTS.idf = self.idf
         if not calcs and can_call:
             from agent.figures import needs_figures, plan
 
@@ -120,11 +140,33 @@ def _content_terms(question: str) -> set[str]:
     return {t for t in tokenize(question) if t not in _QUESTION_WORDS}
 
 
-def score_sentence(terms: set[str], text: str) -> float:
-    found = set(tokenize(text))
+class _Weights(threading.local):
+    idf: Callable[[str], float] | None = None
+
+
+_WEIGHTS = _Weights()
+
+
+def _weight(term: str) -> float:
+    return _WEIGHTS.idf(term) if _WEIGHTS.idf else 1.0
+
+
+def _found(terms: set[str], text: str) -> set[str]:
+    words = set(tokenize(text))
+    if "$" in text:
+        words.add("$")
+    return {t for t in terms if t in words or SYNONYMS.get(t, set()) & words}
+
+
+def score_sentence(terms: set[str], text: str, weighted: bool = True) -> float:
+    """Share of the question's terms found in `text`; weighted: rare terms count more (ranking).
+    Unweighted shares gate abstention: on the dev gold set they separate better."""
     if not terms:
         return 0.0
-    return len(terms & found) / len(terms)
+    if not weighted:
+        return len(_found(terms, text)) / len(terms)
+    total = sum(_weight(t) for t in terms)
+    return sum(_weight(t) for t in _found(terms, text)) / total if total else 0.0
 
 
 def clean(text: str) -> str:
@@ -138,18 +180,43 @@ def clean(text: str) -> str:
     return text
 
 
+_ANSWER_TYPES: tuple[tuple[re.Pattern[str], re.Pattern[str]], ...] = (
+    (re.compile(r"\bhow long\b|\bhow much time\b", re.I),
+     re.compile(r"\b(\d+(\.\d+)?|a|one|two|three|few|several)\s*(years?|months?|weeks?|days?|hours?|minutes?|seconds?|ms|milliseconds)\b", re.I)),
+    (re.compile(r"\b(cost|costs|price|spend|how much money|how expensive)\b", re.I),
+     re.compile(r"\$\s?\d|\b(dollars?|usd)\b", re.I)),
+    (re.compile(r"\bhow (many|much)\b|\bwhat (share|fraction|percentage)\b", re.I),
+     re.compile(r"\d|\b(half|million|billion|trillion|thousand|hundred|dozen)\b", re.I)),
+    (re.compile(r"^\s*(and\s+)?when\b", re.I),
+     re.compile(r"\b(19|20)\d\d\b|\b(january|february|march|april|may|june|july|august|september|october|november|december|ago|last year|next year)\b", re.I)),
+)
+
+
+def answer_type_bonus(question: str, text: str) -> float:
+    """0.3 when the sentence has the kind of thing the question asks for (a duration, a number, a date)."""
+    for asks, has in _ANSWER_TYPES:
+        if asks.search(question):
+            return 0.3 if has.search(text) else 0.0
+    return 0.0
+
+
 def pick(question: str, history: Sequence[str], sentences: Sequence[dict[str, Any]], n: int = MAX_SENTENCES) -> list[dict[str, Any]]:
     """The best supporting sentences: the one with most of the (standalone) question's terms, then
-    only sentences that bring terms the chosen ones lack (so a two-part question gets both parts)."""
+    only sentences that bring terms the chosen ones lack (so a two-part question gets both parts).
+    A follow-up's own words weigh more than the topic carried over from the previous turn."""
     terms = _content_terms(standalone_query(question, history))
+    own = _content_terms(question) if history and is_followup(question) else set()
     scored = []
     for s in sentences:
         text = s["text"].strip()
         if looks_like_instruction(text) or len(text.split()) < 4 or text.endswith("?"):
             continue
         sc = score_sentence(terms, s["text"])
+        if own:
+            sc = 0.5 * sc + 0.5 * score_sentence(own, s["text"])
         if sc > 0:
-            scored.append((sc - 0.02 * s["rank"], s))
+            bonus = answer_type_bonus(question, s["text"]) + 0.2 * entity_share(question, s["text"])
+            scored.append((sc + bonus - 0.02 * s["rank"], s))
     if not scored:
         return []
     scored.sort(key=lambda x: -x[0])
@@ -159,7 +226,7 @@ def pick(question: str, history: Sequence[str], sentences: Sequence[dict[str, An
     for sc, s in scored:
         if sc < top * 0.5 or len(chosen) >= n:
             break
-        found = terms & set(tokenize(s["text"]))
+        found = _found(terms, s["text"])
         if chosen and not found - covered:
             continue
         covered |= found
@@ -181,8 +248,37 @@ def coverage(question: str, history: Sequence[str], sentences: Sequence[dict[str
     best = 0.0
     for i, s in enumerate(sentences):
         window = " ".join(x["text"] for x in sentences[max(0, i - 1) : i + 2] if x["rank"] == s["rank"])
-        best = max(best, score_sentence(terms, window))
+        best = max(best, score_sentence(terms, window, weighted=False))
     return best
+
+
+_ENTITY = re.compile(r"(?<![.?!]\s)(?<!^)\b([A-Z][\w&-]*[A-Za-z0-9](?:\s+[A-Z0-9][\w-]*)*)|\b([A-Za-z]+\d[\w.-]*)\b")
+_NOT_ENTITIES = {"I", "AI", "OK", "US", "USA", "What", "How", "Why", "Who", "When", "Which", "Where", "And", "The", "In", "If"}
+
+
+def entities(question: str) -> list[str]:
+    out = []
+    for m in _ENTITY.finditer(question):
+        name = (m.group(1) or m.group(2) or "").strip()
+        out += [re.sub(r"('s|’s)$", "", w) for w in re.split(r"\s+", name) if w and w not in _NOT_ENTITIES]
+    return [w for w in out if len(w) > 1]
+
+
+def entity_share(question: str, text: str) -> float:
+    """Share of the question's names that `text` mentions (1.0 when the question names none)."""
+    names = entities(question)
+    if not names:
+        return 0.0
+    stems = set(tokenize(text))
+    return sum(1 for w in names if w.lower() in text.lower() or set(tokenize(w)) <= stems) / len(names)
+
+
+def missing_entities(question: str, sentences: Sequence[dict[str, Any]]) -> list[str]:
+    """Names in the question (capitalised words, model names like V4 or H100) that no retrieved
+    sentence mentions: a passage about something else does not answer a question about them."""
+    text = " ".join(s["text"] for s in sentences).lower()
+    stems = set(tokenize(text))
+    return [w for w in entities(question) if w.lower() not in text and not set(tokenize(w)) <= stems]
 
 
 def compose(question: str, history: Sequence[str], sentences: Sequence[dict[str, Any]], calcs: Sequence[dict[str, Any]],
@@ -191,9 +287,25 @@ def compose(question: str, history: Sequence[str], sentences: Sequence[dict[str,
     if calc is not None:
         return _compose_figure(question, sentences, calc)
     chosen = pick(question, history, sentences)
-    if not chosen or coverage(question, history, sentences) < min_coverage:
+    if not chosen or coverage(question, history, sentences) < min_coverage or missing_entities(question, sentences):
         return NOT_IN_KB
-    return "\n".join(f"- {clean(s['text'])} [{s['handle']}]" for s in chosen)
+    return "\n".join("- " + " ".join(f"{clean(x['text'])} [{x['handle']}]" for x in with_context(s, sentences)) for s in chosen)
+
+
+def with_context(s: dict[str, Any], sentences: Sequence[dict[str, Any]], min_words: int = 15, most: int = 4) -> list[dict[str, Any]]:
+    """A short sentence ("Biggest unsolved problem right now.") plus the next sentences of its
+    passage, until there are enough words to carry an answer."""
+    out = [s]
+    words = len(s["text"].split())
+    following = [x for x in sentences if x["rank"] == s["rank"] and x["pos"] > s["pos"]]
+    for x in sorted(following, key=lambda x: x["pos"])[: most - 1]:
+        if words >= min_words:
+            break
+        if looks_like_instruction(x["text"]):
+            break
+        out.append(x)
+        words += len(_FILLER.sub("", x["text"]).split())
+    return out
 
 
 def _compose_figure(question: str, sentences: Sequence[dict[str, Any]], calc: dict[str, Any]) -> str:

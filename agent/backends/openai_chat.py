@@ -5,11 +5,11 @@ client's own retries with back-off on 429 and 5xx; a service that stays down bec
 
 from __future__ import annotations
 
-from typing import Any, Sequence
-
-from kb.settings import Settings
+from collections.abc import Sequence
+from typing import Any
 
 from agent.models import ModelReply, ModelUnavailable, TokenCallback, ToolCall
+from kb.settings import Settings
 
 
 class OpenAIChat:
