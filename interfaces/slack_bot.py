@@ -1,0 +1,551 @@
+"""The Slack bot: answers @mentions in channels and direct messages, in the thread, citing timestamps.
+
+Built on `slack_bolt`. `kb slack --port 3000` serves the Events API (and the 👍/👎 buttons) at
+`/slack/events` through uvicorn; `kb slack --socket` uses Socket Mode instead. Each Slack thread is
+one agent conversation (`thread_id = slack-{team}-{channel}-{thread_ts}`), so a follow-up in the
+thread sees the earlier questions.
+
+Slack wants an answer to every event within 3 seconds and retries otherwise, so the bot acknowledges
+at once and answers on a worker thread (Bolt's listener executor), marking the question with an
+hourglass reaction and a placeholder message that becomes the answer. Retries (`X-Slack-Retry-Num`)
+are dropped and event ids are remembered in SQLite under KB_HOME (`slack.sqlite`), so no event is
+answered twice, even across restarts. Bad or stale signatures are rejected by Bolt with 401.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import os
+import re
+import sqlite3
+import sys
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from slack_bolt import App, BoltResponse
+from slack_sdk import WebClient
+
+from agent.prompts import APOLOGY
+from kb.settings import Settings
+
+logger = logging.getLogger("kb.slack")
+
+DEFAULT_API_URL = "https://slack.com/api/"
+EVENTS_PATH = "/slack/events"
+PLACEHOLDER = "Looking through the transcripts…"
+WORKING_REACTION = "hourglass_flowing_sand"
+EMPTY_QUESTION = "Ask me a question about the lectures and podcasts, e.g. _how many GPUs is a gigawatt?_"
+FEEDBACK_THANKS = {"up": "Thanks, noted 👍", "down": "Thanks, noted 👎 — this helps us fix bad answers."}
+FEEDBACK_ACTIONS = {"feedback_up": "up", "feedback_down": "down"}
+
+# Slack's limits: a section block's text, blocks per message, a message's text.
+BLOCK_TEXT_LIMIT = 3000
+MAX_BLOCKS = 50
+MESSAGE_TEXT_LIMIT = 40_000
+# What one message of ours carries at most (headroom under the limits above).
+_MESSAGE_BLOCKS = 40
+_MESSAGE_CHARS = 36_000
+_EVENT_MEMORY_S = 7 * 24 * 3600
+
+AnswerFn = Callable[..., Any]
+
+
+class SlackConfigError(ValueError):
+    """A missing or unusable Slack setting; the message says which variable to set."""
+
+
+@dataclass(frozen=True)
+class SlackConfig:
+    """Slack credentials and endpoint, from `SLACK_*` environment variables."""
+
+    bot_token: str
+    signing_secret: str
+    app_token: str | None = None
+    api_url: str = DEFAULT_API_URL
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None, socket: bool = False) -> SlackConfig:
+        """Read SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET (HTTP mode), SLACK_APP_TOKEN (Socket Mode), SLACK_API_URL."""
+        env = dict(os.environ) if env is None else env
+        token = env.get("SLACK_BOT_TOKEN", "").strip()
+        secret = env.get("SLACK_SIGNING_SECRET", "").strip()
+        app_token = env.get("SLACK_APP_TOKEN", "").strip() or None
+        missing = []
+        if not token:
+            missing.append("SLACK_BOT_TOKEN (the app's Bot User OAuth Token, xoxb-…)")
+        if not secret and not socket:
+            missing.append("SLACK_SIGNING_SECRET (Basic Information > App Credentials)")
+        if socket and not app_token:
+            missing.append("SLACK_APP_TOKEN (an app-level token, xapp-…, with connections:write) for --socket")
+        if missing:
+            raise SlackConfigError("set " + " and ".join(missing) + "; see docs/slack.md")
+        return cls(token, secret, app_token, api_url(env))
+
+
+def api_url(env: dict[str, str] | None = None) -> str:
+    """The Web API base URL: SLACK_API_URL or Slack's, always ending in `/` (slack_sdk joins method names)."""
+    env = dict(os.environ) if env is None else env
+    url = (env.get("SLACK_API_URL") or DEFAULT_API_URL).strip()
+    return url if url.endswith("/") else url + "/"
+
+
+# -- remembering events ----------------------------------------------------------------------
+
+
+class EventLedger:
+    """Event ids already handled, in SQLite, so a redelivered event is recognised even after a restart."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with closing(self._connect()) as conn, conn:
+            conn.execute("CREATE TABLE IF NOT EXISTS slack_events (event_id TEXT PRIMARY KEY, received_at REAL NOT NULL)")
+            conn.execute("DELETE FROM slack_events WHERE received_at < ?", (time.time() - _EVENT_MEMORY_S,))
+
+    def _connect(self) -> sqlite3.Connection:
+        return sqlite3.connect(str(self.path), timeout=10)
+
+    def first_time(self, key: str) -> bool:
+        """Record `key`; True if it was not seen before."""
+        with self._lock, closing(self._connect()) as conn, conn:
+            cur = conn.execute("INSERT OR IGNORE INTO slack_events (event_id, received_at) VALUES (?, ?)",
+                               (key, time.time()))
+            return cur.rowcount == 1
+
+
+# -- text: Slack in, mrkdwn out ---------------------------------------------------------------
+
+
+def clean_question(text: str, bot_user_id: str | None = None) -> str:
+    """A message's text as a question: the bot's mention removed, Slack links and escapes undone."""
+    if bot_user_id:
+        text = re.sub(rf"<@{re.escape(bot_user_id)}(?:\|[^>]*)?>", " ", text)
+    text = re.sub(r"<(https?://[^|>]+)\|([^>]+)>", r"\2", text)
+    text = re.sub(r"<(https?://[^>]+)>", r"\1", text)
+    text = re.sub(r"<[@#!]([^|>]+)\|([^>]+)>", r"@\2", text)
+    text = re.sub(r"<([@#])([^>]+)>", r"\1\2", text)
+    text = html.unescape(text)
+    return re.sub(r"\s+", " ", text).strip().lstrip(":,").strip()
+
+
+def _escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _find_citation(citations: list[dict[str, Any]], item: str) -> dict[str, Any] | None:
+    m = _CITE_ITEM.match(item.strip())
+    if not m:
+        return None
+    source, label = m.groups()
+    for c in citations:
+        if c.get("at") == label and (source is None or c.get("source") == source):
+            return c
+    return None
+
+
+def _cite_links(marker: str, citations: list[dict[str, Any]]) -> str:
+    """`[10:31]` -> `<url|[10:31]>`; `[10:31, 12:02]` -> two links; an item without a URL stays text."""
+    out = []
+    for item in re.split(r"\s*[,;]\s*", marker.strip()[1:-1].strip()):
+        c = _find_citation(citations, item)
+        label = _escape(f"[{item.strip()}]")
+        out.append(f"<{c['url']}|{label}>" if c and c.get("url") else label)
+    return " ".join(out)
+
+
+_CITE_ITEM = re.compile(r"^(?:([\w.-]+)\s+)?(\d{1,2}:\d{2}(?::\d{2})?|¶\d+)$")  # as in agent.citations
+_MD_LINK = re.compile(r"\[([^\]\n]+)\]\((https?://[^)\s]+)\)")
+_PLACEHOLDER = re.compile(r"\x00(\d+)\x00")
+_EMPHASIS = re.compile(r"\*\*(?P<bold>[^\n]+?)\*\*|__(?P<bold2>[^\n]+?)__|(?<![*\w])\*(?!\s)(?P<it>[^*\n]+?)(?<!\s)\*(?![*\w])")
+
+
+def to_mrkdwn(text: str, citations: list[dict[str, Any]] | None = None) -> str:
+    """Markdown-ish model output as Slack mrkdwn: citation markers become links to the second,
+    `**bold**` -> `*bold*`, `*italic*` -> `_italic_`, `# Heading` -> `*Heading*`, `- item` -> `• item`,
+    and `&`, `<`, `>` are escaped."""
+    from agent.citations import CITE
+
+    citations = list(citations or [])
+    links: list[str] = []
+
+    def stash(s: str) -> str:
+        links.append(s)
+        return f"\x00{len(links) - 1}\x00"
+
+    text = text.replace("\x00", "")
+    text = _MD_LINK.sub(lambda m: stash(f"<{m.group(2)}|{_escape(m.group(1))}>"), text)
+    text = CITE.sub(lambda m: stash(_cite_links(m.group(0), citations)), text)
+    text = _escape(text)
+
+    def emphasis(m: re.Match[str]) -> str:
+        if m.group("it") is not None:
+            return f"_{m.group('it')}_"
+        return f"*{m.group('bold') or m.group('bold2')}*"
+
+    text = _EMPHASIS.sub(emphasis, text)
+    text = re.sub(r"(?m)^#{1,6}\s+(.+?)\s*#*\s*$", lambda m: "*" + m.group(1).strip("*_") + "*", text)
+    text = re.sub(r"(?m)^(\s*)[-*+]\s+", r"\1• ", text)
+    return _PLACEHOLDER.sub(lambda m: links[int(m.group(1))], text)
+
+
+def split_text(text: str, limit: int = BLOCK_TEXT_LIMIT) -> list[str]:
+    """Pieces of at most `limit` characters, cut at a paragraph, line, sentence or word, never inside `<…>`."""
+    pieces: list[str] = []
+    text = text.strip()
+    while len(text) > limit:
+        window = text[:limit]
+        cut = -1
+        for sep in ("\n\n", "\n", ". ", " "):
+            at = window.rfind(sep)
+            if at > limit // 3:
+                cut = at + (len(sep) if sep == ". " else 0)
+                break
+        if cut <= 0:
+            cut = limit
+        opened = window.rfind("<", 0, cut)
+        if opened > window.rfind(">", 0, cut) and opened > 0:
+            cut = opened  # do not cut a link in half
+        pieces.append(text[:cut].rstrip())
+        text = text[cut:].lstrip()
+    if text:
+        pieces.append(text)
+    return pieces
+
+
+def sources_mrkdwn(citations: list[dict[str, Any]]) -> str:
+    """The "Sources" list under an answer: one line per citation with its title and link."""
+    lines, seen = ["*Sources*"], set()
+    for c in citations:
+        key = (c.get("source"), c.get("at"))
+        if key in seen:
+            continue
+        seen.add(key)
+        at = c.get("at") or ""
+        label = _escape(f"[{at}]" if c.get("seconds") is not None or not c.get("source") else f"[{c['source']} {at}]")
+        link = f"<{c['url']}|{label}>" if c.get("url") else label
+        title = _escape(str(c.get("title") or c.get("source") or ""))
+        quote = " ".join(str(c.get("quote") or "").split())
+        if len(quote) > 120:
+            quote = quote[:117].rstrip() + "…"
+        lines.append(f"• {link} {title}" + (f" — _“{_escape(quote)}”_" if quote else ""))
+    return "\n".join(lines)
+
+
+def feedback_block(ref: str) -> dict[str, Any]:
+    """👍/👎 buttons; their value is the log reference of the answer."""
+    return {
+        "type": "actions",
+        "block_id": "kb_feedback",
+        "elements": [
+            {"type": "button", "action_id": "feedback_up", "value": ref,
+             "text": {"type": "plain_text", "text": "👍", "emoji": True}},
+            {"type": "button", "action_id": "feedback_down", "value": ref,
+             "text": {"type": "plain_text", "text": "👎", "emoji": True}},
+        ],
+    }
+
+
+@dataclass
+class SlackMessage:
+    """One chat.postMessage / chat.update payload: fallback text and Block Kit blocks."""
+
+    text: str
+    blocks: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _section(text: str) -> dict[str, Any]:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
+
+
+def render_answer(result: Any, ref: str | None = None) -> list[SlackMessage]:
+    """An `Answer` as Slack messages within Slack's limits: the answer, then Sources, then 👍/👎 (when `ref`)."""
+    citations = list(getattr(result, "citations", None) or [])
+    items: list[dict[str, Any]] = [_section(p) for p in split_text(to_mrkdwn(result.answer, citations)) or ["…"]]
+    if citations:
+        items.append({"type": "divider"})
+        items += [_section(p) for p in split_text(sources_mrkdwn(citations))]
+    if ref:
+        items.append(feedback_block(ref))
+    messages: list[SlackMessage] = []
+    blocks: list[dict[str, Any]] = []
+    size = 0
+    for block in items:
+        n = len(block.get("text", {}).get("text", ""))
+        if blocks and (len(blocks) >= _MESSAGE_BLOCKS or size + n > _MESSAGE_CHARS):
+            messages.append(_message(blocks))
+            blocks, size = [], 0
+        blocks.append(block)
+        size += n
+    messages.append(_message(blocks))
+    return messages
+
+
+def _message(blocks: list[dict[str, Any]]) -> SlackMessage:
+    text = "\n\n".join(b["text"]["text"] for b in blocks if b["type"] == "section")
+    return SlackMessage(text=text[:MESSAGE_TEXT_LIMIT], blocks=blocks)
+
+
+def apology(exc: BaseException) -> str:
+    """The short message a thread gets when the agent fails."""
+    reason = " ".join(str(exc).split()) or type(exc).__name__
+    if len(reason) > 300:
+        reason = reason[:297] + "…"
+    return APOLOGY.format(reason=reason)
+
+
+# -- the app ----------------------------------------------------------------------------------
+
+
+def _default_answer(question: str, thread_id: str | None = None, settings: Settings | None = None) -> Any:
+    from agent.answer import answer
+
+    return answer(question, thread_id=thread_id, settings=settings)
+
+
+def thread_id_for(team: str, channel: str, thread_ts: str) -> str:
+    """The agent conversation of a Slack thread."""
+    return f"slack-{team}-{channel}-{thread_ts}"
+
+
+class SlackBot:
+    """What the Bolt listeners do: turn an event into an answer in its thread, and record feedback."""
+
+    def __init__(self, settings: Settings, answer_fn: AnswerFn, ledger: EventLedger) -> None:
+        self.settings = settings
+        self.answer_fn = answer_fn
+        self.ledger = ledger
+        # answers run here, not on Bolt's listener threads, so button clicks are acknowledged at once
+        self.pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="kb-slack-answer")
+
+    # events ------------------------------------------------------------------------------
+
+    def on_event(self, body: dict[str, Any], event: dict[str, Any], client: WebClient, context: Any) -> None:
+        if event.get("bot_id") or event.get("subtype") or event.get("user") in (None, context.bot_user_id):
+            return  # bots (ourselves included), edits, joins, deletions
+        if event.get("type") == "message" and event.get("channel_type") != "im":
+            return  # in channels the bot answers mentions (app_mention), not every message
+        channel, ts = event.get("channel"), event.get("ts")
+        if not channel or not ts:
+            return
+        team = body.get("team_id") or event.get("team") or context.team_id or "T"
+        if not self.ledger.first_time(f"msg:{team}:{channel}:{ts}"):
+            return  # the same message delivered as another event type
+        thread_ts = event.get("thread_ts") or ts
+        self.answer(client, team, channel, ts, thread_ts, clean_question(event.get("text") or "", context.bot_user_id))
+
+    def answer(self, client: WebClient, team: str, channel: str, ts: str, thread_ts: str, question: str) -> None:
+        """Mark the question as being worked on (reaction, placeholder), then answer it on the answer pool."""
+        if not question:
+            self._call(client.chat_postMessage, channel=channel, thread_ts=thread_ts, text=EMPTY_QUESTION)
+            return
+        self._call(client.reactions_add, channel=channel, timestamp=ts, name=WORKING_REACTION)
+        placeholder = self._call(client.chat_postMessage, channel=channel, thread_ts=thread_ts, text=PLACEHOLDER)
+        placeholder_ts = placeholder.get("ts") if placeholder else None
+        self.pool.submit(self._answer, client, channel, ts, thread_ts, placeholder_ts, question,
+                         thread_id_for(team, channel, thread_ts))
+
+    def _answer(self, client: WebClient, channel: str, ts: str, thread_ts: str, placeholder_ts: str | None,
+                question: str, thread_id: str) -> None:
+        """Run the agent; the placeholder becomes the answer, or an apology when the agent fails."""
+        try:
+            try:
+                result = self.answer_fn(question, thread_id=thread_id, settings=self.settings)
+            except Exception as exc:
+                logger.exception("could not answer %r in thread %s", question, thread_id)
+                text = _escape(apology(exc))
+                self._deliver(client, channel, thread_ts, placeholder_ts, [SlackMessage(text, [_section(text)])])
+                return
+            self._deliver_answer(client, channel, thread_ts, placeholder_ts, result)
+        except Exception:
+            logger.exception("could not deliver the answer in thread %s", thread_id)
+        finally:
+            self._call(client.reactions_remove, channel=channel, timestamp=ts, name=WORKING_REACTION)
+
+    def _deliver_answer(self, client: WebClient, channel: str, thread_ts: str, anchor: str | None, result: Any) -> None:
+        if anchor is None:  # no placeholder: post the first part now, to know the answer's ts
+            first = render_answer(result)[0]
+            posted = self._call(client.chat_postMessage, channel=channel, thread_ts=thread_ts, text=first.text,
+                                blocks=first.blocks, unfurl_links=False, unfurl_media=False)
+            anchor = posted.get("ts") if posted else None
+            if anchor is None:
+                return
+        ref = f"{channel}:{anchor}"
+        try:
+            from interfaces.log import record
+
+            record(self.settings, "slack", result, ref=ref)  # before the buttons exist, so a click finds the row
+        except Exception:
+            logger.exception("could not log the answer %s", ref)
+        self._deliver(client, channel, thread_ts, anchor, render_answer(result, ref=ref))
+
+    def _deliver(self, client: WebClient, channel: str, thread_ts: str, anchor: str | None,
+                 messages: list[SlackMessage]) -> None:
+        """The first message replaces the placeholder (`anchor`); the rest follow in the thread."""
+        for n, msg in enumerate(messages):
+            if n == 0 and anchor is not None:
+                done = self._call(client.chat_update, channel=channel, ts=anchor, text=msg.text, blocks=msg.blocks)
+                if done is not None:
+                    continue
+            self._call(client.chat_postMessage, channel=channel, thread_ts=thread_ts, text=msg.text, blocks=msg.blocks,
+                       unfurl_links=False, unfurl_media=False)
+
+    @staticmethod
+    def _call(method: Callable[..., Any], **kwargs: Any) -> dict[str, Any] | None:
+        """A Web API call whose failure is logged, not raised (the bot keeps serving)."""
+        try:
+            return dict(method(**kwargs).data)  # type: ignore[arg-type]
+        except Exception as exc:
+            logger.warning("Slack %s failed: %s", getattr(method, "__name__", "call"), exc)
+            return None
+
+    # feedback ----------------------------------------------------------------------------
+
+    def on_feedback(self, ack: Callable[..., Any], body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
+        ack()
+        feedback = FEEDBACK_ACTIONS.get(action.get("action_id", ""))
+        channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id")
+        ref = action.get("value") or f"{channel}:{(body.get('container') or {}).get('message_ts')}"
+        if feedback is None:
+            return
+        from interfaces.log import set_feedback
+
+        try:
+            found = set_feedback(self.settings, feedback, ref=ref)
+        except Exception:
+            logger.exception("could not record feedback for %s", ref)
+            found = False
+        if not found:
+            logger.warning("feedback %s for %s: no logged answer with that reference", feedback, ref)
+        user = (body.get("user") or {}).get("id")
+        if channel and user:
+            thread_ts = ((body.get("message") or {}).get("thread_ts")) or None
+            text = FEEDBACK_THANKS[feedback] if found else "Thanks — but I could not find that answer in the log."
+            self._call(client.chat_postEphemeral, channel=channel, user=user, text=text, thread_ts=thread_ts)
+
+
+class _QuietClientWarning(logging.Filter):
+    """Bolt warns that SLACK_BOT_TOKEN is unused when a client is given; ours is built from that token."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "`token` will be unused" not in record.getMessage()
+
+
+_QUIET_CLIENT_WARNING = _QuietClientWarning()
+
+
+def build_app(settings: Settings, answer_fn: AnswerFn | None = None, client: WebClient | None = None, *,
+              token: str | None = None, signing_secret: str | None = None) -> App:
+    """The Bolt app. Credentials default to SLACK_BOT_TOKEN / SLACK_SIGNING_SECRET (SlackConfigError if
+    missing) and the Web API to SLACK_API_URL; `answer_fn(question, thread_id=, settings=)` defaults to
+    `agent.answer.answer`. Calls `auth.test` once, to learn the bot's own ids."""
+    if client is None:
+        token = token or os.environ.get("SLACK_BOT_TOKEN", "").strip()
+        if not token:
+            raise SlackConfigError("set SLACK_BOT_TOKEN (the app's Bot User OAuth Token, xoxb-…)")
+        client = WebClient(token=token, base_url=api_url())
+    if signing_secret is None:
+        signing_secret = os.environ.get("SLACK_SIGNING_SECRET", "").strip()
+    bolt_logger = logging.getLogger("slack_bolt.App")
+    if _QUIET_CLIENT_WARNING not in bolt_logger.filters:
+        bolt_logger.addFilter(_QUIET_CLIENT_WARNING)
+    bot = SlackBot(settings, answer_fn or _default_answer, EventLedger(settings.home / "slack.sqlite"))
+    app = App(client=client, signing_secret=signing_secret, process_before_response=False, name="kb",
+              listener_executor=ThreadPoolExecutor(max_workers=8, thread_name_prefix="kb-slack"))
+
+    @app.middleware
+    def drop_redeliveries(request: Any, body: dict[str, Any], next: Callable[[], Any]) -> Any:
+        if request.headers.get("x-slack-retry-num"):
+            logger.info("dropped a retry (%s) of event %s", request.headers.get("x-slack-retry-reason"), body.get("event_id"))
+            return BoltResponse(status=200, body="", headers={"x-slack-no-retry": "1"})
+        event_id = body.get("event_id")
+        if event_id and not bot.ledger.first_time(str(event_id)):
+            logger.info("dropped event %s: already handled", event_id)
+            return BoltResponse(status=200, body="")
+        return next()
+
+    app.event("app_mention")(bot.on_event)
+    app.event("message")(bot.on_event)
+    app.action("feedback_up")(bot.on_feedback)
+    app.action("feedback_down")(bot.on_feedback)
+    return app
+
+
+def asgi_app(app: App, path: str = EVENTS_PATH) -> Any:
+    """A Starlette ASGI app: POST `path` goes to Bolt (dispatched off the event loop); GET /healthz says ok."""
+    from slack_bolt.adapter.starlette.handler import to_bolt_request, to_starlette_response
+    from starlette.applications import Starlette
+    from starlette.concurrency import run_in_threadpool
+    from starlette.requests import Request
+    from starlette.responses import PlainTextResponse, Response
+    from starlette.routing import Route
+
+    async def events(request: Request) -> Response:
+        body = await request.body()
+        resp = await run_in_threadpool(app.dispatch, to_bolt_request(request, body))
+        return to_starlette_response(resp)
+
+    async def healthz(request: Request) -> Response:
+        return PlainTextResponse("ok")
+
+    return Starlette(routes=[Route(path, events, methods=["POST"]), Route("/healthz", healthz, methods=["GET"])])
+
+
+def _warm_up(settings: Settings) -> None:
+    """Load the agent (model, index, BM25) before the first question; a failure shows up when asked."""
+    try:
+        from agent.answer import get_agent
+
+        get_agent(settings)
+        logger.info("agent ready")
+    except Exception as exc:
+        logger.warning("the agent is not ready yet (%s); questions will get an apology until it is", exc)
+
+
+def main(settings: Settings, host: str = "0.0.0.0", port: int = 3000, socket: bool = False) -> int:
+    """`kb slack`: run the bot until interrupted. Exit status 2 for missing credentials, 3 if Slack is unreachable."""
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        config = SlackConfig.from_env(socket=socket)
+    except SlackConfigError as exc:
+        print(f"kb slack: {exc}", file=sys.stderr)
+        return 2
+    try:
+        app = build_app(settings, client=WebClient(token=config.bot_token, base_url=config.api_url),
+                        signing_secret=config.signing_secret)
+    except Exception as exc:  # auth.test failed: a bad token, or Slack unreachable
+        from slack_bolt.error import BoltError
+
+        print(f"kb slack: could not sign in to Slack at {config.api_url}: {exc}", file=sys.stderr)
+        return 2 if isinstance(exc, BoltError) else 3
+    threading.Thread(target=_warm_up, args=(settings,), name="kb-warm-up", daemon=True).start()
+    if socket:
+        from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+        logger.info("Socket Mode: connecting to Slack")
+        SocketModeHandler(app, config.app_token).start()
+        return 0
+    import uvicorn
+
+    logger.info("listening on http://%s:%d%s", host, port, EVENTS_PATH)
+    server = uvicorn.Server(uvicorn.Config(asgi_app(app), host=host, port=port, log_level="info"))
+    try:
+        server.run()
+    except SystemExit:  # uvicorn exits when it cannot bind
+        server.started = False
+    if not server.started:
+        print(f"kb slack: could not listen on {host}:{port} (in use? try --port)", file=sys.stderr)
+        return 3
+    return 0
+
+
+__all__ = ["EventLedger", "SlackBot", "SlackConfig", "SlackConfigError", "SlackMessage", "apology", "asgi_app",
+           "build_app", "clean_question", "main", "render_answer", "sources_mrkdwn", "split_text", "to_mrkdwn"]
