@@ -129,6 +129,18 @@ def _resolve(item: str, claim: set[str], cands: list[Candidate]) -> tuple[Candid
     return choice, "corrected"
 
 
+def find_citation(item: str, citations: Sequence[dict[str, Any]]) -> dict[str, Any] | None:
+    """The citation a marker item names: `10:31` or `talk 10:31` by time, `doc-id ¶3` by locator."""
+    m = _ITEM.match(item.strip())
+    if not m:
+        return None
+    source, label = m.groups()
+    for c in citations:
+        if c.get("at") == label and (source is None or c.get("source") == source):
+            return c
+    return None
+
+
 def sources_block(citations: Sequence[dict[str, Any]]) -> str:
     """The list printed under an answer: one line per citation with its link."""
     lines = []
@@ -138,4 +150,4 @@ def sources_block(citations: Sequence[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["CITE", "GuardResult", "guard", "sources_block", "format_timecode"]
+__all__ = ["CITE", "GuardResult", "find_citation", "guard", "sources_block", "format_timecode"]

@@ -99,16 +99,6 @@ def cmd_sources(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def render_plain(result: Any) -> str:
-    """An answer as plain text: the answer, then its sources with links."""
-    from agent.citations import sources_block
-
-    out = result.answer
-    if result.citations:
-        out += "\n\nSources:\n" + "\n".join("  " + line for line in sources_block(result.citations).splitlines())
-    return out
-
-
 def cmd_ask(args: argparse.Namespace) -> int:
     from agent.answer import answer
     from agent.models import ModelUnavailable
@@ -125,8 +115,13 @@ def cmd_ask(args: argparse.Namespace) -> int:
     if args.json:
         _print_json(result.to_json())
     else:
-        print(render_plain(result))
-        print(f"\n(thread {result.thread_id} · {result.backend} · {result.latency_s:.2f} s)", file=sys.stderr)
+        from rich.console import Console
+
+        from interfaces.render import print_answer
+
+        print_answer(Console(), result)
+        if not sys.stdout.isatty():
+            print(f"\n(thread {result.thread_id} · {result.backend} · {result.latency_s:.2f} s)", file=sys.stderr)
     return EXIT_OK
 
 

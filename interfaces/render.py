@@ -15,21 +15,7 @@ from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderR
 from rich.markdown import Markdown
 from rich.text import Text
 
-from agent.citations import CITE, sources_block
-
-_ITEM = re.compile(r"^(?:([\w.-]+)\s+)?(\d{1,2}:\d{2}(?::\d{2})?|¶\d+)$")
-
-
-def find_citation(item: str, citations: Sequence[dict[str, Any]]) -> dict[str, Any] | None:
-    """The citation a marker item names: `10:31` or `talk 10:31` by time, `doc-id ¶3` by locator."""
-    m = _ITEM.match(item.strip())
-    if not m:
-        return None
-    source, label = m.groups()
-    for c in citations:
-        if c.get("at") == label and (source is None or c.get("source") == source):
-            return c
-    return None
+from agent.citations import CITE, find_citation, sources_block
 
 
 def _md_escape(text: str) -> str:

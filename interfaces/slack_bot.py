@@ -32,6 +32,7 @@ from typing import Any
 from slack_bolt import App, BoltResponse
 from slack_sdk import WebClient
 
+from agent.citations import find_citation
 from agent.prompts import APOLOGY
 from kb.settings import Settings
 
@@ -140,28 +141,16 @@ def _escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def _find_citation(citations: list[dict[str, Any]], item: str) -> dict[str, Any] | None:
-    m = _CITE_ITEM.match(item.strip())
-    if not m:
-        return None
-    source, label = m.groups()
-    for c in citations:
-        if c.get("at") == label and (source is None or c.get("source") == source):
-            return c
-    return None
-
-
 def _cite_links(marker: str, citations: list[dict[str, Any]]) -> str:
     """`[10:31]` -> `<url|[10:31]>`; `[10:31, 12:02]` -> two links; an item without a URL stays text."""
     out = []
     for item in re.split(r"\s*[,;]\s*", marker.strip()[1:-1].strip()):
-        c = _find_citation(citations, item)
+        c = find_citation(item, citations)
         label = _escape(f"[{item.strip()}]")
         out.append(f"<{c['url']}|{label}>" if c and c.get("url") else label)
     return " ".join(out)
 
 
-_CITE_ITEM = re.compile(r"^(?:([\w.-]+)\s+)?(\d{1,2}:\d{2}(?::\d{2})?|¶\d+)$")  # as in agent.citations
 _MD_LINK = re.compile(r"\[([^\]\n]+)\]\((https?://[^)\s]+)\)")
 _PLACEHOLDER = re.compile(r"\x00(\d+)\x00")
 _EMPHASIS = re.compile(r"\*\*(?P<bold>[^\n]+?)\*\*|__(?P<bold2>[^\n]+?)__|(?<![*\w])\*(?!\s)(?P<it>[^*\n]+?)(?<!\s)\*(?![*\w])")
