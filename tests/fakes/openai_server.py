@@ -26,8 +26,10 @@ import time
 import traceback
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Self
+from http.server import BaseHTTPRequestHandler
+from typing import Any
+
+from tests.fakes.loopback import LoopbackServer
 
 __all__ = [
     "Error",
@@ -172,7 +174,7 @@ def _split_fixed(text: str, size: int = 6) -> list[str]:
     return [text[i : i + size] for i in range(0, len(text), size)] or [""]
 
 
-class FakeOpenAI:
+class FakeOpenAI(LoopbackServer):
     """Context manager running the fake server in a daemon thread on a random free port."""
 
     def __init__(self, script: Script, *, model: str | None = None) -> None:
@@ -180,38 +182,14 @@ class FakeOpenAI:
         self._model = model
         self._lock = threading.Lock()
         self._requests: list[dict[str, Any]] = []
-        self._httpd: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
 
     # -- lifecycle --------------------------------------------------------------------------
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    def start(self) -> None:
-        handler = type("_Handler", (_Handler,), {"fake": self})
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self._httpd.daemon_threads = True
-        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        if self._httpd is not None:
-            self._httpd.shutdown()
-            self._httpd.server_close()
-            self._httpd = None
 
     # -- inspection -------------------------------------------------------------------------
 
     @property
     def base_url(self) -> str:
-        if self._httpd is None:
-            raise RuntimeError("FakeOpenAI is not running (use it as a context manager)")
-        return f"http://127.0.0.1:{self._httpd.server_address[1]}/v1"
+        return self.url("/v1")
 
     @property
     def requests(self) -> list[dict[str, Any]]:
@@ -428,3 +406,6 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.flush()
         self.wfile.write(b"0\r\n\r\n")
         self.wfile.flush()
+
+
+FakeOpenAI.handler = _Handler

@@ -21,9 +21,11 @@ import json
 import threading
 import time
 from collections import defaultdict, deque
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Self
+from http.server import BaseHTTPRequestHandler
+from typing import Any
 from urllib.parse import parse_qsl, urlsplit
+
+from tests.fakes.loopback import LoopbackServer
 
 __all__ = ["BOT_ID", "BOT_USER_ID", "TEAM_ID", "FakeSlack"]
 
@@ -33,7 +35,7 @@ TEAM_ID = "T1"
 _JSON_FIELDS = ("blocks", "attachments", "metadata")
 
 
-class FakeSlack:
+class FakeSlack(LoopbackServer):
     """Context manager running the fake Slack API in a daemon thread on a random free port."""
 
     def __init__(self) -> None:
@@ -42,34 +44,12 @@ class FakeSlack:
         self._messages: list[dict[str, Any]] = []
         self._failures: dict[str, deque[str]] = defaultdict(deque)
         self._ts = itertools.count(1)
-        self._httpd: ThreadingHTTPServer | None = None
 
     # -- lifecycle --------------------------------------------------------------------------
 
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    def start(self) -> None:
-        handler = type("_Handler", (_Handler,), {"fake": self})
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self._httpd.daemon_threads = True
-        threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-
-    def stop(self) -> None:
-        if self._httpd is not None:
-            self._httpd.shutdown()
-            self._httpd.server_close()
-            self._httpd = None
-
     @property
     def base_url(self) -> str:
-        if self._httpd is None:
-            raise RuntimeError("FakeSlack is not running (use it as a context manager)")
-        return f"http://127.0.0.1:{self._httpd.server_address[1]}/api/"
+        return self.url("/api/")
 
     # -- inspection and setup ---------------------------------------------------------------
 
@@ -244,3 +224,6 @@ class _Handler(BaseHTTPRequestHandler):
 
     do_GET = _dispatch
     do_POST = _dispatch
+
+
+FakeSlack.handler = _Handler
