@@ -211,23 +211,29 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return bench_main(args.what, scale=args.scale, settings=_settings(args))
 
 
+def _global_options(parser: argparse.ArgumentParser, default: Any) -> None:
+    parser.add_argument("--home", default=default, help="where the index, threads and logs live (env KB_HOME, default ~/.kb)")
+    parser.add_argument("--chroma-url", default=default, help="use a Chroma server, e.g. http://127.0.0.1:8000 (env KB_CHROMA_URL)")
+    parser.add_argument("--embedding-model", default=default, help="sentence-transformers model name or path (env KB_EMBEDDING_MODEL)")
+    parser.add_argument("--backend", default=default, choices=["auto", "offline", "openai"], help="answering backend (env KB_BACKEND)")
+    parser.add_argument("--model", default=default, help="chat model name for the OpenAI backend (env KB_MODEL)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kb", description="Ask questions of a knowledge base of lecture and podcast transcripts; answers cite the exact second.")
-    parser.add_argument("--home", help="where the index, threads and logs live (env KB_HOME, default ~/.kb)")
-    parser.add_argument("--chroma-url", help="use a Chroma server, e.g. http://127.0.0.1:8000 (env KB_CHROMA_URL)")
-    parser.add_argument("--embedding-model", help="sentence-transformers model name or path (env KB_EMBEDDING_MODEL)")
-    parser.add_argument("--backend", choices=["auto", "offline", "openai"], help="answering backend (env KB_BACKEND)")
-    parser.add_argument("--model", help="chat model name for the OpenAI backend (env KB_MODEL)")
+    _global_options(parser, argparse.SUPPRESS)
+    common = argparse.ArgumentParser(add_help=False)
+    _global_options(common, argparse.SUPPRESS)  # the same options after the subcommand too
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    p = sub.add_parser("ingest", help="add files to the index (default: the bundled corpus)")
+    p = sub.add_parser("ingest", parents=[common], help="add files to the index (default: the bundled corpus)")
     p.add_argument("paths", nargs="*", help="files or directories (.txt .md .srt .vtt)")
     p.add_argument("--prune", action="store_true", help="drop documents whose files are gone")
     p.add_argument("--json", action="store_true", help="print one summary object")
     p.add_argument("-q", "--quiet", action="store_true")
     p.set_defaults(func=cmd_ingest)
 
-    p = sub.add_parser("search", help="ranked passages for a query, with the second to cite")
+    p = sub.add_parser("search", parents=[common], help="ranked passages for a query, with the second to cite")
     p.add_argument("query")
     p.add_argument("-k", type=int, default=5)
     p.add_argument("--source", help="only this document (its file stem)")
@@ -235,35 +241,35 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_search)
 
-    p = sub.add_parser("sources", help="what is in the index")
+    p = sub.add_parser("sources", parents=[common], help="what is in the index")
     p.add_argument("--json", action="store_true")
     p.add_argument("--count", action="store_true", help="print only the number of chunks")
     p.set_defaults(func=cmd_sources)
 
-    p = sub.add_parser("ask", help="answer a question with cited timestamps")
+    p = sub.add_parser("ask", parents=[common], help="answer a question with cited timestamps")
     p.add_argument("question")
     p.add_argument("--thread", help="continue this conversation (its id is printed after each answer)")
     p.add_argument("--json", action="store_true", help="print the structured answer")
     p.set_defaults(func=cmd_ask)
 
-    p = sub.add_parser("chat", help="terminal chat (REPL) with citations, /sources, /threads")
+    p = sub.add_parser("chat", parents=[common], help="terminal chat (REPL) with citations, /sources, /threads")
     p.add_argument("--thread", help="resume this conversation")
     p.set_defaults(func=cmd_chat)
 
-    p = sub.add_parser("slack", help="run the Slack bot (HTTP Events API, or --socket for Socket Mode)")
+    p = sub.add_parser("slack", parents=[common], help="run the Slack bot (HTTP Events API, or --socket for Socket Mode)")
     p.add_argument("--port", type=int, default=3000)
     p.add_argument("--host", default="0.0.0.0", help="address to listen on (HTTP mode)")
     p.add_argument("--socket", action="store_true", help="Socket Mode (needs SLACK_APP_TOKEN)")
     p.set_defaults(func=cmd_slack)
 
-    p = sub.add_parser("log", help="the record of answered questions")
+    p = sub.add_parser("log", parents=[common], help="the record of answered questions")
     p.add_argument("--limit", type=int, default=20)
     p.add_argument("--json", action="store_true")
     p.add_argument("--export-gold", metavar="FILE", help="write questions rated 👍 as gold-file lines")
     p.add_argument("--all", action="store_true", help="with --export-gold: every logged question")
     p.set_defaults(func=cmd_log)
 
-    p = sub.add_parser("eval", help="score answers against a gold question file")
+    p = sub.add_parser("eval", parents=[common], help="score answers against a gold question file")
     p.add_argument("--gold", required=True, help="gold questions, JSON Lines (e.g. evals/gold/kb.jsonl)")
     p.add_argument("--out", help="output folder (default: a new timestamped folder under KB_HOME/evals/)")
     p.add_argument("--retriever", choices=["hybrid", "dense", "bm25", "naive"], default="hybrid")
@@ -274,7 +280,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument(f"--min-{metric}", type=float, help=f"exit 1 when {metric.replace('-', '_')} is below this")
     p.set_defaults(func=cmd_eval)
 
-    p = sub.add_parser("bench", help="print speed figures (ingest, search, startup, answer)")
+    p = sub.add_parser("bench", parents=[common], help="print speed figures (ingest, search, startup, answer)")
     p.add_argument("what", choices=["ingest", "search", "startup", "answer", "all"])
     p.add_argument("--scale", type=int, default=100, help="size of the generated large corpus, in copies of the bundled one")
     p.set_defaults(func=cmd_bench)

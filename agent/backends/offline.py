@@ -28,9 +28,12 @@ _FOLLOWUP_START = re.compile(r"^(and|but|so|also|what about|how about|then|ok|ok
 _PRONOUN = re.compile(r"\b(that|this|it|they|them|those|these|he|she|his|her|its|their|there)\b", re.IGNORECASE)
 _FILLER = re.compile(r"\b(uh|um|uh uh|you know|I mean|like)\b[,]?\s+", re.IGNORECASE)
 # words in a question that say what kind of answer is wanted, not what it is about
-_QUESTION_WORDS = {"many", "much", "big", "long", "large", "often", "fast", "kind", "type", "way", "guest",
-                   "speaker", "talk", "lecture", "podcast", "transcript", "according", "mention", "mentioned",
-                   "discuss", "describe", "explain", "give", "example", "compare", "call", "need"}
+_QUESTION_WORDS = set(tokenize(
+    "many much big long large often fast kind type way according mention mentioned discuss describe explain give "
+    "example compare call need both "
+    # words that name a document or a speaker, not what the question is about
+    "guest speaker talk lecture podcast transcript summary blog comment comments commenter commenters author "
+    "host interviewer episode video document capstone enterprise"))
 
 
 # A question word also counts as found when one of these stands in the text instead.
@@ -79,6 +82,9 @@ class OfflineModel:
                     if p.to:
                         args["to"] = p.to
                     return _call("calculate", args)
+                if len(searches) == 1:  # a fact may be missing: look wider once
+                    wider = max(2 * self.settings.top_k, 10)
+                    return _call("search_knowledge_base", {"query": standalone_query(question, history), "k": wider})
         text = compose(question, history, sentences, calcs, self.settings.min_coverage)
         if on_token:
             on_token(text)
@@ -226,7 +232,7 @@ def pick(question: str, history: Sequence[str], sentences: Sequence[dict[str, An
     for sc, s in scored:
         if sc < top * 0.5 or len(chosen) >= n:
             break
-        found = _found(terms, s["text"])
+        found = _found(own or terms, s["text"])
         if chosen and not found - covered:
             continue
         covered |= found
