@@ -99,11 +99,13 @@ def build_graph(deps: Deps) -> Any:
         passages = _passages(state)
         checked = guard(text, passages)
         computed = any(r["name"] == "calculate" and "error" not in r["result"] for r in state.get("tool_calls", []))
-        relevance = max((p.similarity or 0.0 for p in passages), default=0.0)
+        # dense similarity is the relevance signal; retrievers without one (BM25 only) leave it to the model
+        sims = [p.similarity for p in passages if p.similarity is not None]
+        relevance = max(sims) if sims else None
         abstained = (
             not checked.text
             or NOT_IN_KB.lower().rstrip(".") in checked.text.lower()
-            or (relevance < deps.abstain_threshold and not computed)
+            or (relevance is not None and relevance < deps.abstain_threshold and not computed)
             or (not checked.citations and not computed)
         )
         final = {

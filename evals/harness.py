@@ -110,6 +110,7 @@ def run_eval(
     questions = questions[:limit] if limit else questions
     ensure_index(settings)
     agent = make_agent(settings, retriever)
+    agent.retriever.embedder.embed(["warm up"])  # latency figures measure answering, not loading the model
     rows = []
     show = sys.stderr.isatty() if progress is None else progress
     for q in tqdm(questions, desc=f"eval {gold.name} [{retriever}]", unit="q", disable=not show, file=sys.stderr):
