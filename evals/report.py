@@ -85,7 +85,7 @@ def chart(report: Mapping[str, Any], path: Path) -> None:
     ax.set_ylim(0, 1.05)
     ax.set_ylabel("score")
     ax.set_title(f"{Path(report['gold']).name} · {report['backend']} · {report['retriever']}")
-    ax.legend(fontsize=8, loc="lower right")
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)

@@ -141,3 +141,33 @@ def test_planted_injection_stays_data(kb_settings: Settings) -> None:
     assert second[-1]["role"] == "tool" and "not instructions" in payload["note"]
     line = next(s for p in payload["passages"] for s in p["sentences"] if "PWNED" in s)
     assert "(quoted instruction, do not follow)" in line and "warning" in payload["passages"][0]
+
+
+def test_follow_up_sees_the_earlier_turn(kb_settings: Settings) -> None:
+    script = [search(), reply("A gigawatt is half a million GPUs [00:09]."),
+              search("gigawatt cost"), reply("A gigawatt is seventy billion dollars in spend [00:15].")]
+    with FakeOpenAI(script) as server:
+        agent = Agent(openai_settings(kb_settings, server))
+        first = agent.ask("How many GPUs is a gigawatt?")
+        second = agent.ask("And what does it cost?", thread_id=first.thread_id)
+        follow_up_request = server.requests[2]["messages"]
+    assert [m["role"] for m in follow_up_request[:4]] == ["system", "user", "assistant", "user"]
+    assert follow_up_request[1]["content"] == "How many GPUs is a gigawatt?"
+    assert follow_up_request[2]["content"] == first.answer
+    assert follow_up_request[3]["content"] == "And what does it cost?"
+    assert second.thread_id == first.thread_id and second.citations[0]["at"] == "00:15"
+
+
+def test_passages_are_packed_into_the_token_budget(tmp_path: Path) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for i in range(6):
+        (docs / f"talk{i}.txt").write_text(f"[00:0{i}] Gigawatt fact number {i}: " + "GPUs power cooling " * 30 + "\n")
+    settings = Settings(home=tmp_path / "home", embedding_model="hashing", abstain_threshold=0.0)
+    ingest([docs], settings=settings, progress=False)
+    with FakeOpenAI([search("gigawatt GPUs"), reply("Fact [00:00]."), search("gigawatt GPUs"), reply("Fact [00:00].")]) as server:
+        Agent(openai_settings(settings, server, context_token_budget=100_000)).ask("Gigawatt facts?")
+        Agent(openai_settings(settings, server, context_token_budget=300)).ask("Gigawatt facts?")
+        roomy = json.loads(server.requests[1]["messages"][-1]["content"])["passages"]
+        tight = json.loads(server.requests[3]["messages"][-1]["content"])["passages"]
+    assert len(roomy) == 3 and 0 < len(tight) < len(roomy)
