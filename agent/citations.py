@@ -11,7 +11,7 @@ from typing import Any
 
 from agent.tools import handle
 from kb.lexical import tokenize
-from kb.timecode import format_timecode, parse_timecode
+from kb.timecode import parse_timecode
 from kb.types import Passage, Sentence, video_link
 
 _LABEL = r"(?:[\w.-]+\s+)?(?:\d{1,2}:\d{2}(?::\d{2})?|¶\d+)"
@@ -149,5 +149,3 @@ def sources_block(citations: Sequence[dict[str, Any]]) -> str:
         lines.append(f"[{c['at']}] {c['title']} — {where}")
     return "\n".join(lines)
 
-
-__all__ = ["CITE", "GuardResult", "find_citation", "guard", "sources_block", "format_timecode"]

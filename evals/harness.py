@@ -143,9 +143,6 @@ def run_eval(
     return EvalRun(out_dir, report, errors)
 
 
-THRESHOLDS = ("answer_accuracy", "numeric_accuracy", "citation_precision", "retrieval_recall_at_5", "abstention_accuracy")
-
-
 def below_thresholds(summary: dict[str, Any], minimums: dict[str, float | None]) -> list[str]:
     """Metrics under their `--min-*` threshold, as messages."""
     out = []

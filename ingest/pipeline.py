@@ -40,7 +40,6 @@ class IngestReport:
     chunks_total: int = 0
     errors: list[dict[str, str]] = field(default_factory=list)
     seconds: float = 0.0
-    embed_seconds: float = 0.0
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -117,9 +116,7 @@ def ingest(
                 on_file(str(path), "unchanged")
             continue
         todo = [c for c in chunks if c.id not in existing]
-        t0 = time.perf_counter()
         vectors = _embed(embedder, [embedding_text(c.title, c.text) for c in todo], settings.embedding_batch_size, show, doc.source)
-        report.embed_seconds += time.perf_counter() - t0
         store.add(todo, vectors, doc.content_hash, doc.path, doc.kind)
         kept = [i for i in new_ids if i in existing]
         store.mark_current(kept, doc.content_hash, doc.path, len(chunks))

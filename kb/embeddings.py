@@ -91,10 +91,6 @@ class SentenceTransformerEmbedder:
         """Tokens the model sees for `text`, special tokens included, without truncation."""
         return len(self.model.tokenizer(text, add_special_tokens=True, truncation=False)["input_ids"])
 
-    def count_tokens_batch(self, texts: Sequence[str]) -> list[int]:
-        enc = self.model.tokenizer(list(texts), add_special_tokens=True, truncation=False)
-        return [len(ids) for ids in enc["input_ids"]]
-
     def embed(self, texts: Sequence[str]) -> list[list[float]]:
         if not texts:
             return []

@@ -9,7 +9,6 @@ from __future__ import annotations
 import math
 import re
 import threading
-from collections.abc import Sequence
 from typing import Any
 
 from kb.embeddings import Embedder, get_embedder
@@ -115,6 +114,3 @@ def _stem_in(word: str, qterms: set[str]) -> bool:
     toks = tokenize(word)
     return bool(toks) and toks[0] in qterms
 
-
-def sentences_of(passages: Sequence[Passage]) -> list[tuple[Passage, Sentence]]:
-    return [(p, s) for p in passages for s in p.sentences]
