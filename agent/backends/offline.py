@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import json
 import re
-import threading
+import zlib
 from collections.abc import Callable, Sequence
+from functools import lru_cache
 from typing import Any
 
 from agent.models import ModelReply, TokenCallback, ToolCall
@@ -43,7 +44,6 @@ SYNONYMS: dict[str, set[str]] = {
     "expensive": {"cost", "spend", "price", "$"},
     "dollar": {"$", "usd"},
     "build": {"building", "construct"},
-    "why": set(),
     "favourite": {"favorite"},
     "favorite": {"favourite"},
     "fast": {"speed", "quick", "quickly"},
@@ -70,13 +70,13 @@ class OfflineModel:
         can_call = bool(tools)
         if not searches and can_call:
             return _call("search_knowledge_base", {"query": standalone_query(question, history), "k": self.settings.top_k})
-        sentences = [s for result in searches for s in _sentences(result)]
-        _WEIGHTS.idf = self.idf
+        sentences = _sentences(searches)
+        scorer = Scorer(self.idf)
         if not calcs and can_call:
-            from agent.figures import needs_figures, plan
+            from agent.figures import needs_figures
 
             if needs_figures(question):
-                p = plan(question, [s["text"] for s in by_relevance(question, sentences)])
+                p = _plan(question, tuple(s["text"] for s in by_relevance(question, sentences, scorer)))
                 if p is not None:
                     args = {"expression": p.expression}
                     if p.to:
@@ -85,14 +85,23 @@ class OfflineModel:
                 if len(searches) == 1:  # a fact may be missing: look wider once
                     wider = max(2 * self.settings.top_k, 10)
                     return _call("search_knowledge_base", {"query": standalone_query(question, history), "k": wider})
-        text = compose(question, history, sentences, calcs, self.settings.min_coverage)
+        text = compose(question, history, sentences, calcs, scorer, self.settings.min_coverage)
         if on_token:
             on_token(text)
         return ModelReply(content=text)
 
 
 def _call(name: str, args: dict[str, Any]) -> ModelReply:
-    return ModelReply(tool_calls=[ToolCall(id=f"call_{name}", name=name, arguments=json.dumps(args))])
+    call_id = f"call_{name}_{zlib.crc32(json.dumps(args, sort_keys=True).encode()):08x}"
+    return ModelReply(tool_calls=[ToolCall(id=call_id, name=name, arguments=json.dumps(args))])
+
+
+@lru_cache(maxsize=64)
+def _plan(question: str, texts: tuple[str, ...]) -> Any:
+    """The figures plan (cached: the answer step cites the facts the calculate step used)."""
+    from agent.figures import plan
+
+    return plan(question, texts)
 
 
 def _split_turn(messages: Sequence[dict[str, Any]]) -> tuple[str, list[str], list[dict[str, Any]]]:
@@ -132,29 +141,24 @@ def standalone_query(question: str, history: Sequence[str]) -> str:
     return f"{question} ({topic})"
 
 
-def _sentences(result: dict[str, Any]) -> list[dict[str, Any]]:
+def _sentences(searches: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The sentences of this turn's search results, each once: its citation handle, text, the rank
+    of its passage in its search, its passage's identity and its position there."""
     out = []
-    for rank, p in enumerate(result.get("passages", [])):
-        for pos, line in enumerate(p.get("sentences", [])):
-            m = _HANDLE.match(line)
-            if m:
-                out.append({"handle": m.group(1), "text": m.group(2), "rank": rank, "pos": pos, "source": p.get("source")})
+    seen: set[tuple[str, str]] = set()
+    for n, result in enumerate(searches):
+        for rank, p in enumerate(result.get("passages", [])):
+            for pos, line in enumerate(p.get("sentences", [])):
+                m = _HANDLE.match(line)
+                if m and (m.group(1), m.group(2)) not in seen:
+                    seen.add((m.group(1), m.group(2)))
+                    out.append({"handle": m.group(1), "text": m.group(2), "rank": rank, "passage": (n, rank), "pos": pos,
+                                "source": p.get("source")})
     return out
 
 
 def _content_terms(question: str) -> set[str]:
     return {t for t in tokenize(question) if t not in _QUESTION_WORDS}
-
-
-class _Weights(threading.local):
-    idf: Callable[[str], float] | None = None
-
-
-_WEIGHTS = _Weights()
-
-
-def _weight(term: str) -> float:
-    return _WEIGHTS.idf(term) if _WEIGHTS.idf else 1.0
 
 
 def _found(terms: set[str], text: str) -> set[str]:
@@ -164,15 +168,25 @@ def _found(terms: set[str], text: str) -> set[str]:
     return {t for t in terms if t in words or SYNONYMS.get(t, set()) & words}
 
 
-def score_sentence(terms: set[str], text: str, weighted: bool = True) -> float:
-    """Share of the question's terms found in `text`; weighted: rare terms count more (ranking).
-    Unweighted shares gate abstention: on the dev gold set they separate better."""
-    if not terms:
-        return 0.0
-    if not weighted:
-        return len(_found(terms, text)) / len(terms)
-    total = sum(_weight(t) for t in terms)
-    return sum(_weight(t) for t in _found(terms, text)) / total if total else 0.0
+def share(terms: set[str], text: str) -> float:
+    """Unweighted share of the question's terms found in `text` (gates abstention: on the dev gold
+    set it separates answerable from unanswerable questions better than the weighted score)."""
+    return len(_found(terms, text)) / len(terms) if terms else 0.0
+
+
+class Scorer:
+    """Ranks sentences by the share of the question's terms they contain, rare terms weighing more
+    (IDF from the BM25 index when given, else uniform)."""
+
+    def __init__(self, idf: Callable[[str], float] | None = None) -> None:
+        self.idf = idf
+
+    def score(self, terms: set[str], text: str) -> float:
+        if not terms:
+            return 0.0
+        weight = self.idf or (lambda _term: 1.0)
+        total = sum(weight(t) for t in terms)
+        return sum(weight(t) for t in _found(terms, text)) / total if total else 0.0
 
 
 def clean(text: str) -> str:
@@ -206,7 +220,8 @@ def answer_type_bonus(question: str, text: str) -> float:
     return 0.0
 
 
-def pick(question: str, history: Sequence[str], sentences: Sequence[dict[str, Any]], n: int = MAX_SENTENCES) -> list[dict[str, Any]]:
+def pick(question: str, history: Sequence[str], sentences: Sequence[dict[str, Any]], scorer: Scorer,
+         n: int = MAX_SENTENCES) -> list[dict[str, Any]]:
     """The best supporting sentences: the one with most of the (standalone) question's terms, then
     only sentences that bring terms the chosen ones lack (so a two-part question gets both parts).
     A follow-up's own words weigh more than the topic carried over from the previous turn."""
@@ -217,9 +232,9 @@ def pick(question: str, history: Sequence[str], sentences: Sequence[dict[str, An
         text = s["text"].strip()
         if looks_like_instruction(text) or len(text.split()) < 4 or text.endswith("?"):
             continue
-        sc = score_sentence(terms, s["text"])
+        sc = scorer.score(terms, s["text"])
         if own:
-            sc = 0.5 * sc + 0.5 * score_sentence(own, s["text"])
+            sc = 0.5 * sc + 0.5 * scorer.score(own, s["text"])
         if sc > 0:
             bonus = answer_type_bonus(question, s["text"]) + 0.2 * entity_share(question, s["text"])
             scored.append((sc + bonus - 0.02 * s["rank"], s))
@@ -240,10 +255,10 @@ def pick(question: str, history: Sequence[str], sentences: Sequence[dict[str, An
     return chosen
 
 
-def by_relevance(question: str, sentences: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+def by_relevance(question: str, sentences: Sequence[dict[str, Any]], scorer: Scorer) -> list[dict[str, Any]]:
     """Sentences with the most question terms first (stable, so retrieval order breaks ties)."""
     terms = _content_terms(question)
-    return sorted(sentences, key=lambda s: -score_sentence(terms, s["text"]))
+    return sorted(sentences, key=lambda s: -scorer.score(terms, s["text"]))
 
 
 def coverage(question: str, history: Sequence[str], sentences: Sequence[dict[str, Any]]) -> float:
@@ -253,8 +268,8 @@ def coverage(question: str, history: Sequence[str], sentences: Sequence[dict[str
         return 0.0
     best = 0.0
     for i, s in enumerate(sentences):
-        window = " ".join(x["text"] for x in sentences[max(0, i - 1) : i + 2] if x["rank"] == s["rank"])
-        best = max(best, score_sentence(terms, window, weighted=False))
+        window = " ".join(x["text"] for x in sentences[max(0, i - 1) : i + 2] if x["passage"] == s["passage"])
+        best = max(best, share(terms, window))
     return best
 
 
@@ -271,7 +286,7 @@ def entities(question: str) -> list[str]:
 
 
 def entity_share(question: str, text: str) -> float:
-    """Share of the question's names that `text` mentions (1.0 when the question names none)."""
+    """Share of the question's names that `text` mentions (0.0 when the question names none)."""
     names = entities(question)
     if not names:
         return 0.0
@@ -288,11 +303,11 @@ def missing_entities(question: str, sentences: Sequence[dict[str, Any]]) -> list
 
 
 def compose(question: str, history: Sequence[str], sentences: Sequence[dict[str, Any]], calcs: Sequence[dict[str, Any]],
-            min_coverage: float = 0.0) -> str:
+            scorer: Scorer, min_coverage: float = 0.0) -> str:
     calc = next((c for c in calcs if "error" not in c), None)
     if calc is not None:
-        return _compose_figure(question, sentences, calc)
-    chosen = pick(question, history, sentences)
+        return _compose_figure(question, sentences, calc, scorer)
+    chosen = pick(question, history, sentences, scorer)
     if not chosen or coverage(question, history, sentences) < min_coverage or missing_entities(question, sentences):
         return NOT_IN_KB
     return "\n".join("- " + " ".join(f"{clean(x['text'])} [{x['handle']}]" for x in with_context(s, sentences)) for s in chosen)
@@ -303,7 +318,7 @@ def with_context(s: dict[str, Any], sentences: Sequence[dict[str, Any]], min_wor
     passage, until there are enough words to carry an answer."""
     out = [s]
     words = len(s["text"].split())
-    following = [x for x in sentences if x["rank"] == s["rank"] and x["pos"] > s["pos"]]
+    following = [x for x in sentences if x["passage"] == s["passage"] and x["pos"] > s["pos"]]
     for x in sorted(following, key=lambda x: x["pos"])[: most - 1]:
         if words >= min_words:
             break
@@ -314,11 +329,9 @@ def with_context(s: dict[str, Any], sentences: Sequence[dict[str, Any]], min_wor
     return out
 
 
-def _compose_figure(question: str, sentences: Sequence[dict[str, Any]], calc: dict[str, Any]) -> str:
-    from agent.figures import plan
-
-    ordered = by_relevance(question, sentences)
-    p = plan(question, [s["text"] for s in ordered])
+def _compose_figure(question: str, sentences: Sequence[dict[str, Any]], calc: dict[str, Any], scorer: Scorer) -> str:
+    ordered = by_relevance(question, sentences, scorer)
+    p = _plan(question, tuple(s["text"] for s in ordered))
     lines = [f"**{calc['text']}** — computed with the calculate tool: `{calc['expression']}`."]
     cited: set[int] = set()
     for fact in p.facts if p else ():
@@ -327,6 +340,6 @@ def _compose_figure(question: str, sentences: Sequence[dict[str, Any]], calc: di
             s = ordered[fact.passage_index]
             lines.append(f"- {clean(s['text'])} [{s['handle']}]")
     if len(lines) == 1:
-        support = pick(question, [], sentences, n=1)
+        support = pick(question, [], sentences, scorer, n=1)
         lines += [f"- {clean(s['text'])} [{s['handle']}]" for s in support]
     return "\n".join(lines)
