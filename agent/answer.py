@@ -71,6 +71,7 @@ class Agent:
         self.checkpointer = checkpointer
         self._lock = threading.Lock()
         self.deps = Deps(chat=self.chat, toolbox=self.toolbox, max_tool_rounds=self.settings.max_tool_rounds,
+                         max_history_turns=self.settings.max_history_turns,
                          abstain_threshold=self.settings.abstain_threshold, checkpointer=checkpointer)
         self.graph = build_graph(self.deps)
 

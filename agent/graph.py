@@ -36,6 +36,7 @@ class Deps:
     chat: ChatModel
     toolbox: Toolbox
     max_tool_rounds: int = 4
+    max_history_turns: int = 6
     abstain_threshold: float = 0.3
     checkpointer: Any = None
     on_token: Callable[[str], None] | None = None
@@ -51,7 +52,8 @@ def build_graph(deps: Deps) -> Any:
 
     def model_messages(state: AgentState, final_round: bool = False) -> list[dict[str, Any]]:
         msgs = [{"role": "system", "content": SYSTEM_PROMPT}]
-        msgs += [{"role": m["role"], "content": m["content"]} for m in state.get("history", [])]
+        recent = state.get("history", [])[-2 * deps.max_history_turns :] if deps.max_history_turns else []
+        msgs += [{"role": m["role"], "content": m["content"]} for m in recent]
         msgs.append({"role": "user", "content": state["question"]})
         msgs += state.get("messages", [])
         if final_round:

@@ -56,6 +56,7 @@ class Settings:
     request_timeout_s: float = 60.0
     max_retries: int = 3
     max_tool_rounds: int = 4
+    max_history_turns: int = 6  # earlier turns of a thread sent with each question
     context_token_budget: int = 3000
     abstain_threshold: float = 0.33  # dense similarity below which no passage counts as relevant
     min_coverage: float = 0.47  # offline: share of the question's terms a passage must contain

@@ -171,3 +171,15 @@ def test_passages_are_packed_into_the_token_budget(tmp_path: Path) -> None:
         roomy = json.loads(server.requests[1]["messages"][-1]["content"])["passages"]
         tight = json.loads(server.requests[3]["messages"][-1]["content"])["passages"]
     assert len(roomy) == 3 and 0 < len(tight) < len(roomy)
+
+
+def test_only_recent_turns_are_sent(kb_settings: Settings) -> None:
+    script = [reply(NOT_IN_KB)] * 4
+    with FakeOpenAI(script) as server:
+        agent = Agent(openai_settings(kb_settings, server, max_history_turns=2))
+        thread = None
+        for i in range(4):
+            thread = agent.ask(f"question {i}", thread_id=thread).thread_id
+        last = server.requests[-1]["messages"]
+    assert [m["content"] for m in last if m["role"] == "user"] == ["question 1", "question 2", "question 3"]
+    assert len(agent.history(thread)) == 8  # the thread itself keeps every turn
