@@ -167,10 +167,11 @@ def test_passages_are_packed_into_the_token_budget(tmp_path: Path) -> None:
     ingest([docs], settings=settings, progress=False)
     with FakeOpenAI([search("gigawatt GPUs"), reply("Fact [00:00]."), search("gigawatt GPUs"), reply("Fact [00:00].")]) as server:
         Agent(openai_settings(settings, server, context_token_budget=100_000)).ask("Gigawatt facts?")
-        Agent(openai_settings(settings, server, context_token_budget=300)).ask("Gigawatt facts?")
+        answer = Agent(openai_settings(settings, server, context_token_budget=300)).ask("Gigawatt facts?")
         roomy = json.loads(server.requests[1]["messages"][-1]["content"])["passages"]
         tight = json.loads(server.requests[3]["messages"][-1]["content"])["passages"]
     assert len(roomy) == 3 and 0 < len(tight) < len(roomy)
+    assert len(answer.retrieved) == len(tight)  # what did not fit was not seen, so it cannot be cited
 
 
 def test_only_recent_turns_are_sent(kb_settings: Settings) -> None:
