@@ -36,7 +36,7 @@ def write_gold(path: Path, extra_lines: tuple[str, ...] = ()) -> Path:
 def test_offline_run_writes_three_files(corpus_home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     gold = write_gold(tmp_path / "small.jsonl", ('{"id": "bad", "category": "lookup"}',))
     out = tmp_path / "run1"
-    code = main(["--home", str(corpus_home), "--backend", "offline", "eval", "--gold", str(gold), "--out", str(out)])
+    code = main(["eval", "--gold", str(gold), "--out", str(out), "--backend", "offline", "--home", str(corpus_home)])
     assert code == 0
     printed = capsys.readouterr()
     assert "answer_accuracy=" in printed.out and "small.jsonl:5" in printed.err
