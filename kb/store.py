@@ -27,6 +27,10 @@ class StoreUnavailable(RuntimeError):
     """The Chroma server cannot be reached (or the local index cannot be opened)."""
 
 
+class IndexEmpty(StoreUnavailable):
+    """The index has no documents yet; the message says to run `kb ingest`."""
+
+
 @dataclass(frozen=True)
 class SourceInfo:
     source: str

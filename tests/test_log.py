@@ -53,3 +53,9 @@ def test_ask_is_logged_and_feedback_exports_gold(home: Path, tmp_path: Path, cap
     everything = tmp_path / "all.jsonl"
     assert cli(home, "log", "--export-gold", str(everything), "--all") == 0
     assert len(load_gold(everything)[0]) == 2
+
+
+def test_asking_an_empty_index_says_to_ingest(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["--home", str(tmp_path / "empty"), "--embedding-model", "hashing", "--backend", "offline", "ask", "Anything?"])
+    err = capsys.readouterr().err
+    assert code == 3 and "is empty: run `kb ingest` first" in err and "Traceback" not in err
