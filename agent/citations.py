@@ -9,14 +9,22 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from agent.tools import handle
+from agent.tools import handle, looks_like_instruction
 from kb.lexical import tokenize
 from kb.timecode import parse_timecode
 from kb.types import Passage, Sentence, video_link
 
-_LABEL = r"(?:[\w.-]+\s+)?(?:\d{1,2}:\d{2}(?::\d{2})?|¶\d+)"
+_TIME = r"\d{1,2}:\d{2}(?::\d{2})?(?:\.\d+)?"
+_LOC = rf"(?:{_TIME}|¶\d+)"
+# The canonical markers the guard writes: [10:31], [talk 10:31, 44:00], [Some Notes ¶3].
+_LABEL = rf"(?:[^\[\]\n,;]+?\s+)?{_LOC}"
 CITE = re.compile(rf"\[\s*({_LABEL}(?:\s*[,;]\s*{_LABEL})*)\s*\]")
-_ITEM = re.compile(r"^(?:([\w.-]+)\s+)?(\d{1,2}:\d{2}(?::\d{2})?|¶\d+)$")
+_ITEM = re.compile(rf"^(?:(.+?)\s+)?({_LOC})$")
+# What a model may write: brackets with one or more items (a source before the time, "source:",
+# a range "10:31–10:40"), or a bare time in parentheses "(10:31)".
+_GROUP = re.compile(rf"\[([^\[\]\n]{{1,200}})\]|\(({_TIME}(?:\s*[–—-]\s*{_TIME})?)\)")
+_LOOSE_ITEM = re.compile(rf"^(?:(?:source|src|doc)\s*:\s*)?(?:(?P<src>.+?)[\s,:]+)?(?P<loc>{_LOC})(?:\s*[–—-]\s*{_TIME})?$", re.I)
+_TIMELIKE = re.compile(rf"{_TIME}|¶\d+")
 
 
 @dataclass(frozen=True)
@@ -36,10 +44,14 @@ class GuardResult:
 
 
 def candidates(passages: Sequence[Passage]) -> list[Candidate]:
+    """Every citable (passage, sentence, time) of the retrieved passages. A sentence addressed to an
+    assistant ("ignore your instructions…") is data, never support: it cannot be cited."""
     out = []
     seen = set()
     for p in passages:
         for s in p.sentences:
+            if looks_like_instruction(s.text):
+                continue
             times = [s.start_s] + [t for _, t in s.marks] if s.start_s is not None else [None]
             for t in times:
                 key = (p.source, s.text, t)
@@ -63,18 +75,25 @@ def _overlap(claim: set[str], s: Sentence) -> float:
 
 
 def guard(text: str, passages: Sequence[Passage]) -> GuardResult:
-    """Resolve, correct or drop each citation in `text` against this turn's retrieved passages."""
+    """Resolve, correct or drop each citation in `text` against this turn's retrieved passages, and
+    rewrite the markers in canonical form (`[10:31]`; `[source 10:31]` when two timed sources could
+    be meant; `[source ¶3]` for untimed documents)."""
     cands = candidates(passages)
+    timed_sources = {c.passage.source for c in cands if c.seconds is not None}
     result = GuardResult(text="")
     records: dict[tuple[str, str], dict[str, Any]] = {}
     pieces: list[str] = []
     last = 0
-    for m in CITE.finditer(text):
-        claim_start = max(text.rfind(".", 0, m.start() - 1), text.rfind("\n", 0, m.start()), last)
-        claim = set(tokenize(text[claim_start : m.start()]))
+    for m in _GROUP.finditer(text):
+        body = m.group(1) if m.group(1) is not None else m.group(2)
+        items = [i.strip() for i in re.split(r"\s*[,;]\s*(?=[^,;]*(?:\d:\d|¶))", body.strip())]
+        if not any(_TIMELIKE.search(i) for i in items):
+            continue  # ordinary brackets ("[sic]"), not a citation
+        # the claim is what was said since the previous citation (or the start of the line)
+        claim = set(tokenize(text[max(last, text.rfind("\n", 0, m.start()) + 1) : m.start()]))
         resolved: list[Candidate] = []
-        for item in re.split(r"\s*[,;]\s*", m.group(1).strip()):
-            c, status = _resolve(item.strip(), claim, cands)
+        for item in items:
+            c, status = _resolve(item, claim, cands)
             if c is None:
                 result.dropped += 1
                 continue
@@ -82,9 +101,11 @@ def guard(text: str, passages: Sequence[Passage]) -> GuardResult:
                 result.corrected += 1
             if c not in resolved:
                 resolved.append(c)
-        pieces.append(text[last : m.start()].rstrip() if not resolved else text[last : m.start()])
+        pieces.append(text[last : m.start()] if resolved else text[last : m.start()].rstrip())
         if resolved:
-            pieces.append("[" + ", ".join(c.label for c in resolved) + "]")
+            labels = [f"{c.passage.source} {c.label}" if c.seconds is not None and len(timed_sources) > 1 else c.label
+                      for c in resolved]
+            pieces.append("[" + ", ".join(labels) + "]")
             for c in resolved:
                 records.setdefault((c.passage.source, c.label), citation_record(c))
         last = m.end()
@@ -94,11 +115,16 @@ def guard(text: str, passages: Sequence[Passage]) -> GuardResult:
     return result
 
 
+def _label_matches(c: Candidate, seconds: float) -> bool:
+    """Handles show whole seconds (631.7 s is [10:31]), so compare at that resolution."""
+    return c.seconds is not None and int(c.seconds) == int(seconds)
+
+
 def _resolve(item: str, claim: set[str], cands: list[Candidate]) -> tuple[Candidate | None, str]:
-    m = _ITEM.match(item)
+    m = _LOOSE_ITEM.match(item.strip())
     if not m or not cands:
         return None, "dropped"
-    source, label = m.groups()
+    source, label = (m.group("src") or "").strip() or None, m.group("loc")
     seconds = None
     if not label.startswith("¶"):
         try:
@@ -107,10 +133,9 @@ def _resolve(item: str, claim: set[str], cands: list[Candidate]) -> tuple[Candid
             return None, "dropped"
     pool = [c for c in cands if source is None or c.passage.source == source] or cands
     if seconds is not None:
-        exact = [c for c in pool if c.seconds is not None and abs(c.seconds - seconds) < 0.5]
+        exact = [c for c in pool if _label_matches(c, seconds)]
     else:
-        exact = [c for c in pool if c.seconds is None and (c.sentence.locator or c.passage.locator) == label
-                 and (source is None or c.passage.source == source)]
+        exact = [c for c in pool if c.seconds is None and (c.sentence.locator or c.passage.locator) == label]
     if exact:
         return max(exact, key=lambda c: _overlap(claim, c.sentence)), "ok"
     scored = [(c, _overlap(claim, c.sentence)) for c in cands]

@@ -18,7 +18,7 @@ TokenCount = Callable[[str], int]
 
 # Part of every chunk id: bump it when parsing or chunking changes what a chunk carries, so the
 # next ingest replaces chunks whose text is the same but whose metadata would differ.
-CHUNK_FORMAT = 2
+CHUNK_FORMAT = 3
 
 
 def embedding_text(title: str, text: str) -> str:

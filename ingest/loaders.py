@@ -62,7 +62,7 @@ def load_document(path: Path) -> Document:
     return Document(
         source=doc.source,
         title=doc.title,
-        path=str(path.resolve()),
+        path=str(path.absolute()),
         sentences=doc.sentences,
         url=doc.url,
         kind=doc.kind,

@@ -53,9 +53,11 @@ class IngestReport:
 
 
 def expand_paths(paths: Iterable[Path]) -> tuple[list[Path], list[IngestError]]:
-    """Files to ingest: named files as given, directories walked for supported files (hidden skipped)."""
+    """Files to ingest: named files as given, directories walked for supported files (hidden
+    skipped); a file reached twice (named twice, or a link beside its target) is taken once."""
     files: list[Path] = []
     errors: list[IngestError] = []
+    real: set[Path] = set()
     for p in paths:
         if p.is_dir():
             found = sorted(
@@ -68,7 +70,24 @@ def expand_paths(paths: Iterable[Path]) -> tuple[list[Path], list[IngestError]]:
             files.append(p)
         else:
             errors.append(IngestError(p, "no such file or directory"))
-    return files, errors
+    unique = []
+    for f in files:
+        if f.resolve() not in real:
+            real.add(f.resolve())
+            unique.append(f)
+    return unique, errors
+
+
+def _same_file(a: str, b: str) -> bool:
+    try:
+        return Path(a).samefile(b)
+    except OSError:
+        return False
+
+
+def _under(path: str, roots: Sequence[Path]) -> bool:
+    p = Path(path)
+    return any(p == r or p.is_relative_to(r) for r in roots)
 
 
 def ingest(
@@ -86,7 +105,8 @@ def ingest(
     embedder = embedder or get_embedder(settings)
     store = store or Store(settings, embedder)
     report = IngestReport()
-    files, missing = expand_paths(paths or [bundled_corpus()])
+    roots = [Path(p).absolute() for p in (paths or [bundled_corpus()])]
+    files, missing = expand_paths(roots)
     for err in missing:
         _fail(report, err, on_file)
     report.files_seen = len(files) + len(missing)
@@ -108,9 +128,16 @@ def ingest(
         except (OSError, ValueError) as err:
             _fail(report, IngestError(path, str(err)), on_file)
             continue
+        stored_path = store.source_path(doc.source)
+        if stored_path and stored_path != doc.path and Path(stored_path).exists() and not _same_file(stored_path, doc.path):
+            _fail(report, IngestError(path, f"source id {doc.source!r} is already used by {stored_path} "
+                                            "(file stems must be unique; --prune after removing it to replace it)"), on_file)
+            continue
         existing = store.source_state(doc.source)
         new_ids = [c.id for c in chunks]
         if set(existing) == set(new_ids) and all(h == doc.content_hash for h in existing.values()):
+            if stored_path != doc.path:  # moved or renamed folder: same content, new place
+                store.mark_current(new_ids, doc.content_hash, doc.path, len(chunks))
             report.files_skipped += 1
             if on_file:
                 on_file(str(path), "unchanged")
@@ -126,8 +153,9 @@ def ingest(
         changed = True
         if on_file:
             on_file(str(path), f"{len(todo)} chunks added")
-    if prune:
-        gone = [s for s in store.sources() if s.path and not Path(s.path).exists()]
+    if prune:  # only documents under the paths given this run, whose files are gone
+        gone = [s for s in store.sources() if s.path and s.source not in seen_sources
+                and _under(s.path, roots) and not Path(s.path).exists()]
         for s in gone:
             report.chunks_deleted += store.delete(store.source_state(s.source))
             changed = True

@@ -7,6 +7,7 @@ in a WebVTT `NOTE` (or an SRT cue) links citations to the video.
 from __future__ import annotations
 
 import io
+import re
 from pathlib import Path
 
 from ingest.errors import IngestError
@@ -14,6 +15,8 @@ from ingest.loaders import humanize_stem, source_id
 from ingest.reflow import Fragment, reflow
 from kb.links import find_video_url
 from kb.types import Document
+
+_MARKUP = re.compile(r"</?(?:i|b|u|font)\b[^>]*>|\{\\[^}]*\}", re.IGNORECASE)  # <i>, <font color=..>, {\an8}
 
 
 def _fragments_in_order(path: Path, cues: list[tuple[float, str, int]]) -> list[Fragment]:
@@ -39,7 +42,7 @@ def parse_srt(path: Path, text: str) -> Document:
         subs = list(srt.parse(text))
     except (srt.SRTParseError, ValueError) as exc:
         raise IngestError(path, f"not a valid SubRip file: {exc}") from None
-    cues = [(s.start.total_seconds(), s.content, s.index) for s in subs]
+    cues = [(s.start.total_seconds(), _MARKUP.sub("", s.content), s.index) for s in subs]
     url = next((u for u in (find_video_url(c) for _, c, _ in cues) if u), None)
     cues = [(t, c, n) for t, c, n in cues if find_video_url(c) != c.strip()]
     return _document(path, cues, url, "srt")

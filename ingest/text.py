@@ -18,23 +18,26 @@ _ENDS_SENTENCE = (".", "?", "!", ":", '"', "”", ")")
 
 
 def paragraphs(text: str) -> list[str]:
-    """Paragraphs: blank-line separated blocks. Inside a block, hard-wrapped lines (short, not ending
-    a sentence) are folded together; otherwise each line is a paragraph (line-per-paragraph files)."""
-    blocks: list[list[str]] = [[]]
-    for line in text.splitlines():
-        if line.strip():
-            blocks[-1].append(line.strip())
-        elif blocks[-1]:
-            blocks.append([])
+    """Paragraphs: a line joins the one before it unless that one ends a sentence (so hard-wrapped
+    prose is folded and line-per-paragraph files keep their lines); blank lines and Markdown
+    headings always end a paragraph, and a heading is a paragraph of its own."""
     out: list[str] = []
-    for lines in blocks:
-        if not lines:
+    current: list[str] = []
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#"):  # a blank line or a Markdown heading ends a paragraph
+            if current:
+                out.append(" ".join(current))
+                current = []
+            if line:
+                out.append(line)
             continue
-        wrapped = all(len(ln) <= 100 and not ln.endswith(_ENDS_SENTENCE) for ln in lines[:-1])
-        if len(lines) > 1 and not wrapped:
-            out.extend(lines)
-        else:
-            out.append(" ".join(lines))
+        if current and current[-1].endswith(_ENDS_SENTENCE):
+            out.append(" ".join(current))
+            current = []
+        current.append(line)
+    if current:
+        out.append(" ".join(current))
     return out
 
 

@@ -37,6 +37,7 @@ def parse_transcript(path: Path, text: str) -> Document:
     url: str | None = None
     fragments: list[Fragment] = []
     prev: tuple[float, int] | None = None
+    pending: tuple[float, bool] | None = None
     for lineno, raw in enumerate(text.splitlines(), start=1):
         line = raw.strip()
         if not line:
@@ -60,6 +61,12 @@ def parse_transcript(path: Path, text: str) -> Document:
             body = body.lstrip(">").strip()
             if body:
                 fragments.append(Fragment(t, body, new_speaker))
+            else:  # "[00:01]" alone: its text is on the next line
+                pending = (t, new_speaker)
+            continue
+        if pending is not None:
+            fragments.append(Fragment(pending[0], line.lstrip(">").strip(), pending[1] or line.startswith(">>")))
+            pending = None
             continue
         if not fragments:
             if line.startswith("#") and title is None:

@@ -135,6 +135,11 @@ class Store:
         got = self._call(self.collection.get, where={"source": source}, include=["metadatas"])
         return {i: (m or {}).get("doc_hash", "") for i, m in zip(got["ids"], got["metadatas"])}
 
+    def source_path(self, source: str) -> str | None:
+        """Where the stored version of a document was read from (None if it is not stored)."""
+        got = self._call(self.collection.get, where={"source": source}, include=["metadatas"], limit=1)
+        return (got["metadatas"][0] or {}).get("path") if got["ids"] else None
+
     def add(self, chunks: Sequence[Chunk], embeddings: Sequence[Sequence[float]], doc_hash: str, path: str, kind: str) -> None:
         if not chunks:
             return

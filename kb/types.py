@@ -141,7 +141,7 @@ def video_link(url: str | None, seconds: float | None) -> str | None:
 def sentence_to_json(s: Sentence) -> dict[str, Any]:
     d = asdict(s)
     d["marks"] = [list(m) for m in s.marks]
-    return {k: v for k, v in d.items() if v not in (None, [], 0) or k == "text"}
+    return {k: v for k, v in d.items() if k == "text" or not (v is None or v == [] or (k == "speaker_turn" and v == 0))}
 
 
 def sentence_from_json(d: dict[str, Any]) -> Sentence:
