@@ -76,11 +76,15 @@ def _registry() -> pint.UnitRegistry:
     return ureg
 
 
+_SUFFIX_SCALES = {"k": 1e3, "K": 1e3, "M": 1e6, "MM": 1e6, "B": 1e9, "bn": 1e9, "T": 1e12, "tn": 1e12}
+
+
 def _tokenize(expression: str) -> list[tuple[str, str]]:
     """Split into ("num"|"name"|"op", text) tokens; `$` -> USD, `%` -> percent, `^` -> `**`."""
     text = expression.replace("^", "**").translate(_TRANSLATE)
     tokens: list[tuple[str, str]] = []
     pos = 0
+    number_end = -1
     while pos < len(text):
         if text[pos:].strip() == "":
             break
@@ -88,9 +92,13 @@ def _tokenize(expression: str) -> list[tuple[str, str]]:
         if not m:
             bad = text[pos:].lstrip()[:1]
             raise CalcError(f"unexpected character {bad!r} at position {len(text) - len(text[pos:].lstrip())}")
-        pos = m.end()
+        start, pos = m.start(), m.end()
         if m.group("number") is not None:
             tokens.append(("num", m.group("number").replace(",", "")))
+            number_end = pos
+        elif m.group("name") is not None and m.group("name") in _SUFFIX_SCALES and start == number_end:
+            # "$70B", "5M", "800k": a scale letter glued to a number, not bytes, molar or tesla
+            tokens[-1] = ("num", repr(float(tokens[-1][1]) * _SUFFIX_SCALES[m.group("name")]))
         elif m.group("name") is not None:
             tokens.append(("name", m.group("name")))
         else:
@@ -257,6 +265,9 @@ def _evaluate(node: ast.AST, ureg: pint.UnitRegistry) -> Any:
         right = _evaluate(node.right, ureg)
         if isinstance(node.op, ast.Pow):
             return _power(left, right, ureg)
+        if isinstance(node.op, ast.Add | ast.Sub) and _percent_and_plain(left, right):
+            raise CalcError("ambiguous: a number plus or minus a percentage; write 100 * (1 - 10%) for a change "
+                            "by a percentage, or 100 - 10")
         try:
             if isinstance(node.op, ast.Add):
                 return _checked(left + right)
@@ -277,6 +288,16 @@ def _evaluate(node: ast.AST, ureg: pint.UnitRegistry) -> Any:
         except (pint.errors.PintError, OverflowError, ZeroDivisionError) as exc:
             raise CalcError(str(exc)) from exc
     raise CalcError(f"unsupported syntax: {type(node).__name__}")
+
+
+def _percent_and_plain(a: Any, b: Any) -> bool:
+    def is_percent(q: Any) -> bool:
+        return str(q.units) == "percent"
+
+    def plain_not_one(q: Any) -> bool:  # "1 - 10%" is a clear multiplier (0.9); "100 - 10%" is not
+        return q.dimensionless and not is_percent(q) and float(q.to("dimensionless").magnitude) != 1
+
+    return (is_percent(a) and plain_not_one(b)) or (is_percent(b) and plain_not_one(a))
 
 
 def _parse(expression: str, ureg: pint.UnitRegistry) -> Any:

@@ -9,6 +9,7 @@ what it has. `finalize` applies the citation guard and the abstention rule.
 from __future__ import annotations
 
 import operator
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any, TypedDict
@@ -45,6 +46,23 @@ class Deps:
 
 def _passages(state: AgentState) -> list[Passage]:
     return [Passage.from_state(p) for p in state.get("passages", [])]
+
+
+def _normal(text: str) -> str:
+    return re.sub(r"[\s.!\"'*]+", " ", text).strip().lower()
+
+
+def states_a_figure(text: str, results: list[dict[str, Any]]) -> bool:
+    """Whether the answer states a figure the calculate tool computed (then it may stand without a
+    passage to cite: the inputs were the question's). A calculation the answer ignores counts for nothing."""
+    flat = text.replace(",", "").lower()
+    for r in results:
+        value = float(r.get("value", 0))
+        phrase = re.search(r"\d[\d,.]*(?:\s*(?:thousand|million|billion|trillion))?", r.get("text", ""))
+        forms = {f"{value:.0f}", f"{value:g}"} | ({phrase.group(0).replace(",", "").lower()} if phrase else set())
+        if r.get("text", "").lower() in text.lower() or any(f and re.search(rf"(?<![\d.]){re.escape(f)}(?![\d])", flat) for f in forms):
+            return True
+    return False
 
 
 def build_graph(deps: Deps) -> Any:
@@ -100,13 +118,14 @@ def build_graph(deps: Deps) -> Any:
         text = (state["messages"][-1].get("content") or "").strip() if state.get("messages") else ""
         passages = _passages(state)
         checked = guard(text, passages)
-        computed = any(r["name"] == "calculate" and "error" not in r["result"] for r in state.get("tool_calls", []))
+        computed = states_a_figure(checked.text, [r["result"] for r in state.get("tool_calls", [])
+                                                  if r["name"] == "calculate" and "error" not in r["result"]])
         # dense similarity is the relevance signal; retrievers without one (BM25 only) leave it to the model
         sims = [p.similarity for p in passages if p.similarity is not None]
         relevance = max(sims) if sims else None
         abstained = (
             not checked.text
-            or NOT_IN_KB.lower().rstrip(".") in checked.text.lower()
+            or _normal(checked.text) == _normal(NOT_IN_KB)
             or (relevance is not None and relevance < deps.abstain_threshold and not computed)
             or (not checked.citations and not computed)
         )

@@ -96,8 +96,8 @@ class Toolbox:
                 return self.search(args)
             if name == "calculate":
                 return self.calculate(args)
-        except (TypeError, ValueError) as exc:
-            return self._error(name, args, str(exc))
+        except (TypeError, ValueError, ArithmeticError) as exc:  # reported to the model, which may try again
+            return self._error(name, args, f"{type(exc).__name__}: {exc}" if isinstance(exc, ArithmeticError) else str(exc))
         return self._error(name, args, f"unknown tool {name!r}")
 
     @staticmethod

@@ -184,3 +184,34 @@ def test_only_recent_turns_are_sent(kb_settings: Settings) -> None:
         last = server.requests[-1]["messages"]
     assert [m["content"] for m in last if m["role"] == "user"] == ["question 1", "question 2", "question 3"]
     assert len(agent.history(thread)) == 8  # the thread itself keeps every turn
+
+
+def test_a_calculation_the_answer_ignores_does_not_bypass_abstention(kb_settings: Settings) -> None:
+    from tests.fakes.openai_server import tool_calls
+
+    with FakeOpenAI([tool_calls(("calculate", {"expression": "2+2"})), reply("Paris is the capital of France.")]) as server:
+        result = Agent(openai_settings(kb_settings, server)).ask("What is the capital of France?")
+    assert result.abstained and result.answer == NOT_IN_KB
+
+
+def test_a_stated_figure_from_the_question_stands_without_citations(kb_settings: Settings) -> None:
+    script = [tool_call("calculate", {"expression": "70e9 USD/GW * 6 GW"}), reply("That is $420 billion.")]
+    with FakeOpenAI(script) as server:
+        result = Agent(openai_settings(kb_settings, server)).ask("At $70 billion per gigawatt, what do 6 GW cost?")
+    assert not result.abstained and result.answer == "That is $420 billion."
+
+
+def test_the_phrase_inside_a_cited_answer_is_not_an_abstention(kb_settings: Settings) -> None:
+    text = f"{NOT_IN_KB[:-1]} exactly, but a gigawatt is half a million GPUs [00:09]."
+    with FakeOpenAI([search(), reply(text)]) as server:
+        result = Agent(openai_settings(kb_settings, server)).ask("How many GPUs is a gigawatt?")
+    assert not result.abstained and result.citations
+
+
+def test_tool_errors_go_back_to_the_model(kb_settings: Settings) -> None:
+    script = [tool_call("calculate", {"expression": "GW**12*GW**12*GW**12"}), tool_call("search_knowledge_base", {"query": "x", "k": 1e999}),
+              search(), reply("Half a million GPUs [00:09].")]
+    with FakeOpenAI(script) as server:
+        result = Agent(openai_settings(kb_settings, server)).ask("How many GPUs is a gigawatt?")
+    assert "error" in result.tool_calls[0]["result"] and "error" in result.tool_calls[1]["result"]
+    assert result.citations

@@ -145,3 +145,16 @@ def test_target_must_be_a_unit() -> None:
 
 def test_calc_error_is_a_value_error() -> None:
     assert issubclass(CalcError, ValueError)
+
+
+def test_scale_letters_glued_to_numbers_are_not_units() -> None:
+    assert calculate("$70B/GW / (500k GPU/GW)", to="USD/GPU").value == pytest.approx(140_000)
+    assert calculate("$5M*3").text == "$15 million"
+    assert calculate("1.2T USD").value == pytest.approx(1.2e12)
+    assert calculate("5 MW * 2").text == "10 MW"  # a unit after a space stays a unit
+
+
+def test_a_number_minus_a_percentage_is_ambiguous() -> None:
+    with pytest.raises(CalcError, match="ambiguous"):
+        calculate("100 - 10%")
+    assert calculate("100 * (1 - 10%)").value == pytest.approx(90)
