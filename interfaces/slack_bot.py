@@ -147,13 +147,18 @@ def _cite_links(marker: str, citations: list[dict[str, Any]]) -> str:
     for item in re.split(r"\s*[,;]\s*", marker.strip()[1:-1].strip()):
         c = find_citation(item, citations)
         label = _escape(f"[{item.strip()}]")
-        out.append(f"<{c['url']}|{label}>" if c and c.get("url") else label)
+        out.append(f"<{_safe_url(c['url'])}|{label}>" if c and c.get("url") else label)
     return " ".join(out)
 
 
 _MD_LINK = re.compile(r"\[([^\]\n]+)\]\((https?://[^)\s]+)\)")
 _PLACEHOLDER = re.compile(r"\x00(\d+)\x00")
 _EMPHASIS = re.compile(r"\*\*(?P<bold>[^\n]+?)\*\*|__(?P<bold2>[^\n]+?)__|(?<![*\w])\*(?!\s)(?P<it>[^*\n]+?)(?<!\s)\*(?![*\w])")
+
+
+def _safe_url(url: str) -> str:
+    """A URL that cannot break out of `<url|label>` (a `>` would let text like `<!everyone>` through)."""
+    return url.replace("<", "%3C").replace(">", "%3E").replace("|", "%7C")
 
 
 def to_mrkdwn(text: str, citations: list[dict[str, Any]] | None = None) -> str:
@@ -170,7 +175,7 @@ def to_mrkdwn(text: str, citations: list[dict[str, Any]] | None = None) -> str:
         return f"\x00{len(links) - 1}\x00"
 
     text = text.replace("\x00", "")
-    text = _MD_LINK.sub(lambda m: stash(f"<{m.group(2)}|{_escape(m.group(1))}>"), text)
+    text = _MD_LINK.sub(lambda m: stash(f"<{_safe_url(m.group(2))}|{_escape(m.group(1))}>"), text)
     text = CITE.sub(lambda m: stash(_cite_links(m.group(0), citations)), text)
     text = _escape(text)
 
@@ -451,13 +456,14 @@ def build_app(settings: Settings, answer_fn: AnswerFn | None = None, client: Web
 
     @app.middleware
     def drop_redeliveries(request: Any, body: dict[str, Any], next: Callable[[], Any]) -> Any:
-        if request.headers.get("x-slack-retry-num"):
-            logger.info("dropped a retry (%s) of event %s", request.headers.get("x-slack-retry-reason"), body.get("event_id"))
-            return BoltResponse(status=200, body="", headers={"x-slack-no-retry": "1"})
+        # Retries (X-Slack-Retry-Num) and repeated event ids are recognised by the event id, recorded
+        # in SQLite: a retry of an event already handled is dropped, while a retry whose first
+        # delivery never reached the bot (it was down) is answered, once.
         event_id = body.get("event_id")
+        retry = request.headers.get("x-slack-retry-num")
         if event_id and not bot.ledger.first_time(str(event_id)):
-            logger.info("dropped event %s: already handled", event_id)
-            return BoltResponse(status=200, body="")
+            logger.info("dropped event %s: already handled%s", event_id, f" (retry {retry})" if retry else "")
+            return BoltResponse(status=200, body="", headers={"x-slack-no-retry": "1"} if retry else {})
         return next()
 
     app.event("app_mention")(bot.on_event)

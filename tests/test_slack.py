@@ -223,12 +223,15 @@ def test_retries_and_redeliveries_are_not_answered_again(bot: str, slack: FakeSl
     status, _ = send(bot, first, headers={"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_timeout"})
     assert status == 200
     assert send(bot, first)[0] == 200  # the same event id again, without the retry header
-    # a retry is dropped even when it is the first delivery that got through
-    assert send(bot, event(), headers={"X-Slack-Retry-Num": "2", "X-Slack-Retry-Reason": "http_error"})[0] == 200
+    # a retry whose first delivery never got through (the bot was down) is answered, once
+    lost = event("<@UBOT> a question whose first delivery was lost")
+    assert send(bot, lost, headers={"X-Slack-Retry-Num": "2", "X-Slack-Retry-Reason": "http_error"})[0] == 200
+    assert send(bot, lost, headers={"X-Slack-Retry-Num": "3", "X-Slack-Retry-Reason": "http_error"})[0] == 200
     send(bot, event("<@UBOT> and the next question"))
-    answers(slack, 2)
-    assert [q for q, _ in agent.calls] == ["How many GPUs is a gigawatt?", "and the next question"]
-    assert len(slack.calls("chat.postMessage")) == 2
+    answers(slack, 3)
+    assert [q for q, _ in agent.calls] == ["How many GPUs is a gigawatt?", "a question whose first delivery was lost",
+                                           "and the next question"]
+    assert len(slack.calls("chat.postMessage")) == 3
 
 
 def test_the_same_event_after_a_restart_is_not_answered_again(settings: Settings, slack: FakeSlack,
@@ -423,3 +426,10 @@ def test_kb_slack_as_documented_answers_with_the_real_agent(tmp_path: Path, slac
             proc.kill()
             out, _ = proc.communicate()
     assert "Traceback" not in out, out
+
+
+def test_a_link_url_cannot_break_out_into_a_mention() -> None:
+    from interfaces.slack_bot import to_mrkdwn
+
+    out = to_mrkdwn("[here](https://a.b/>hi<!everyone>)")
+    assert "<!everyone>" not in out and out.startswith("<https://a.b/%3Ehi%3C!everyone%3E|here>")

@@ -126,8 +126,10 @@ def _tool_results(turn: Sequence[dict[str, Any]]) -> list[tuple[str, dict[str, A
 
 
 def is_followup(question: str) -> bool:
+    """"and how long does that take?", "why?": it leans on the previous turn for its topic."""
     content = [t for t in tokenize(question) if t not in _QUESTION_WORDS]
-    return bool(_FOLLOWUP_START.match(question.strip())) or (len(content) <= 3 and bool(_PRONOUN.search(question)))
+    return (not content or bool(_FOLLOWUP_START.match(question.strip()))
+            or (len(content) <= 3 and bool(_PRONOUN.search(question))))
 
 
 def standalone_query(question: str, history: Sequence[str]) -> str:
