@@ -9,6 +9,11 @@ from typing import Any, Protocol
 TokenCallback = Callable[[str], None]
 
 
+class AnswerCancelled(Exception):
+    """Raised by an interface's progress callback to stop an answer between steps (Ctrl-C); the
+    turn is then not added to the conversation."""
+
+
 class ModelUnavailable(RuntimeError):
     """The model service failed and stayed down after retries; the message says where and why."""
 

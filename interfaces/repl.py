@@ -28,6 +28,7 @@ from rich.markup import escape
 from rich.spinner import Spinner
 from rich.text import Text
 
+from agent.models import AnswerCancelled
 from interfaces import render
 
 EXIT_OK, EXIT_ERROR, EXIT_UNAVAILABLE, EXIT_INTERRUPTED = 0, 1, 3, 130
@@ -143,13 +144,17 @@ class Repl:
         live = Live(self._progress(state), console=self.console, transient=True, refresh_per_second=12) if show else None
 
         def on_token(token: str) -> None:
-            if cancelled.is_set() or live is None:
+            if cancelled.is_set():
+                raise AnswerCancelled  # stops the model's stream: no more tokens are paid for
+            if live is None:
                 return
             state["text"] += token
             live.update(self._progress(state))
 
         def on_event(kind: str, data: dict[str, Any]) -> None:
-            if cancelled.is_set() or live is None:
+            if cancelled.is_set():
+                raise AnswerCancelled  # the graph stops before its next step; the turn is not saved
+            if live is None:
                 return
             if kind == "tool":
                 state["status"] = _EVENT_TEXT.get(str(data.get("name")), f"running {data.get('name')}")

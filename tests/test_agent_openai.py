@@ -215,3 +215,20 @@ def test_tool_errors_go_back_to_the_model(kb_settings: Settings) -> None:
         result = Agent(openai_settings(kb_settings, server)).ask("How many GPUs is a gigawatt?")
     assert "error" in result.tool_calls[0]["result"] and "error" in result.tool_calls[1]["result"]
     assert result.citations
+
+
+def test_a_cancelled_answer_stops_and_is_not_saved(kb_settings: Settings) -> None:
+    from agent.models import AnswerCancelled
+
+    def cancel_at_tool(kind: str, data: dict[str, Any]) -> None:
+        if kind == "tool":
+            raise AnswerCancelled
+
+    with FakeOpenAI([search(), search(), reply("A gigawatt is half a million GPUs [00:09].")]) as server:
+        agent = Agent(openai_settings(kb_settings, server))
+        with pytest.raises(AnswerCancelled):
+            agent.ask("How many GPUs is a gigawatt?", thread_id="t1", on_event=cancel_at_tool)
+        assert server.calls == 1  # stopped before running the tool and asking the model again
+        again = agent.ask("How many GPUs is a gigawatt?", thread_id="t1")
+    assert again.citations and again.citations[0]["at"] == "00:09"
+    assert [m["content"] for m in agent.history("t1") if m["role"] == "user"] == ["How many GPUs is a gigawatt?"]

@@ -44,7 +44,10 @@ class OpenAIChat:
             if on_token is None:
                 return _from_response(self.client.chat.completions.create(**kwargs))
             stream = self.client.chat.completions.create(stream=True, stream_options={"include_usage": True}, **kwargs)
-            return _from_stream(stream, on_token)
+            try:
+                return _from_stream(stream, on_token)
+            finally:
+                stream.close()  # also when the callback cancels the answer mid-stream
         except openai.APIStatusError as exc:
             raise ModelUnavailable(f"the model service at {self._where} answered {exc.status_code}: {_short(exc)}") from None
         except openai.APIConnectionError as exc:
