@@ -119,7 +119,7 @@ class Agent:
         """An empty index is an error to report ("run kb ingest"), not a question the knowledge base does not cover."""
         store = self.retriever.store
         if store.count() == 0:
-            from kb.store import IndexEmpty
+            from kb.errors import IndexEmpty
 
             raise IndexEmpty(f"the index at {store.where} is empty: run `kb ingest` first")
 

@@ -95,6 +95,30 @@ def _flatten(verdicts: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in verdicts.items() if k not in ("id", "category")}
 
 
+class EvalInputError(ValueError):
+    """A gold file, compare folder or option that cannot be used; raised before anything runs."""
+
+    def __init__(self, message: str, gold_errors: Sequence[GoldError] = ()) -> None:
+        super().__init__(message)
+        self.gold_errors = list(gold_errors)
+
+
+def check_retrievers(names: Sequence[str]) -> None:
+    unknown = [n for n in names if n not in RETRIEVERS]
+    if unknown or not names:
+        raise EvalInputError(f"unknown retriever {', '.join(map(repr, unknown)) or '(none)'} (one of {', '.join(RETRIEVERS)})")
+
+
+def load_report(folder: Path) -> dict[str, Any]:
+    path = folder / "report.json"
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise EvalInputError(f"--compare: no report.json in {folder}") from None
+    except ValueError as exc:
+        raise EvalInputError(f"--compare: {path} is not a report: {exc}") from None
+
+
 def run_eval(
     gold: Path, out_dir: Path | None = None, settings: Settings | None = None, retriever: str = "hybrid",
     judge: bool = False, compare: Path | None = None, progress: bool | None = None, limit: int | None = None,
@@ -104,9 +128,16 @@ def run_eval(
     from evals import report as report_mod
 
     settings = settings or Settings.from_env()
-    if retriever not in RETRIEVERS:
-        raise ValueError(f"--retriever: unknown retriever {retriever!r} (one of {', '.join(RETRIEVERS)})")
+    check_retrievers([retriever])
+    if judge:
+        from evals.judge import check_judge
+
+        check_judge(settings)
+    old = load_report(compare) if compare else None  # before the run: a wrong folder fails at once
     questions, errors = load_gold(gold)
+    if not questions:
+        raise EvalInputError(f"{gold}: no valid question" + (f" ({len(errors)} invalid lines)" if errors else " (empty file)"),
+                             errors)
     questions = questions[:limit] if limit else questions
     ensure_index(settings)
     agent = make_agent(settings, retriever)
@@ -136,8 +167,8 @@ def run_eval(
                      if k not in ("openai_api_key", "prices")},
         "created": dt.datetime.now().isoformat(timespec="seconds"),
     }
-    if compare:
-        report["compare"] = report_mod.comparison(json.loads((compare / "report.json").read_text()), report)
+    if old is not None:
+        report["compare"] = report_mod.comparison(old, report)
     out_dir = out_dir or settings.home / "evals" / dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     report_mod.write(report, out_dir)
     return EvalRun(out_dir, report, errors)
@@ -156,6 +187,7 @@ def below_thresholds(summary: dict[str, Any], minimums: dict[str, float | None])
 
 
 def compare_retrievers(gold: Path, retrievers: Sequence[str], settings: Settings, out_root: Path) -> list[dict[str, Any]]:
+    check_retrievers(retrievers)
     table = []
     for name in retrievers:
         run = run_eval(gold, out_root / name, settings=settings, retriever=name, progress=False)

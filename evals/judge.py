@@ -18,12 +18,16 @@ class JudgeUnavailable(RuntimeError):
     pass
 
 
+def check_judge(settings: Settings) -> None:
+    if not (settings.openai_api_key or settings.openai_base_url):
+        raise JudgeUnavailable("--judge needs a model: set OPENAI_API_KEY or OPENAI_BASE_URL")
+
+
 def judge_rows(rows: list[dict[str, Any]], questions: Sequence[GoldQuestion], settings: Settings) -> dict[str, Any]:
     from agent.answer import cost_usd
     from agent.backends.openai_chat import OpenAIChat
 
-    if not (settings.openai_api_key or settings.openai_base_url):
-        raise JudgeUnavailable("--judge needs a model: set OPENAI_API_KEY or OPENAI_BASE_URL")
+    check_judge(settings)
     chat = OpenAIChat(settings)
     by_id = {q.id: q for q in questions}
     usage = {"prompt_tokens": 0, "completion_tokens": 0}

@@ -57,14 +57,21 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
 
 def cmd_search(args: argparse.Namespace) -> int:
+    from kb.errors import IndexEmpty
     from kb.retrieval import Retriever
 
-    passages = Retriever(_settings(args)).search(args.query, k=args.k, source=args.source, mode=args.mode)
+    retriever = Retriever(_settings(args))
+    if retriever.store.count() == 0:
+        raise IndexEmpty(f"the index at {retriever.store.where} is empty: run `kb ingest` first")
+    if args.source and args.source not in {s.source for s in retriever.store.sources()}:
+        print(f"kb: no document {args.source!r} in the index (`kb sources` lists them)", file=sys.stderr)
+        return EXIT_INPUT
+    passages = retriever.search(args.query, k=args.k, source=args.source, mode=args.mode)
     if args.json:
         _print_json([p.to_json() for p in passages])
         return EXIT_OK
     if not passages:
-        print("No passages found (is the index empty? run `kb ingest`).")
+        print("No passages found.")
     for n, p in enumerate(passages, 1):
         span = ""
         if p.start_s is not None:
@@ -104,6 +111,9 @@ def cmd_ask(args: argparse.Namespace) -> int:
     from agent.models import ModelUnavailable
 
     settings = _settings(args)
+    if not args.question.strip():
+        print("kb: the question is empty", file=sys.stderr)
+        return EXIT_USAGE
     try:
         result = answer(args.question, thread_id=args.thread, settings=settings)
     except ModelUnavailable as exc:
@@ -126,7 +136,8 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from evals.harness import below_thresholds, compare_retrievers, run_eval
+    from evals.harness import EvalInputError, below_thresholds, compare_retrievers, run_eval
+    from evals.judge import JudgeUnavailable
     from evals.report import retriever_table
 
     settings = _settings(args)
@@ -134,33 +145,34 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if not gold.exists():
         print(f"kb: gold file not found: {gold}", file=sys.stderr)
         return EXIT_USAGE
-    if args.retrievers:
-        import datetime as dt
-
-        out_root = Path(args.out) if args.out else settings.home / "evals" / dt.datetime.now().strftime("%Y%m%d-%H%M%S-retrievers")
-        table = compare_retrievers(gold, [r.strip() for r in args.retrievers.split(",") if r.strip()], settings, out_root)
-        print(retriever_table(table))
-        print(f"\nreports in {out_root}/<retriever>/")
-        return EXIT_OK
-    from evals.judge import JudgeUnavailable
-
+    minimums = {"answer_accuracy": args.min_answer_accuracy, "numeric_accuracy": args.min_numeric_accuracy,
+                "citation_precision": args.min_citation_precision, "retrieval_recall_at_5": args.min_retrieval_recall,
+                "abstention_accuracy": args.min_abstention_accuracy}
     try:
-        run = run_eval(gold, Path(args.out) if args.out else None, settings=settings, retriever=args.retriever,
-                       judge=args.judge, compare=Path(args.compare) if args.compare else None)
-    except JudgeUnavailable as exc:
+        if args.retrievers:
+            import datetime as dt
+
+            out_root = Path(args.out) if args.out else settings.home / "evals" / dt.datetime.now().strftime("%Y%m%d-%H%M%S-retrievers")
+            table = compare_retrievers(gold, [r.strip() for r in args.retrievers.split(",") if r.strip()], settings, out_root)
+            print(retriever_table(table))
+            print(f"\nreports in {out_root}/<retriever>/")
+            failed = [f"{row['retriever']}: {msg}" for row in table for msg in below_thresholds(row, minimums)]
+        else:
+            run = run_eval(gold, Path(args.out) if args.out else None, settings=settings, retriever=args.retriever,
+                           judge=args.judge, compare=Path(args.compare) if args.compare else None)
+            for err in run.gold_errors:
+                print(f"warning: {err}", file=sys.stderr)
+            s = run.summary
+            keys = ("n", "errors", "answer_accuracy", "numeric_accuracy", "citation_precision", "citation_recall",
+                    "retrieval_recall_at_5", "retrieval_mrr", "abstention_accuracy", "latency_p95_s")
+            print("  ".join(f"{k}={s[k]:.3f}" if isinstance(s.get(k), float) else f"{k}={s.get(k)}" for k in keys))
+            print(f"report: {run.out_dir}/report.md  (also report.json, metrics.png)")
+            failed = below_thresholds(s, minimums)
+    except (EvalInputError, JudgeUnavailable) as exc:
+        for err in getattr(exc, "gold_errors", []):
+            print(f"warning: {err}", file=sys.stderr)
         print(f"kb: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    for err in run.gold_errors:
-        print(f"warning: {err}", file=sys.stderr)
-    s = run.summary
-    keys = ("n", "errors", "answer_accuracy", "numeric_accuracy", "citation_precision", "citation_recall",
-            "retrieval_recall_at_5", "retrieval_mrr", "abstention_accuracy", "latency_p95_s")
-    print("  ".join(f"{k}={s[k]:.3f}" if isinstance(s.get(k), float) else f"{k}={s.get(k)}" for k in keys))
-    print(f"report: {run.out_dir}/report.md  (also report.json, metrics.png)")
-    failed = below_thresholds(s, {"answer_accuracy": args.min_answer_accuracy, "numeric_accuracy": args.min_numeric_accuracy,
-                                  "citation_precision": args.min_citation_precision,
-                                  "retrieval_recall_at_5": args.min_retrieval_recall,
-                                  "abstention_accuracy": args.min_abstention_accuracy})
     for msg in failed:
         print(f"below threshold: {msg}", file=sys.stderr)
     return EXIT_INPUT if failed else EXIT_OK
@@ -211,6 +223,13 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return bench_main(args.what, scale=args.scale, settings=_settings(args))
 
 
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, not {value}")
+    return value
+
+
 def _global_options(parser: argparse.ArgumentParser, default: Any) -> None:
     parser.add_argument("--home", default=default, help="where the index, threads and logs live (env KB_HOME, default ~/.kb)")
     parser.add_argument("--chroma-url", default=default, help="use a Chroma server, e.g. http://127.0.0.1:8000 (env KB_CHROMA_URL)")
@@ -235,7 +254,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("search", parents=[common], help="ranked passages for a query, with the second to cite")
     p.add_argument("query")
-    p.add_argument("-k", type=int, default=5)
+    p.add_argument("-k", type=_positive_int, help="passages to return (default: KB_TOP_K, 5)")
     p.add_argument("--source", help="only this document (its file stem)")
     p.add_argument("--mode", choices=["hybrid", "dense", "bm25"], default="hybrid")
     p.add_argument("--json", action="store_true")
@@ -294,12 +313,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return EXIT_USAGE
+    from kb.errors import EmbeddingUnavailable, StoreUnavailable
     from kb.settings import SettingsError
-    from kb.store import StoreUnavailable
 
     try:
         return int(args.func(args) or 0)
-    except StoreUnavailable as exc:
+    except (StoreUnavailable, EmbeddingUnavailable) as exc:
         print(f"kb: {exc}", file=sys.stderr)
         return EXIT_UNAVAILABLE
     except SettingsError as exc:

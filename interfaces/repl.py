@@ -65,9 +65,9 @@ def saved_threads(threads_path: Path, limit: int = 20) -> list[str]:
 
 def _unavailable_errors() -> tuple[type[BaseException], ...]:
     from agent.models import ModelUnavailable
-    from kb.store import StoreUnavailable
+    from kb.errors import EmbeddingUnavailable, StoreUnavailable
 
-    return (ModelUnavailable, StoreUnavailable)
+    return (ModelUnavailable, StoreUnavailable, EmbeddingUnavailable)
 
 
 class Repl:

@@ -19,6 +19,7 @@ from typing import Any, Protocol
 from chromadb.api.types import Documents, EmbeddingFunction, Embeddings
 from chromadb.utils.embedding_functions import register_embedding_function
 
+from kb.errors import EmbeddingUnavailable
 from kb.settings import DEFAULT_EMBEDDING_MODEL, Settings
 
 _MINILM_NAMES = {DEFAULT_EMBEDDING_MODEL.lower(), "sentence-transformers/all-minilm-l6-v2"}
@@ -73,14 +74,23 @@ class SentenceTransformerEmbedder:
             if self._model is None:
                 import os
 
-                os.environ.setdefault("HF_HUB_OFFLINE", "1")
+                bundled = self.name.lower() in _MINILM_NAMES
+                if bundled:  # ships in a package: never ask a model hub for it
+                    os.environ.setdefault("HF_HUB_OFFLINE", "1")
                 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
                 os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
                 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
                 os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
                 from sentence_transformers import SentenceTransformer
 
-                self._model = SentenceTransformer(resolve_model_path(self.name), device=pick_device(self.device_setting))
+                try:
+                    self._model = SentenceTransformer(resolve_model_path(self.name), device=pick_device(self.device_setting))
+                except (OSError, ValueError, RuntimeError) as exc:
+                    reason = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+                    raise EmbeddingUnavailable(
+                        f"cannot load the embedding model {self.name!r} (KB_EMBEDDING_MODEL): {reason}"
+                        + ("" if bundled else " — a model other than the bundled all-MiniLM-L6-v2 needs a model hub or a local path")
+                    ) from None
             return self._model
 
     @property

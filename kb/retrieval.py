@@ -47,7 +47,9 @@ class Retriever:
     def search(self, query: str, k: int | None = None, source: str | None = None, mode: str = "hybrid") -> list[Passage]:
         if mode not in MODES:
             raise ValueError(f"unknown retrieval mode {mode!r} (one of {', '.join(MODES)})")
-        k = k or self.settings.top_k
+        k = self.settings.top_k if k is None else k
+        if k < 1:
+            raise ValueError(f"k must be 1 or more, not {k}")
         n = max(self.settings.candidates, k)
         lex = self.lexical()
         dense: list[tuple[str, float, str, dict[str, Any]]] = []

@@ -65,6 +65,15 @@ class Settings:
     def __post_init__(self) -> None:
         if not isinstance(self.home, Path):
             object.__setattr__(self, "home", Path(self.home).expanduser())
+        limits = {"top_k": 1, "candidates": 1, "embedding_batch_size": 1, "chunk_tokens": 32, "chunk_overlap_tokens": 0,
+                  "max_tool_rounds": 0, "max_history_turns": 0, "max_retries": 0, "context_token_budget": 100}
+        for name, low in limits.items():
+            if getattr(self, name) < low:
+                raise SettingsError(f"KB_{name.upper()}={getattr(self, name)}: must be at least {low}")
+        if self.chunk_overlap_tokens >= self.chunk_tokens:
+            raise SettingsError(f"KB_CHUNK_OVERLAP_TOKENS={self.chunk_overlap_tokens}: must be below KB_CHUNK_TOKENS={self.chunk_tokens}")
+        if self.request_timeout_s <= 0:
+            raise SettingsError(f"KB_REQUEST_TIMEOUT_S={self.request_timeout_s}: must be positive")
 
     @property
     def chroma_path(self) -> Path:

@@ -19,16 +19,9 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlparse
 
+from kb.errors import StoreUnavailable
 from kb.settings import Settings
 from kb.types import Chunk, Passage, sentence_from_json, sentence_to_json
-
-
-class StoreUnavailable(RuntimeError):
-    """The Chroma server cannot be reached (or the local index cannot be opened)."""
-
-
-class IndexEmpty(StoreUnavailable):
-    """The index has no documents yet; the message says to run `kb ingest`."""
 
 
 @dataclass(frozen=True)

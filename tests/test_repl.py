@@ -188,7 +188,7 @@ def test_unavailable_is_one_line_and_the_session_goes_on(settings: Settings) -> 
     code = run_repl(agent, input=io.StringIO("one\ntwo\n"), output=out, err=err, settings=settings)
     assert code == 3 and len(agent.calls) == 2 and out.getvalue() == ""
     assert err.getvalue().splitlines() == ["kb: the model service at http://x failed: 503"] * 2
-    from kb.store import StoreUnavailable
+    from kb.errors import StoreUnavailable
 
     agent.error = StoreUnavailable("cannot reach the Chroma server")
     code, shown = _chat(agent, "three\n/quit\n", settings)

@@ -1,0 +1,13 @@
+"""The knowledge base's errors that interfaces report in one line (and exit 3 from the CLI)."""
+
+
+class StoreUnavailable(RuntimeError):
+    """The Chroma server cannot be reached (or the local index cannot be opened)."""
+
+
+class IndexEmpty(StoreUnavailable):
+    """The index has no documents yet; the message says to run `kb ingest`."""
+
+
+class EmbeddingUnavailable(RuntimeError):
+    """The embedding model cannot be loaded (not found, no hub, bad path); the message says which."""
