@@ -94,6 +94,7 @@ class Agent:
                     {"question": question, "messages": [], "passages": [], "tool_calls": [], "rounds": 0,
                      "usage": {"prompt_tokens": 0, "completion_tokens": 0}},
                     {"configurable": {"thread_id": thread_id}, "recursion_limit": 4 * self.settings.max_tool_rounds + 10},
+                    durability="exit",  # one checkpoint per turn, not one per step
                 )
             finally:
                 self.deps.on_token = self.deps.on_event = None

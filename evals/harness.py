@@ -46,6 +46,9 @@ def corpus_fingerprint(store: Any) -> str:
 
 
 def make_agent(settings: Settings, retriever: str) -> Any:
+    """An agent whose conversations live in memory: eval threads do not fill the user's thread store."""
+    from langgraph.checkpoint.memory import InMemorySaver
+
     from agent.answer import Agent
 
     if retriever == "naive":
@@ -57,8 +60,9 @@ def make_agent(settings: Settings, retriever: str) -> Any:
             from ingest.pipeline import bundled_corpus
 
             paths = sorted(bundled_corpus().glob("*.txt"))
-        return Agent(settings, retriever=NaiveRetriever(settings, paths))  # type: ignore[arg-type]
-    return Agent(settings, retrieval_mode=retriever)
+        naive = NaiveRetriever(settings, paths, corpus_fingerprint(Store(settings)))
+        return Agent(settings, retriever=naive, checkpointer=InMemorySaver())  # type: ignore[arg-type]
+    return Agent(settings, retrieval_mode=retriever, checkpointer=InMemorySaver())
 
 
 def ensure_index(settings: Settings) -> None:

@@ -37,14 +37,16 @@ def _sentences(text: str) -> tuple[Sentence, ...]:
 
 
 class NaiveRetriever:
-    def __init__(self, settings: Settings, paths: Sequence[Path]) -> None:
-        from chromadb.api.types import EmbeddingFunction  # noqa: F401  (our function is registered by kb.embeddings)
-
+    def __init__(self, settings: Settings, paths: Sequence[Path], fingerprint: str = "") -> None:
         self.settings = settings
         self.embedder = get_embedder(settings)
         self.store = Store(settings.with_(collection_prefix="naive"), self.embedder)
-        if self.store.count() == 0:
+        built_for = str((self.store.collection.metadata or {}).get("kb_corpus", ""))
+        if self.store.count() == 0 or built_for != fingerprint:  # rebuilt when the main corpus changed
+            self.store.delete(self.store.all_chunks()[0])
             self._build(paths)
+            meta = {k: v for k, v in (self.store.collection.metadata or {}).items() if k != "hnsw:space"}
+            self.store.collection.modify(metadata={**meta, "kb_corpus": fingerprint})
 
     def _build(self, paths: Sequence[Path]) -> None:
         from langchain_text_splitters import RecursiveCharacterTextSplitter
