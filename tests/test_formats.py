@@ -109,3 +109,21 @@ def test_links() -> None:
     assert with_time("https://www.youtube.com/watch?v=4k53z3Ysjg0", 631) == "https://www.youtube.com/watch?v=4k53z3Ysjg0&t=631"
     assert with_time("https://youtu.be/abc?t=5", 2640.7) == "https://youtu.be/abc?t=2640"
     assert with_time("https://example.com/talk.mp4", 10) == "https://example.com/talk.mp4#t=10"
+
+
+def test_srt_markup_is_removed(tmp_path: Path) -> None:
+    doc = load_document(write(tmp_path, "tags.srt", '1\n00:00:01,000 --> 00:00:02,000\n<i>Italic</i> and <font color="red">red</font>.\n'))
+    assert doc.sentences[0].text == "Italic and red."
+
+
+def test_a_timestamp_alone_on_its_line_takes_the_next_line(tmp_path: Path) -> None:
+    doc = load_document(write(tmp_path, "t.txt", "# T\n[00:01]\nHello there everyone.\n[00:05]\n>> Another speaker.\n"))
+    assert [(s.text, s.start_s) for s in doc.sentences] == [("Hello there everyone.", 1.0), ("Another speaker.", 5.0)]
+    assert doc.sentences[1].speaker_turn == 1
+
+
+def test_markdown_title_and_wrapped_paragraphs(tmp_path: Path) -> None:
+    doc = load_document(write(tmp_path, "a.md", "# Title here\nFirst line of a\nwrapped paragraph. Second sentence.\n## Head\nMore.\n"))
+    assert doc.title == "Title here"
+    assert [(s.text, s.locator) for s in doc.sentences] == [
+        ("First line of a wrapped paragraph.", "¶1"), ("Second sentence.", "¶1"), ("Head", "¶2"), ("More.", "¶3")]

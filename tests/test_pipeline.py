@@ -116,3 +116,57 @@ def test_search_modes_source_filter_and_citation_time(corpus: Path, fast_setting
     assert top.link == "https://www.youtube.com/watch?v=abc&t=630"
     only = r.search("gigawatt GPUs", k=5, source="notes")
     assert only and {p.source for p in only} == {"notes"} and only[0].at == "¶1"
+
+
+def test_a_moved_file_keeps_its_chunks_and_is_not_pruned(tmp_path: Path, fast_settings: Settings) -> None:
+    old, new = tmp_path / "old", tmp_path / "new"
+    old.mkdir()
+    new.mkdir()
+    (old / "okapi.txt").write_text("An okapi is a forest giraffe.\n")
+    first = ingest([old], settings=fast_settings, progress=False)
+    (old / "okapi.txt").rename(new / "okapi.txt")
+    moved = ingest([new], settings=fast_settings, prune=True, progress=False)
+    assert (moved.files_skipped, moved.chunks_added, moved.chunks_deleted) == (1, 0, 0)
+    assert moved.chunks_total == first.chunks_total
+    assert Store(fast_settings).sources()[0].path == str(new / "okapi.txt")
+
+
+def test_prune_only_touches_the_paths_given(tmp_path: Path, fast_settings: Settings) -> None:
+    a, b = tmp_path / "a", tmp_path / "b"
+    for d, name in ((a, "one.txt"), (b, "two.txt")):
+        d.mkdir()
+        (d / name).write_text(f"Text of {name}.\n")
+    ingest([a, b], settings=fast_settings, progress=False)
+    (b / "two.txt").unlink()
+    ingest([a], settings=fast_settings, prune=True, progress=False)
+    assert {s.source for s in Store(fast_settings).sources()} == {"one", "two"}, "b was not named: kept"
+    ingest([b], settings=fast_settings, prune=True, progress=False)
+    assert {s.source for s in Store(fast_settings).sources()} == {"one"}
+
+
+def test_the_same_stem_from_another_file_is_refused(tmp_path: Path, fast_settings: Settings) -> None:
+    a, b = tmp_path / "a", tmp_path / "b"
+    for d in (a, b):
+        d.mkdir()
+        (d / "dup.txt").write_text(f"Written in {d.name}.\n")
+    ingest([a], settings=fast_settings, progress=False)
+    second = ingest([b], settings=fast_settings, progress=False)
+    assert second.files_failed == 1 and "already used by" in second.errors[0]["reason"]
+    assert "Written in a." in Store(fast_settings).all_chunks()[1][0]
+
+
+def test_a_file_reached_twice_is_ingested_once(tmp_path: Path, fast_settings: Settings) -> None:
+    d = tmp_path / "d"
+    d.mkdir()
+    (d / "real.txt").write_text("Real text.\n")
+    (d / "link.txt").symlink_to(d / "real.txt")
+    report = ingest([d, d / "real.txt"], settings=fast_settings, progress=False)
+    assert report.files_failed == 0 and report.files_ingested == 1 and report.chunks_total == 1
+
+
+def test_a_sentence_at_zero_keeps_its_time(tmp_path: Path, fast_settings: Settings) -> None:
+    doc = tmp_path / "t.txt"
+    doc.write_text("[00:00] Welcome to the talk about gigawatts.\n[00:05] Next line.\n")
+    ingest([doc], settings=fast_settings, progress=False)
+    hit = Retriever(fast_settings).search("welcome gigawatts", k=1, mode="bm25")[0]
+    assert hit.at_s == 0.0 and hit.at == "00:00" and hit.start_s == 0.0
