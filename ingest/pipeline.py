@@ -128,12 +128,13 @@ def ingest(
         except (OSError, ValueError) as err:
             _fail(report, IngestError(path, str(err)), on_file)
             continue
-        stored_path = store.source_path(doc.source)
+        stored = store.stored(doc.source)
+        stored_path = stored.path
         if stored_path and stored_path != doc.path and Path(stored_path).exists() and not _same_file(stored_path, doc.path):
             _fail(report, IngestError(path, f"source id {doc.source!r} is already used by {stored_path} "
                                             "(file stems must be unique; --prune after removing it to replace it)"), on_file)
             continue
-        existing = store.source_state(doc.source)
+        existing = stored.chunk_hashes
         new_ids = [c.id for c in chunks]
         if set(existing) == set(new_ids) and all(h == doc.content_hash for h in existing.values()):
             if stored_path != doc.path:  # moved or renamed folder: same content, new place

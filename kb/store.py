@@ -36,6 +36,12 @@ class SourceInfo:
     kind: str
 
 
+@dataclass(frozen=True)
+class StoredDocument:
+    chunk_hashes: dict[str, str]  # {chunk id: content hash of the document version that wrote it}
+    path: str | None  # where that version was read from; None when the document is not stored
+
+
 def collection_name(settings: Settings) -> str:
     """e.g. `kb-all-minilm-l6-v2-t200-o32`: the embedding settings name the collection."""
     model = settings.embedding_model.rstrip("/").split("/")[-1].lower()
@@ -123,15 +129,16 @@ class Store:
         return int(self._call(self.collection.count))
 
     # --- writing -------------------------------------------------------------------------------
+    def stored(self, source: str) -> StoredDocument:
+        """What the index holds of one document, read in one request."""
+        got = self._call(self.collection.get, where={"source": source}, include=["metadatas"])
+        metas = [m or {} for m in got["metadatas"]]
+        return StoredDocument({i: m.get("doc_hash", "") for i, m in zip(got["ids"], metas)},
+                              metas[0].get("path") if metas else None)
+
     def source_state(self, source: str) -> dict[str, str]:
         """{chunk id: content hash of the document version that wrote it} for one source."""
-        got = self._call(self.collection.get, where={"source": source}, include=["metadatas"])
-        return {i: (m or {}).get("doc_hash", "") for i, m in zip(got["ids"], got["metadatas"])}
-
-    def source_path(self, source: str) -> str | None:
-        """Where the stored version of a document was read from (None if it is not stored)."""
-        got = self._call(self.collection.get, where={"source": source}, include=["metadatas"], limit=1)
-        return (got["metadatas"][0] or {}).get("path") if got["ids"] else None
+        return self.stored(source).chunk_hashes
 
     def add(self, chunks: Sequence[Chunk], embeddings: Sequence[Sequence[float]], doc_hash: str, path: str, kind: str) -> None:
         if not chunks:
