@@ -57,12 +57,10 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
 
 def cmd_search(args: argparse.Namespace) -> int:
-    from kb.errors import IndexEmpty
     from kb.retrieval import Retriever
 
     retriever = Retriever(_settings(args))
-    if retriever.store.count() == 0:
-        raise IndexEmpty(f"the index at {retriever.store.where} is empty: run `kb ingest` first")
+    retriever.store.require_documents()
     if args.source and args.source not in {s.source for s in retriever.store.sources()}:
         print(f"kb: no document {args.source!r} in the index (`kb sources` lists them)", file=sys.stderr)
         return EXIT_INPUT

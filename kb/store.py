@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlparse
 
-from kb.errors import StoreUnavailable
+from kb.errors import IndexEmpty, StoreUnavailable
 from kb.settings import Settings
 from kb.types import Chunk, Passage, sentence_from_json, sentence_to_json
 
@@ -127,6 +127,11 @@ class Store:
 
     def count(self) -> int:
         return int(self._call(self.collection.count))
+
+    def require_documents(self) -> None:
+        """Raise IndexEmpty ("run kb ingest") when the index has no documents yet."""
+        if self.count() == 0:
+            raise IndexEmpty(f"the index at {self.where} is empty: run `kb ingest` first")
 
     # --- writing -------------------------------------------------------------------------------
     def stored(self, source: str) -> StoredDocument:
