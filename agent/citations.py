@@ -166,6 +166,16 @@ def find_citation(item: str, citations: Sequence[dict[str, Any]]) -> dict[str, A
     return None
 
 
+def marker_links(body: str, citations: Sequence[dict[str, Any]]) -> list[tuple[str, str | None]]:
+    """The items of a canonical marker's body (`10:31, 44:00`) with the URL each opens, if any;
+    what every interface needs to turn a marker into links."""
+    out = []
+    for item in re.split(r"\s*[,;]\s*", body.strip()):
+        c = find_citation(item, citations)
+        out.append((item.strip(), c.get("url") if c else None))
+    return out
+
+
 def sources_block(citations: Sequence[dict[str, Any]]) -> str:
     """The list printed under an answer: one line per citation with its link."""
     lines = []

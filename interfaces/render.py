@@ -15,7 +15,7 @@ from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderR
 from rich.markdown import Markdown
 from rich.text import Text
 
-from agent.citations import CITE, find_citation, sources_block
+from agent.citations import CITE, marker_links, sources_block
 
 
 def _md_escape(text: str) -> str:
@@ -26,15 +26,9 @@ def link_markers(text: str, citations: Sequence[dict[str, Any]]) -> str:
     """`text` as Markdown with each citation marker item that names a citation with a URL turned
     into a link to it: `[10:31, 44:00]` becomes `\\[[10:31](<url1>), [44:00](<url2>)\\]`."""
 
-    def one(item: str) -> str:
-        c = find_citation(item, citations)
-        if c is None or not c.get("url"):
-            return _md_escape(item)
-        return f"[{_md_escape(item)}](<{c['url']}>)"
-
     def group(m: re.Match[str]) -> str:
-        items = re.split(r"(\s*[,;]\s*)", m.group(1).strip())
-        return "\\[" + "".join(part if i % 2 else one(part) for i, part in enumerate(items)) + "\\]"
+        parts = [f"[{_md_escape(item)}](<{url}>)" if url else _md_escape(item) for item, url in marker_links(m.group(1), citations)]
+        return "\\[" + ", ".join(parts) + "\\]"
 
     return CITE.sub(group, text)
 
@@ -159,5 +153,5 @@ def print_answer(console: Console, result: Any) -> None:
         console.print(plain_answer(result), markup=False, highlight=False, soft_wrap=True)
 
 
-__all__ = ["Tail", "answer_markdown", "find_citation", "footer_text", "link_markers", "plain_answer",
+__all__ = ["Tail", "answer_markdown", "footer_text", "link_markers", "plain_answer",
            "plain_passages", "print_answer", "render_answer", "render_passages", "sources_text"]

@@ -32,7 +32,7 @@ from typing import Any
 from slack_bolt import App, BoltResponse
 from slack_sdk import WebClient
 
-from agent.citations import find_citation
+from agent.citations import marker_links
 from agent.prompts import APOLOGY
 from kb.settings import Settings
 
@@ -141,14 +141,9 @@ def _escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def _cite_links(marker: str, citations: list[dict[str, Any]]) -> str:
-    """`[10:31]` -> `<url|[10:31]>`; `[10:31, 12:02]` -> two links; an item without a URL stays text."""
-    out = []
-    for item in re.split(r"\s*[,;]\s*", marker.strip()[1:-1].strip()):
-        c = find_citation(item, citations)
-        label = _escape(f"[{item.strip()}]")
-        out.append(f"<{_safe_url(c['url'])}|{label}>" if c and c.get("url") else label)
-    return " ".join(out)
+def _cite_links(body: str, citations: list[dict[str, Any]]) -> str:
+    """`10:31` -> `<url|[10:31]>`; `10:31, 12:02` -> two links; an item without a URL stays text."""
+    return " ".join(_link(url, _escape(f"[{item}]")) if url else _escape(f"[{item}]") for item, url in marker_links(body, citations))
 
 
 _MD_LINK = re.compile(r"\[([^\]\n]+)\]\((https?://[^)\s]+)\)")
@@ -156,9 +151,9 @@ _PLACEHOLDER = re.compile(r"\x00(\d+)\x00")
 _EMPHASIS = re.compile(r"\*\*(?P<bold>[^\n]+?)\*\*|__(?P<bold2>[^\n]+?)__|(?<![*\w])\*(?!\s)(?P<it>[^*\n]+?)(?<!\s)\*(?![*\w])")
 
 
-def _safe_url(url: str) -> str:
-    """A URL that cannot break out of `<url|label>` (a `>` would let text like `<!everyone>` through)."""
-    return url.replace("<", "%3C").replace(">", "%3E").replace("|", "%7C")
+def _link(url: str, label: str) -> str:
+    """`<url|label>` with a URL that cannot break out of it (a `>` would let `<!everyone>` through)."""
+    return f"<{url.replace('<', '%3C').replace('>', '%3E').replace('|', '%7C')}|{label}>"
 
 
 def to_mrkdwn(text: str, citations: list[dict[str, Any]] | None = None) -> str:
@@ -175,8 +170,8 @@ def to_mrkdwn(text: str, citations: list[dict[str, Any]] | None = None) -> str:
         return f"\x00{len(links) - 1}\x00"
 
     text = text.replace("\x00", "")
-    text = _MD_LINK.sub(lambda m: stash(f"<{_safe_url(m.group(2))}|{_escape(m.group(1))}>"), text)
-    text = CITE.sub(lambda m: stash(_cite_links(m.group(0), citations)), text)
+    text = _MD_LINK.sub(lambda m: stash(_link(m.group(2), _escape(m.group(1)))), text)
+    text = CITE.sub(lambda m: stash(_cite_links(m.group(1), citations)), text)
     text = _escape(text)
 
     def emphasis(m: re.Match[str]) -> str:
@@ -224,7 +219,7 @@ def sources_mrkdwn(citations: list[dict[str, Any]]) -> str:
         seen.add(key)
         at = c.get("at") or ""
         label = _escape(f"[{at}]" if c.get("seconds") is not None or not c.get("source") else f"[{c['source']} {at}]")
-        link = f"<{c['url']}|{label}>" if c.get("url") else label
+        link = _link(c["url"], label) if c.get("url") else label
         title = _escape(str(c.get("title") or c.get("source") or ""))
         quote = " ".join(str(c.get("quote") or "").split())
         if len(quote) > 120:
