@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from evals.metrics import percentile
 from kb.settings import Settings
 
 QUERIES = [
@@ -31,15 +32,6 @@ QUERIES = [
     "Stargate", "memory architectures medium to long term", "grid blackout data center", "AlphaGo compute budget",
     "DoorDash menu extraction", "Cursor Composer model",
 ]
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    if not ordered:
-        return float("nan")
-    pos = (len(ordered) - 1) * q
-    lo, hi = int(pos), min(int(pos) + 1, len(ordered) - 1)
-    return ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo)
 
 
 def make_large_corpus(dest: Path, copies: int) -> Path:
@@ -98,7 +90,7 @@ def bench_search(settings: Settings, label: str, rounds: int = 5) -> dict[str, f
             t0 = time.perf_counter()
             retriever.search(q, k=5)
             times.append(time.perf_counter() - t0)
-    row = {"n": len(times), "p50_ms": percentile(times, 0.5) * 1000, "p95_ms": percentile(times, 0.95) * 1000}
+    row = {"n": len(times), "p50_ms": (percentile(times, 0.5) or 0.0) * 1000, "p95_ms": (percentile(times, 0.95) or 0.0) * 1000}
     print(f"search [{label}]: warm hybrid search over {row['n']} queries: p50 {row['p50_ms']:.1f} ms, "
           f"p95 {row['p95_ms']:.1f} ms", flush=True)
     return row
@@ -139,7 +131,7 @@ def bench_answer(settings: Settings, rounds: int = 3) -> dict[str, float]:
     env = _env(settings)
     cold_ask = _wall([sys.executable, "-m", "interfaces.cli", "ask", "how many GPUs is a gigawatt"], runs=2, env=env)
     cold_import = _wall([sys.executable, "-c", "from sentence_transformers import SentenceTransformer; import chromadb"], runs=2)
-    row = {"p50_ms": percentile(times, 0.5) * 1000, "p95_ms": percentile(times, 0.95) * 1000,
+    row = {"p50_ms": (percentile(times, 0.5) or 0.0) * 1000, "p95_ms": (percentile(times, 0.95) or 0.0) * 1000,
            "cold_ask_s": cold_ask, "cold_import_s": cold_import, "cold_ratio": cold_ask / cold_import}
     print(f"answer: offline warm p50 {row['p50_ms']:.0f} ms, p95 {row['p95_ms']:.0f} ms (target <= 300 ms); "
           f"cold `kb ask` {cold_ask:.2f} s vs importing the embedding stack {cold_import:.2f} s "

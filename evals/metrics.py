@@ -389,7 +389,7 @@ def _mean(values: Iterable[Any]) -> float | None:
     return sum(xs) / len(xs) if xs else None
 
 
-def _percentile(values: Sequence[float], p: float) -> float | None:
+def percentile(values: Sequence[float], p: float) -> float | None:
     """Linearly interpolated percentile (numpy's default method); None for no values."""
     xs = sorted(values)
     if not xs:
@@ -443,8 +443,8 @@ def summarize(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         "retrieval_mrr": _mean(r.get("retrieval_rr") for r in rows),
         "abstention_accuracy": _mean(r.get("abstention_ok") for r in rows),
         "false_abstention_rate": _mean(r.get("false_abstention") for r in rows),
-        "latency_p50_s": _percentile(latencies, 0.50),
-        "latency_p95_s": _percentile(latencies, 0.95),
+        "latency_p50_s": percentile(latencies, 0.50),
+        "latency_p95_s": percentile(latencies, 0.95),
         "prompt_tokens": prompt_tokens,
         "completion_tokens": completion_tokens,
         "cost_usd": cost,
