@@ -40,27 +40,28 @@ def git_commit(root: Path | None = None) -> str | None:
         return None
 
 
-def corpus_fingerprint(store: Any) -> str:
-    infos = sorted((s.source, s.content_hash) for s in store.sources())
+def corpus_fingerprint(sources: Sequence[Any]) -> str:
+    """Which documents, in which versions, the index held (the same for every retriever)."""
+    infos = sorted((s.source, s.content_hash) for s in sources)
     return hashlib.sha256(json.dumps(infos).encode()).hexdigest()[:16]
 
 
-def make_agent(settings: Settings, retriever: str) -> Any:
-    """An agent whose conversations live in memory: eval threads do not fill the user's thread store."""
+def make_agent(settings: Settings, retriever: str, sources: Sequence[Any] = ()) -> Any:
+    """An agent whose conversations live in memory: eval threads do not fill the user's thread store.
+    `sources` (the main index's documents) tell the naive peer which files to read."""
     from langgraph.checkpoint.memory import InMemorySaver
 
     from agent.answer import Agent
 
     if retriever == "naive":
         from evals.naive import NaiveRetriever
-        from kb.store import Store
 
-        paths = [Path(s.path) for s in Store(settings).sources() if s.path and Path(s.path).exists()]
+        paths = [Path(s.path) for s in sources if s.path and Path(s.path).exists()]
         if not paths:
             from ingest.pipeline import bundled_corpus
 
             paths = sorted(bundled_corpus().glob("*.txt"))
-        naive = NaiveRetriever(settings, paths, corpus_fingerprint(Store(settings)))
+        naive = NaiveRetriever(settings, paths, corpus_fingerprint(sources))
         return Agent(settings, retriever=naive, checkpointer=InMemorySaver())  # type: ignore[arg-type]
     return Agent(settings, retrieval_mode=retriever, checkpointer=InMemorySaver())
 
@@ -144,7 +145,10 @@ def run_eval(
                              errors)
     questions = questions[:limit] if limit else questions
     ensure_index(settings)
-    agent = make_agent(settings, retriever)
+    from kb.store import Store
+
+    sources = Store(settings).sources()
+    agent = make_agent(settings, retriever, sources)
     agent.retriever.embedder.embed(["warm up"])  # latency figures measure answering, not loading the model
     rows = []
     show = sys.stderr.isatty() if progress is None else progress
@@ -166,7 +170,7 @@ def run_eval(
         "judge": judge_summary,
         "gold": str(gold), "gold_errors": [str(e) for e in errors],
         "backend": agent.backend, "model": settings.model if agent.backend == "openai" else None,
-        "retriever": retriever, "git_commit": git_commit(), "corpus_fingerprint": corpus_fingerprint(agent.retriever.store),
+        "retriever": retriever, "git_commit": git_commit(), "corpus_fingerprint": corpus_fingerprint(sources),
         "settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(settings).items()
                      if k not in ("openai_api_key", "prices")},
         "created": dt.datetime.now().isoformat(timespec="seconds"),

@@ -73,6 +73,11 @@ def test_naive_retriever_runs_the_same_questions(corpus_home: Path, tmp_path: Pa
     assert run.summary["n"] == 4 and run.report["retriever"] == "naive"
     lookup = run.report["questions"][0]
     assert 0 < len(lookup["retrieved"]) <= 4  # the tutorial retriever's top 4
+    from evals.harness import corpus_fingerprint
+    from kb.store import Store
+
+    # the report names the corpus, not the peer's own collection, so runs of all retrievers compare
+    assert run.report["corpus_fingerprint"] == corpus_fingerprint(Store(Settings(home=corpus_home)).sources())
 
 
 def test_judged_run_against_the_fake_openai_server(tmp_path: Path) -> None:
