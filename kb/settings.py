@@ -60,6 +60,7 @@ class Settings:
     context_token_budget: int = 3000
     abstain_threshold: float = 0.33  # dense similarity below which no passage counts as relevant
     min_coverage: float = 0.47  # offline: share of the question's terms a passage must contain
+    lexicon_file: str | None = None  # extra domain words merged over kb/data/lexicon.json
     prices: Mapping[str, tuple[float, float]] = field(default_factory=lambda: dict(DEFAULT_PRICES))
 
     def __post_init__(self) -> None:
