@@ -846,7 +846,8 @@ def _operands_ok(found: Plan, qcands: Sequence[_Cand], adjusted: Sequence[_Cand]
     """Every figure of the question is used, each fact once, and the plan evaluates in its unit."""
     stated = [c for c in qcands if not c.article and not _is_year(c.fact)]
     used = list(found.facts)
-    if any(c.fact not in used for c in stated if c not in adjusted):
+    if any(not any(c.fact == f or (c.fact.value, c.fact.unit) == (f.value, f.unit) for f in used)
+           for c in stated if c not in adjusted):
         return False
     if len(set(used)) < len(used) or len({(f.value, f.unit) for f in used}) < len(used):
         return False
