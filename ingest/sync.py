@@ -46,6 +46,7 @@ class ItemResult:
     reason: str = ""
     url: str = ""  # the URL that failed or was read
     source: str = ""  # the document id
+    repeat: bool = False  # skipped for the same reason at an earlier run
 
     def line(self) -> str:
         what = f"{self.item!r}" if self.item else self.source_url
@@ -199,7 +200,7 @@ class _Run:
             if prev and prev.get("fingerprint") == ep.fingerprint and prev.get("status") in ("ingested", "skipped") \
                     and (prev["status"] == "skipped" or self._present(folder, prev)):
                 self.note(ItemResult(url, ep.title, "unchanged" if prev["status"] == "ingested" else "skipped",
-                                     prev.get("reason", ""), source=prev.get("source", "")))
+                                     prev.get("reason", ""), source=prev.get("source", ""), repeat=True))
                 continue
             transcript = choose_transcript(ep, self.settings.caption_language)
             if transcript is None:
@@ -257,6 +258,9 @@ class _Run:
                 if info:
                     files = {p.name: p.read_bytes() for p in scratch.iterdir() if p.is_file()}
                     reason = self._checked_move(files, folder) or ""
+                    if reason.startswith("no captions"):
+                        lang = self.settings.caption_language
+                        reason = f"no {lang!r} captions, manual or automatic (KB_CAPTION_LANGUAGE={lang})"
             finally:
                 shutil.rmtree(scratch, ignore_errors=True)
             if reason:

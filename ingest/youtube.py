@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -97,7 +98,7 @@ def _parse_captions(path: Path) -> Document:
     if suffix == ".vtt":
         from ingest.subtitles import parse_vtt
 
-        return parse_vtt(path, text)
+        return parse_vtt(path, dedupe_rolling_captions(text))
     if suffix == ".json":
         from ingest.json_transcripts import parse_json_transcript
 
@@ -106,6 +107,31 @@ def _parse_captions(path: Path) -> Document:
     from ingest.transcripts import looks_like_transcript, parse_transcript
 
     return parse_transcript(path, text) if looks_like_transcript(text) else parse_plain(path, text)
+
+
+_TAG = re.compile(r"<[^>]+>")
+
+
+def dedupe_rolling_captions(text: str) -> str:
+    """YouTube's automatic captions (word timings in `<c>` tags) repeat each line in the next cue
+    as it scrolls up; keep each line once, in the cue where it first appears."""
+    if "<c>" not in text:
+        return text
+    out: list[str] = []
+    previous: set[str] = set()
+    for block in text.replace("\r\n", "\n").split("\n\n"):
+        lines = block.split("\n")
+        arrow = next((i for i, line in enumerate(lines) if "-->" in line), None)
+        if arrow is None:
+            out.append(block)
+            continue
+        body = lines[arrow + 1 :]
+        plain = [" ".join(_TAG.sub("", line).split()) for line in body]
+        kept = [line for line, p in zip(body, plain) if p and p not in previous]
+        previous = {p for p in plain if p}
+        if kept:
+            out.append("\n".join(lines[: arrow + 1] + kept))
+    return "\n\n".join(out)
 
 
 def _url(info: dict[str, Any]) -> str | None:
@@ -177,15 +203,17 @@ def list_entries(url: str, settings: Settings, factory: YdlFactory | None = None
     """(title, video URLs, errors) of a video or playlist URL, without fetching each video."""
     log = _Log()
     params = {"extract_flat": "in_playlist", "quiet": True, "no_warnings": True, "logger": log,
-              "socket_timeout": settings.fetch_timeout_s, "ignoreerrors": True, "skip_download": True}
+              "socket_timeout": settings.fetch_timeout_s, "ignoreerrors": True, "skip_download": True,
+              "ignore_no_formats_error": True}
     with (factory or _default_factory)(params) as ydl:
-        info = ydl.extract_info(url, download=False, process=True)
+        info = ydl.extract_info(url, download=False, process=False)
+        if info and info.get("_type") in ("playlist", "multi_video"):
+            entries = [e for e in info.get("entries") or [] if e]
+            urls = [e.get("webpage_url") or e.get("url") for e in entries]
+            return str(info.get("title") or url), [u for u in urls if u], log.errors
     if not info:
-        return "", [], log.errors or [f"{url}: yt-dlp found nothing"]
-    if info.get("_type") == "playlist" or "entries" in info:
-        urls = [e.get("webpage_url") or e.get("url") for e in info.get("entries") or [] if e]
-        return str(info.get("title") or url), [u for u in urls if u], log.errors
-    return str(info.get("title") or url), [info.get("webpage_url") or url], log.errors
+        return "", [], log.errors or ["yt-dlp found nothing"]
+    return str(info.get("title") or url), [info.get("webpage_url") or info.get("url") or url], log.errors
 
 
 def download_captions(video_url: str, settings: Settings, out_dir: Path,

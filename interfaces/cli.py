@@ -34,6 +34,7 @@ def _print_json(obj: Any) -> None:
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
+    from ingest.errors import IngestError
     from ingest.pipeline import IngestReport, ingest
     from ingest.sync import is_url
 
@@ -50,7 +51,11 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     if paths or not urls:
         report = ingest(paths or None, settings=settings, prune=args.prune,
                         progress=None if not quiet else False, on_file=on_file)
-    sources = _ingest_urls(urls, settings, args.prune, quiet) if urls else None
+    try:
+        sources = _ingest_urls(urls, settings, args.prune, quiet) if urls else None
+    except IngestError as exc:  # the list of feeds in KB_HOME cannot be read
+        print(f"kb: {exc}", file=sys.stderr)
+        return EXIT_INPUT
     if args.json:
         data = report.to_json()
         out = {k: data[k] for k in ("files_seen", "files_ingested", "files_skipped", "files_failed",
@@ -79,7 +84,7 @@ def _ingest_urls(urls: Sequence[str], settings: Any, prune: bool, quiet: bool, s
     def on_item(item: Any) -> None:
         if item.status == "failed":
             print(f"error: {item.line()}", file=sys.stderr)
-        elif not quiet and item.status != "unchanged":
+        elif not quiet and not item.repeat:
             print(f"  {item.line()}", file=sys.stderr)
 
     if sync_all:
@@ -95,13 +100,18 @@ def _ingest_urls(urls: Sequence[str], settings: Any, prune: bool, quiet: bool, s
 
 
 def cmd_sync(args: argparse.Namespace) -> int:
+    from ingest.errors import IngestError
     from ingest.sync import feeds_summary
 
     settings = _settings(args)
-    if not feeds_summary(settings):
-        print("No feeds or playlists yet: `kb ingest URL` adds one (a podcast feed, a YouTube video or playlist).")
-        return EXIT_OK
-    report = _ingest_urls([], settings, args.prune, args.json or args.quiet, sync_all=True)
+    try:
+        if not feeds_summary(settings):
+            print("No feeds or playlists yet: `kb ingest URL` adds one (a podcast feed, a YouTube video or playlist).")
+            return EXIT_OK
+        report = _ingest_urls([], settings, args.prune, args.json or args.quiet, sync_all=True)
+    except IngestError as exc:  # the list of feeds in KB_HOME cannot be read
+        print(f"kb: {exc}", file=sys.stderr)
+        return EXIT_INPUT
     if args.json:
         _print_json(report.to_json())
     else:
@@ -171,9 +181,14 @@ def cmd_sources(args: argparse.Namespace) -> int:
 def _print_feeds(settings: Any, as_json: bool) -> int:
     import datetime as dt
 
+    from ingest.errors import IngestError
     from ingest.sync import feeds_summary
 
-    feeds = feeds_summary(settings)
+    try:
+        feeds = feeds_summary(settings)
+    except IngestError as exc:
+        print(f"kb: {exc}", file=sys.stderr)
+        return EXIT_INPUT
     if as_json:
         _print_json(feeds)
         return EXIT_OK

@@ -180,3 +180,14 @@ def test_broken_feeds_are_reported_and_lose_nothing(host: PodcastHost, tmp_path:
     assert kb(home, "sources", "--feeds", "--json") == 0
     remembered = {f["url"] for f in json.loads(capsys.readouterr().out)}
     assert host.url("/broken.xml") not in remembered and "file:///etc/passwd" not in remembered
+
+
+def test_sync_with_no_feeds_and_with_an_unreadable_list(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    home = tmp_path / "home"
+    assert kb(home, "sync") == 0
+    assert "No feeds or playlists yet" in capsys.readouterr().out
+    (home / "sources").mkdir(parents=True)
+    (home / "sources" / "sources.json").write_text("{broken")
+    assert kb(home, "sync") == 1
+    assert "sources.json: cannot read the list of feeds" in capsys.readouterr().err
+    assert kb(home, "sources", "--feeds") == 1

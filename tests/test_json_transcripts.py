@@ -127,3 +127,14 @@ def test_sources_shows_chapters(tmp_path: Path, capsys: pytest.CaptureFixture[st
     out = capsys.readouterr().out
     assert "chapters: 00:00 Stripping the hull · 01:00 Steaming new ribs" in out
     assert "Harbour Workshop · published 2026-03-14" in out
+
+
+def test_automatic_captions_are_not_repeated(tmp_path: Path) -> None:
+    rolling = ("WEBVTT\nKind: captions\n\n"
+               "00:00:00.100 --> 00:00:02.000 align:start position:0%\n \nfresh<00:00:00.500><c> bread</c>\n\n"
+               "00:00:02.000 --> 00:00:02.010 align:start position:0%\nfresh bread\n \n\n"
+               "00:00:02.010 --> 00:00:04.000 align:start position:0%\nfresh bread\nneeds<00:00:02.500><c> time.</c>\n")
+    (tmp_path / "loaf.info.json").write_text(json.dumps({"title": "Loaf", "webpage_url": "https://youtu.be/abcdefghijk"}))
+    (tmp_path / "loaf.en.vtt").write_text(rolling)
+    doc = load_document(tmp_path / "loaf.info.json")
+    assert [(s.start_s, s.text) for s in doc.sentences] == [(0.1, "fresh bread needs time.")]
