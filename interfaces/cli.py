@@ -60,10 +60,12 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         data = report.to_json()
         out = {k: data[k] for k in ("files_seen", "files_ingested", "files_skipped", "files_failed",
                                     "chunks_added", "chunks_deleted", "chunks_total", "errors", "seconds")}
-        if sources is not None:
+        if sources is not None:  # URLs: their episodes count as files; a failed one is an error naming its URL
             out["sources"] = sources.to_json()["items"]
-            out["chunks_added"] += sources.ingest.chunks_added
-            out["chunks_deleted"] += sources.ingest.chunks_deleted
+            for key in ("files_seen", "files_ingested", "files_skipped", "chunks_added", "chunks_deleted"):
+                out[key] += getattr(sources.ingest, key)
+            out["files_failed"] += sources.failed
+            out["errors"] += [{"file": i.url or i.source_url, "reason": i.reason} for i in sources.items if i.status == "failed"]
             out["chunks_total"] = sources.ingest.chunks_total
         _print_json(out)
     else:

@@ -149,17 +149,23 @@ def test_feed_ingest_then_sync_then_prune(host: PodcastHost, tmp_path: Path, cap
 def test_broken_feeds_are_reported_and_lose_nothing(host: PodcastHost, tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     home, base = tmp_path / "home", host.url("")
-    assert kb(home, "ingest", host.url("/feed.xml")) == 1
+    assert kb(home, "ingest", host.url("/feed.xml"), "--json") == 1
+    summary = json.loads(capsys.readouterr().out)
+    assert (summary["files_ingested"], summary["files_failed"]) == (3, 2)
+    assert {"file": host.url("/t/gone.srt"), "reason": "HTTP 404 Not Found"} in summary["errors"]
     assert kb(home, "sources", "--count") == 0
     chunks = int(capsys.readouterr().out.split()[-1])
 
     host.serve("/broken.xml", "<rss><channel><item><title>unclosed", "application/rss+xml")
     host.serve("/none.xml", feed([item(1, "Quiet one"), item(2, "Quiet two")], base), "application/rss+xml")
     host.serve("/odd.xml", feed([item(1, "Slides only", transcript("/t/slides.pdf", "application/pdf")),
-                                 item(2, "Too long", transcript("/t/huge.srt", "application/x-subrip"))], base, "Odd"),
+                                 item(2, "Too long", transcript("/t/huge.srt", "application/x-subrip")),
+                                 item(3, "Web page only", transcript("/t/page.html", "text/html"))], base, "Odd"),
                "application/rss+xml")
     host.serve("/t/slides.pdf", b"%PDF-1.7 \x00\x01binary", "application/pdf")
     host.serve("/t/huge.srt", SRT * 200, "application/x-subrip")
+    host.serve("/t/page.html", "<html><body><p>00:04 Otters crack shells on flat stones.</p>"
+                               "<p>02:15 They keep a favourite stone.</p></body></html>", "text/html")
     monkeypatch.setenv("KB_FETCH_MAX_BYTES", "5000")
     cases = {
         host.url("/broken.xml"): "not an RSS or Atom feed: invalid XML",
@@ -172,11 +178,11 @@ def test_broken_feeds_are_reported_and_lose_nothing(host: PodcastHost, tmp_path:
         assert kb(home, "ingest", url) == 1, url
         err = capsys.readouterr().err
         assert f"error: {url if 'odd' not in url else host.url('/t/slides.pdf')}: {reason}" in err, err
-    assert f"error: {host.url('/t/huge.srt')}: too large" in err
+    assert f"error: {host.url('/t/huge.srt')}: too large" in err and "'Web page only': ingested" in err
     assert kb(home, "ingest", host.url("/none.xml")) == 1
     assert f"error: {host.url('/none.xml')}: none of its 2 episodes has a transcript" in capsys.readouterr().err
     assert kb(home, "sources", "--count") == 0
-    assert int(capsys.readouterr().out.split()[-1]) == chunks, "nothing already in the index is lost"
+    assert int(capsys.readouterr().out.split()[-1]) == chunks + 1, "nothing already in the index is lost"
     assert kb(home, "sources", "--feeds", "--json") == 0
     remembered = {f["url"] for f in json.loads(capsys.readouterr().out)}
     assert host.url("/broken.xml") not in remembered and "file:///etc/passwd" not in remembered
