@@ -19,10 +19,11 @@ import re
 import time
 import unicodedata
 import xml.etree.ElementTree as ET
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
+from urllib.parse import urljoin
 from xml.sax import SAXException
 
 from ingest.fetch import Fetched, FetchError, fetch
@@ -108,7 +109,9 @@ def parse_feed(url: str, content: bytes) -> Feed:
         media = next((ln.get("href") for ln in entry.get("links", []) if ln.get("rel") == "enclosure" and ln.get("href")), None)
         episodes.append(Episode(
             guid=guid, title=str(entry.get("title") or f"Episode {n + 1}").strip(), page=entry.get("link"),
-            media=media, published=_date(entry), transcripts=[t for t in transcripts if t.url], chapters_url=chapters,
+            media=media, published=_date(entry),
+            transcripts=[replace(t, url=urljoin(url, t.url)) for t in transcripts if t.url],  # relative to the feed
+            chapters_url=urljoin(url, chapters) if chapters else None,
         ))
     return Feed(url, title, episodes)
 
@@ -233,10 +236,9 @@ def episode_stem(feed: Feed, episode: Episode) -> str:
     return f"{slug(episode.title) or 'episode'}-{digest}"
 
 
-def episode_files(feed: Feed, episode: Episode, transcript: Transcript, fetched: Fetched, fmt: str,
+def episode_files(stem: str, feed: Feed, episode: Episode, transcript: Transcript, fetched: Fetched, fmt: str,
                   chapters: Any) -> dict[str, bytes]:
     """{file name: bytes}: `STEM.info.json` and the transcript `STEM.<lang>.<ext>` (HTML as text)."""
-    stem = episode_stem(feed, episode)
     lang = slug(transcript.language, 12) or "transcript"
     body = fetched.content
     if fmt == "html":

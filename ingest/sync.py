@@ -187,7 +187,7 @@ class _Run:
 
     # --- feeds ------------------------------------------------------------------------------------
     def _feed(self, url: str, entry: dict[str, Any]) -> tuple[str, set[str]]:
-        from ingest.feeds import choose_transcript, parse_feed
+        from ingest.feeds import choose_transcript, episode_stem, parse_feed
 
         feed = parse_feed(url, fetch(url, self.settings).content)
         if not any(ep.transcripts for ep in feed.episodes) and not entry.get("items"):
@@ -195,31 +195,34 @@ class _Run:
         folder = self._folder(entry, feed.title, url)
         items = entry.setdefault("items", {})
         todo: dict[Path, tuple[str, ItemResult]] = {}
+        results: list[ItemResult] = []  # in the feed's order, reported once all are ingested
         for ep in feed.episodes:
             prev = items.get(ep.guid)
             if prev and prev.get("fingerprint") == ep.fingerprint and prev.get("status") in ("ingested", "skipped") \
                     and (prev["status"] == "skipped" or self._present(folder, prev)):
-                self.note(ItemResult(url, ep.title, "unchanged" if prev["status"] == "ingested" else "skipped",
-                                     prev.get("reason", ""), source=prev.get("source", ""), repeat=True))
+                results.append(ItemResult(url, ep.title, "unchanged" if prev["status"] == "ingested" else "skipped",
+                                          prev.get("reason", ""), source=prev.get("source", ""), repeat=True))
                 continue
             transcript = choose_transcript(ep, self.settings.caption_language)
             if transcript is None:
                 reason = "no podcast:transcript in the item"
                 items[ep.guid] = {"fingerprint": ep.fingerprint, "status": "skipped", "reason": reason, "title": ep.title}
-                self.note(ItemResult(url, ep.title, "skipped", reason))
+                results.append(ItemResult(url, ep.title, "skipped", reason))
                 continue
-            result = self._episode(feed, ep, transcript, folder)
+            stem = (prev or {}).get("source") or episode_stem(feed, ep)  # the id stays when the title changes
+            result = self._episode(feed, ep, transcript, folder, stem)
+            results.append(result)
             items[ep.guid] = {"fingerprint": ep.fingerprint, "status": result.status, "reason": result.reason,
                               "title": ep.title, "source": result.source, "url": transcript.url}
             if result.status == "ingested":
                 todo[folder / f"{result.source}.info.json"] = (ep.guid, result)
-            else:
-                self.note(result)
         self._ingest(todo, items)
+        for result in results:
+            self.note(result)
         return feed.title, {ep.guid for ep in feed.episodes}
 
-    def _episode(self, feed: Any, ep: Any, transcript: Any, folder: Path) -> ItemResult:
-        from ingest.feeds import episode_files, episode_stem, fetch_chapters, sniff_format
+    def _episode(self, feed: Any, ep: Any, transcript: Any, folder: Path, stem: str) -> ItemResult:
+        from ingest.feeds import episode_files, fetch_chapters, sniff_format
 
         try:
             fetched = fetch(transcript.url, self.settings)
@@ -230,11 +233,11 @@ class _Run:
             return ItemResult(feed.url, ep.title, "failed", f"unknown transcript format (type {transcript.type or fetched.content_type or 'not given'!r}; "
                               "SRT, WebVTT, JSON, HTML or text are read)", transcript.url)
         chapters, warning = fetch_chapters(ep.chapters_url, self.settings)
-        files = episode_files(feed, ep, transcript, fetched, fmt, chapters)
+        files = episode_files(stem, feed, ep, transcript, fetched, fmt, chapters)
         reason = self._checked_move(files, folder)
         if reason:
             return ItemResult(feed.url, ep.title, "failed", reason, transcript.url)
-        return ItemResult(feed.url, ep.title, "ingested", warning or "", transcript.url, episode_stem(feed, ep))
+        return ItemResult(feed.url, ep.title, "ingested", warning or "", transcript.url, stem)
 
     # --- YouTube ----------------------------------------------------------------------------------
     def _youtube(self, url: str, entry: dict[str, Any]) -> tuple[str, set[str]]:
@@ -246,10 +249,11 @@ class _Run:
         folder = self._folder(entry, title, url)
         items = entry.setdefault("items", {})
         todo: dict[Path, tuple[str, ItemResult]] = {}
+        results: list[ItemResult] = []
         for video in videos:
             prev = items.get(video)
             if prev and prev.get("status") == "ingested" and self._present(folder, prev):
-                self.note(ItemResult(url, prev.get("title") or video, "unchanged", source=prev.get("source", "")))
+                results.append(ItemResult(url, prev.get("title") or video, "unchanged", source=prev.get("source", ""), repeat=True))
                 continue
             scratch = self._scratch()
             try:
@@ -265,15 +269,18 @@ class _Run:
                 shutil.rmtree(scratch, ignore_errors=True)
             if reason:
                 items[video] = {"status": "failed", "reason": reason, "title": video}
-                self.note(ItemResult(url, video, "failed", reason, video))
+                results.append(ItemResult(url, video, "failed", reason, video))
                 continue
             from ingest.youtube import info_stem, info_summary
 
             stem = info_stem(info)  # type: ignore[arg-type]
             vtitle = info_summary(folder / info.name).get("title") or video  # type: ignore[union-attr]
             items[video] = {"status": "ingested", "title": vtitle, "source": stem, "url": video}
-            todo[folder / info.name] = (video, ItemResult(url, vtitle, "ingested", "", video, stem))  # type: ignore[union-attr]
+            results.append(ItemResult(url, vtitle, "ingested", "", video, stem))
+            todo[folder / info.name] = (video, results[-1])  # type: ignore[union-attr]
         self._ingest(todo, items)
+        for result in results:
+            self.note(result)
         return title, set(videos)
 
     # --- shared -----------------------------------------------------------------------------------
@@ -317,7 +324,7 @@ class _Run:
             shutil.rmtree(scratch, ignore_errors=True)
 
     def _ingest(self, todo: dict[Path, tuple[str, ItemResult]], items: dict[str, Any]) -> None:
-        """The checked episodes through the ingest pipeline; a failure there marks the episode failed."""
+        """The checked episodes through the ingest pipeline; a failure there marks the episode's result failed."""
         if not todo:
             return
         from ingest.pipeline import ingest
@@ -335,7 +342,6 @@ class _Run:
             if reason:
                 result.status, result.reason = "failed", reason
                 items[key]["status"], items[key]["reason"] = "failed", reason
-            self.note(result)
         _add(self.report.ingest, rep)
         self.report.ingest.files_failed -= rep.files_failed  # counted once, as failed items
         self.report.ingest.errors = []

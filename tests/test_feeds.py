@@ -197,3 +197,27 @@ def test_sync_with_no_feeds_and_with_an_unreadable_list(tmp_path: Path, capsys: 
     assert kb(home, "sync") == 1
     assert "sources.json: cannot read the list of feeds" in capsys.readouterr().err
     assert kb(home, "sources", "--feeds") == 1
+
+
+def test_changed_episode_replaces_its_document(host: PodcastHost, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    home, base = tmp_path / "home", host.url("")
+    host.serve("/small.xml", feed(ITEMS[:2], base), "application/rss+xml")
+    assert kb(home, "ingest", host.url("/small.xml"), "-q") == 0
+    assert "2 ingested" in capsys.readouterr().out
+    assert kb(home, "sources", "--json") == 0
+    before = {s["title"]: s["source"] for s in json.loads(capsys.readouterr().out)}
+
+    fixed = "1\n00:00:02,000 --> 00:00:06,000\nSalt marshes also shelter young fish from predators.\n"
+    host.serve("/t/1b.srt", fixed, "application/x-subrip")
+    renamed = ITEMS[0].replace("Marsh carbon", "Marsh carbon (corrected)").replace("/t/1.srt", "/t/1b.srt")
+    host.serve("/small.xml", feed([renamed, ITEMS[1]], base), "application/rss+xml")
+    assert kb(home, "sync", "--json") == 0
+    report = json.loads(capsys.readouterr().out)
+    assert [(i["item"], i["status"]) for i in report["items"]] == [("Marsh carbon (corrected)", "ingested"),
+                                                                    ("Hive inspections", "unchanged")]
+    assert kb(home, "sources", "--json") == 0
+    after = {s["title"]: s["source"] for s in json.loads(capsys.readouterr().out)}
+    assert after == {"Marsh carbon (corrected)": before["Marsh carbon"], "Hive inspections": before["Hive inspections"]}
+    assert kb(home, "search", "young fish predators", "--json", "-k", "5") == 0
+    texts = " ".join(p["text"] for p in json.loads(capsys.readouterr().out))
+    assert "young fish" in texts and "two tonnes" not in texts
