@@ -108,8 +108,8 @@ def parse_feed(url: str, content: bytes) -> Feed:
             chapters = entry["podcast_chapters"].get("url")
         media = next((ln.get("href") for ln in entry.get("links", []) if ln.get("rel") == "enclosure" and ln.get("href")), None)
         episodes.append(Episode(
-            guid=guid, title=str(entry.get("title") or f"Episode {n + 1}").strip(), page=entry.get("link"),
-            media=media, published=_date(entry),
+            guid=guid, title=str(entry.get("title") or f"Episode {n + 1}").strip(), page=_web_link(url, entry.get("link")),
+            media=_web_link(url, media), published=_date(entry),
             transcripts=[replace(t, url=urljoin(url, t.url)) for t in transcripts if t.url],  # relative to the feed
             chapters_url=urljoin(url, chapters) if chapters else None,
         ))
@@ -144,6 +144,14 @@ def _transcript_tags(content: bytes) -> tuple[dict[str, Tags], list[Tags]]:
         if guid:
             by_guid[guid] = (transcripts, chapters)
     return by_guid, by_index
+
+
+def _web_link(feed_url: str, link: Any) -> str | None:
+    """An http(s) link for citations, else None (a feed's `javascript:` or `file:` link is dropped)."""
+    if not isinstance(link, str) or not link.strip():
+        return None
+    absolute = urljoin(feed_url, link.strip())
+    return absolute if absolute.lower().startswith(("http://", "https://")) else None
 
 
 def _local(tag: Any) -> str:

@@ -58,3 +58,12 @@ def test_format_sniffing_and_html_transcripts() -> None:
     text = html_to_text(b"<html><head><style>p{}</style></head><body><p>00:05 Hello &amp; welcome.</p>"
                         b"<p>01:10 Second part.</p><script>x()</script></body></html>")
     assert text == "[00:05] Hello & welcome.\n[01:10] Second part."
+
+
+def test_only_web_links_are_kept_for_citations() -> None:
+    rss = (b'<rss version="2.0"><channel><title>S</title><item><title>E</title><guid>g</guid>'
+           b'<link>javascript:alert(1)</link><enclosure url="file:///etc/passwd" type="audio/mpeg"/></item>'
+           b'<item><title>F</title><guid>h</guid><link>/episodes/f</link></item></channel></rss>')
+    bad, relative = parse_feed("https://h/feed.xml", rss).episodes
+    assert (bad.page, bad.media, bad.link) == (None, None, None)
+    assert relative.link == "https://h/episodes/f"
