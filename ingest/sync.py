@@ -262,7 +262,9 @@ class _Run:
                 if info:
                     files = {p.name: p.read_bytes() for p in scratch.iterdir() if p.is_file()}
                     reason = self._checked_move(files, folder) or ""
-                    if reason.startswith("no captions"):
+                    if reason.startswith("no captions") and errs:  # yt-dlp said why (a caption download failed)
+                        reason = errs[0]
+                    elif reason.startswith("no captions"):
                         lang = self.settings.caption_language
                         reason = f"no {lang!r} captions, manual or automatic (KB_CAPTION_LANGUAGE={lang})"
             finally:

@@ -175,7 +175,11 @@ class _Log:
     def debug(self, msg: str) -> None:
         pass
 
-    info = warning = debug
+    info = debug
+
+    def warning(self, msg: str) -> None:
+        if "Unable to download" in msg:  # a failed caption download is only a warning to yt-dlp
+            self.error(msg.removeprefix("WARNING: "))
 
     def error(self, msg: str) -> None:
         self.errors.append(msg.removeprefix("ERROR: ").splitlines()[0][:300])
@@ -205,12 +209,17 @@ def list_entries(url: str, settings: Settings, factory: YdlFactory | None = None
     params = {"extract_flat": "in_playlist", "quiet": True, "no_warnings": True, "logger": log,
               "socket_timeout": settings.fetch_timeout_s, "ignoreerrors": True, "skip_download": True,
               "ignore_no_formats_error": True}
-    with (factory or _default_factory)(params) as ydl:
-        info = ydl.extract_info(url, download=False, process=False)
-        if info and info.get("_type") in ("playlist", "multi_video"):
-            entries = [e for e in info.get("entries") or [] if e]
-            urls = [e.get("webpage_url") or e.get("url") for e in entries]
-            return str(info.get("title") or url), [u for u in urls if u], log.errors
+    from yt_dlp.utils import YoutubeDLError
+
+    try:
+        with (factory or _default_factory)(params) as ydl:
+            info = ydl.extract_info(url, download=False, process=False)
+            if info and info.get("_type") in ("playlist", "multi_video"):
+                entries = [e for e in info.get("entries") or [] if e]
+                urls = [e.get("webpage_url") or e.get("url") for e in entries]
+                return str(info.get("title") or url), [u for u in urls if u], log.errors
+    except YoutubeDLError as exc:
+        return "", [], [*log.errors, _first_line(exc)]
     if not info:
         return "", [], log.errors or ["yt-dlp found nothing"]
     return str(info.get("title") or url), [info.get("webpage_url") or info.get("url") or url], log.errors
@@ -220,9 +229,14 @@ def download_captions(video_url: str, settings: Settings, out_dir: Path,
                       factory: YdlFactory | None = None) -> tuple[Path | None, list[str]]:
     """Write `ID.info.json` and `ID.<lang>.vtt` for one video into `out_dir`; (info path, errors)."""
     out_dir.mkdir(parents=True, exist_ok=True)
+    from yt_dlp.utils import YoutubeDLError
+
     log = _Log()
-    with (factory or _default_factory)(ydl_params(settings, out_dir, log)) as ydl:
-        info = ydl.extract_info(video_url, download=True)
+    try:
+        with (factory or _default_factory)(ydl_params(settings, out_dir, log)) as ydl:
+            info = ydl.extract_info(video_url, download=True)
+    except YoutubeDLError as exc:
+        return None, [*log.errors, _first_line(exc)]
     if not info or not info.get("id"):
         return None, log.errors or ["yt-dlp returned no video"]
     path = out_dir / f"{info['id']}{INFO_SUFFIX}"
@@ -240,3 +254,8 @@ def info_summary(path: Path) -> dict[str, Any]:
     except (OSError, ValueError):
         return {}
     return {"title": info.get("title"), "url": _url(info)}
+
+
+def _first_line(exc: Exception) -> str:
+    text = str(exc).removeprefix("ERROR: ").strip()
+    return (text.splitlines()[0] if text else type(exc).__name__)[:300]

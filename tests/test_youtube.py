@@ -77,6 +77,8 @@ def host() -> Iterator[PodcastHost]:
             "newVideo004": {"title": "Oiling a workbench", "channel": "Bench Notes", "upload_date": "20260123",
                             "subtitles": {"en": subs("new", "Linseed oil soaks into the beech top.")}},
         }
+        FakeVideoIE.videos["brokenSub05"] = {"title": "Broken captions", "channel": "Bench Notes",
+                                             "subtitles": {"en": [{"ext": "vtt", "url": h.url("/subs/missing.vtt")}]}}
         FakePlaylistIE.entries = ["manualVid01", "autoOnly002", "noCaption03"]
         yield h
 
@@ -125,3 +127,11 @@ def test_non_http_youtube_like_url_is_refused(fast_settings: Settings) -> None:
     (item,) = report.items
     assert item.status == "failed" and "only http and https" in item.reason
     assert not (fast_settings.sources_path / "sources.json").read_text().count("file://")
+
+
+def test_a_caption_download_that_fails_is_reported(host: PodcastHost, fast_settings: Settings) -> None:
+    report = ingest_url("https://www.youtube.com/watch?v=brokenSub05", fast_settings, ydl_factory=factory)
+    (item,) = report.items
+    assert item.status == "failed" and "Unable to download video subtitles" in item.reason and "404" in item.reason
+    unsupported = ingest_url("https://www.youtube.com/feed/nothing-matches", fast_settings, ydl_factory=factory)
+    assert unsupported.items[0].status == "failed" and unsupported.items[0].item == ""
