@@ -58,8 +58,8 @@ class Settings:
     max_tool_rounds: int = 4
     max_history_turns: int = 6  # earlier turns of a thread sent with each question
     context_token_budget: int = 3000
-    abstain_threshold: float = 0.45  # best claim sentence's semantic similarity below which kb abstains (agent.abstention)
-    min_coverage: float = 0.25  # share of the question's content words one sentence and its neighbours must contain
+    abstain_threshold: float = 0.42  # best claim sentence's semantic similarity below which kb abstains (agent.abstention)
+    min_coverage: float = 0.22  # share of the question's content words one sentence and its neighbours must contain
     lexicon_file: str | None = None  # extra domain words merged over kb/data/lexicon.json
     prices: Mapping[str, tuple[float, float]] = field(default_factory=lambda: dict(DEFAULT_PRICES))
     # podcast feeds and YouTube (ingest/fetch.py, ingest/feeds.py, ingest/youtube.py)
