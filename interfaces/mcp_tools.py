@@ -13,6 +13,7 @@ import inspect
 import json
 import logging
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -196,6 +197,8 @@ class KBTools:
         self._retriever: Any = None
         self._store: Any = None
         self._lock = threading.Lock()
+        self._ready = threading.Event()  # cleared while warm() loads the model in the background
+        self._ready.set()
 
     @property
     def retriever(self) -> Any:
@@ -216,10 +219,11 @@ class KBTools:
                 self._store = Store(self.settings)
             return self._store
 
-    def warm(self) -> None:
-        """Before serving: import what the tools use and open the index, in this thread. The SDK runs
-        tool calls on worker threads at once, and two threads importing chromadb (or torch) for the
-        first time, or opening the same Chroma folder, can deadlock or fail."""
+    def warm(self, background: bool = True) -> None:
+        """Before serving: import what the tools use and open the index, in this thread, then load the
+        embedding model and the BM25 indexes on another one (tool calls wait for it). The SDK runs tool
+        calls on worker threads at once, and two threads importing chromadb (or torch) for the first
+        time, or opening the same Chroma folder, can deadlock or fail."""
         import chromadb.utils.embedding_functions  # noqa: F401
         import langgraph.checkpoint.sqlite  # noqa: F401
 
@@ -235,6 +239,34 @@ class KBTools:
                 store.exists()
         except StoreUnavailable as exc:  # served anyway: each call reports it until the store is back
             logger.warning("%s", exc)
+            return
+        self._ready.clear()
+        loader = threading.Thread(target=self._load_model, name="kb-mcp-warm", daemon=True)
+        loader.start()
+        if not background:
+            loader.join()
+
+    def _load_model(self) -> None:
+        from agent.answer import get_agent
+
+        started = time.perf_counter()
+        try:
+            self.retriever.embedder.embed(["warm up"])
+            if self.store.count():
+                self.retriever.lexical()
+                get_agent(self.settings).retriever.lexical()
+        except Exception as exc:  # each call reports it (e.g. the model cannot load) with its own error
+            logger.warning("warming up: %s", _one_line(exc))
+        finally:
+            self._ready.set()
+            logger.info("model and indexes loaded in %.1f s", time.perf_counter() - started)
+
+    @contextmanager
+    def _call(self) -> Iterator[None]:
+        """Around each operation: wait for the warm-up, then report failures as ToolError."""
+        self._ready.wait()
+        with tool_errors():
+            yield
 
     def require_source(self, source: str | None) -> None:
         """Raise ToolError for an empty index or a document id that is not in it."""
@@ -248,7 +280,7 @@ class KBTools:
             raise ToolError(f"no document {source!r} in the index ({hint})")
 
     def search(self, query: str, k: int = 5, source: str | None = None) -> SearchResult:
-        with tool_errors():
+        with self._call():
             if not query.strip():
                 raise ToolError("the query is empty")
             self.require_source(source)
@@ -260,7 +292,7 @@ class KBTools:
     def ask(self, question: str, source: str | None = None, thread_id: str | None = None) -> AskResult:
         from agent.answer import answer
 
-        with tool_errors():
+        with self._call():
             if not question.strip():
                 raise ToolError("the question is empty")
             self.require_source(source)
@@ -284,7 +316,7 @@ class KBTools:
             logger.warning("could not log the question: %s", _one_line(exc))
 
     def list_sources(self) -> SourcesResult:
-        with tool_errors():
+        with self._call():
             infos = self.store.sources() if self.store.exists() else []
             durations = self._durations()
         return SourcesResult(sources=[
@@ -305,7 +337,7 @@ class KBTools:
 
     def document(self, source: str) -> Document:
         """A whole document's sentences, in order, from its stored chunks (overlaps removed)."""
-        with tool_errors():
+        with self._call():
             self.require_source(source)
             store = self.store
             chunks = store.get(list(store.stored(source).chunk_hashes))
@@ -365,7 +397,7 @@ class KBTools:
         path = Path(target).expanduser()
         if not path.exists():
             raise ToolError(f"{path}: no such file or directory on the server")
-        with tool_errors():
+        with self._call():
             retriever = self.retriever
             report = ingest([path], settings=self.settings, store=retriever.store, embedder=retriever.embedder, progress=False)
         data = report.to_json()
