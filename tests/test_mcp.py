@@ -245,7 +245,7 @@ def test_binding_beyond_loopback_needs_a_token(capsys: pytest.CaptureFixture[str
 
 # --- the real `kb mcp`, over stdio and HTTP, on the bundled corpus --------------------------------
 GPU_QUESTION = "At the guest's GPUs per gigawatt, how many GPUs are in 10 GW?"
-UNCOVERED = "What power usage effectiveness figure do OpenAI's data centres run at?"
+UNCOVERED = "What PUE do the guest's data centres achieve?"
 
 
 def _kb_command() -> list[str]:
