@@ -124,10 +124,12 @@ def build_server(settings: Settings, allow_ingest: bool = False, tools: KBTools 
     if allow_ingest:
         @server.tool(annotations=ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=True,
                                                  open_world_hint=False))
-        def ingest(path_or_url: Annotated[str, Field(description="a file or folder on the server (.txt .srt .vtt .md)")],
+        def ingest(path_or_url: Annotated[str, Field(description="a file or folder on the server (.txt .srt .vtt .md), "
+                                                                 "or a podcast feed / YouTube video or playlist URL")],
                    ) -> Annotated[CallToolResult, IngestResult]:
-            """Add a transcript file or a folder of them (on the server's disk) to the knowledge base.
-            Unchanged files are skipped, a changed file replaces its old version."""
+            """Add documents to the knowledge base: a transcript file or folder on the server's disk, or a
+            podcast feed or YouTube URL (its transcripts or captions). Unchanged documents are skipped,
+            a changed one replaces its old version."""
             return _result(kb.ingest(path_or_url))
 
     @server.resource("kb://sources/{source}", mime_type="text/markdown",

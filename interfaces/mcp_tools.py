@@ -387,25 +387,36 @@ class KBTools:
         return head + "\n\n" + "\n".join(f"[{ln.at}] {ln.text}" if ln.at else ln.text for ln in doc.lines) + "\n"
 
     def ingest(self, path_or_url: str) -> IngestResult:
+        """A file or folder on the server, or a podcast feed / YouTube URL (as `kb ingest` takes them)."""
+        from ingest.errors import IngestError
         from ingest.pipeline import ingest
+        from ingest.sync import ingest_url, is_url
 
         target = path_or_url.strip()
         if not target:
-            raise ToolError("give a file or folder path to ingest")
-        if "://" in target:
-            raise ToolError(f"{target}: this kb ingests files and folders only (download the transcript, then ingest its path)")
-        path = Path(target).expanduser()
-        if not path.exists():
+            raise ToolError("give a file or folder path, or a feed or YouTube URL, to ingest")
+        path = None if is_url(target) else Path(target).expanduser()
+        if path is not None and not path.exists():
             raise ToolError(f"{path}: no such file or directory on the server")
         with self._call():
             retriever = self.retriever
-            report = ingest([path], settings=self.settings, store=retriever.store, embedder=retriever.embedder, progress=False)
-        data = report.to_json()
-        result = IngestResult(**{k: data[k] for k in IngestResult.model_fields})
-        if report.files_failed and not (report.files_ingested or report.files_skipped):
-            first = report.errors[0] if report.errors else {"file": str(path), "reason": "failed"}
+            try:
+                if path is not None:
+                    report = ingest([path], settings=self.settings, store=retriever.store, embedder=retriever.embedder,
+                                    progress=False)
+                    failed, errors = report.files_failed, list(report.errors)
+                else:
+                    synced = ingest_url(target, self.settings, store=retriever.store, embedder=retriever.embedder)
+                    report, failed = synced.ingest, synced.failed
+                    errors = [{"file": i.url or i.source_url, "reason": i.reason} for i in synced.items
+                              if i.status == "failed"] + list(report.errors)
+            except IngestError as exc:  # e.g. the list of feeds in KB_HOME cannot be read
+                raise ToolError(_one_line(exc)) from None
+        data = {**report.to_json(), "files_failed": failed, "errors": errors}
+        if failed and not (report.files_ingested or report.files_skipped):
+            first = errors[0] if errors else {"file": target, "reason": "failed"}
             raise ToolError(f"{first['file']}: {first['reason']}")
-        return result
+        return IngestResult(**{k: data[k] for k in IngestResult.model_fields})
 
 
 def _citation(c: dict[str, Any]) -> CitationOut:

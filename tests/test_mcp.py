@@ -213,13 +213,13 @@ def test_ingest_tool_adds_a_document(small_kb: Settings, tmp_path: Path) -> None
             return [await c.call_tool("ingest", {"path_or_url": str(new)}),
                     await c.call_tool("search", {"query": "impeller rpm", "source": "pump-talk"}),
                     await c.call_tool("ingest", {"path_or_url": str(tmp_path / "missing.txt")}),
-                    await c.call_tool("ingest", {"path_or_url": "https://example.com/talk.vtt"})]
+                    await c.call_tool("ingest", {"path_or_url": "file:///srv/talks/feed.xml"})]
 
     added, found, missing, url = run(go)
     assert not added.is_error and added.structured_content["files_ingested"] == 1
     assert found.structured_content["passages"][0]["url"] == "https://youtu.be/pumpPUMP001?t=3"
     assert missing.is_error and "no such file" in text(missing)
-    assert url.is_error and "files and folders only" in text(url)
+    assert url.is_error and "only http and https URLs are fetched" in text(url)
 
 
 def test_scoped_ask_without_agent_support_is_a_tool_error(small_kb: Settings) -> None:
