@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 DEFAULT_EMBEDDING_MODEL = "all-MiniLM-L6-v2"
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 # USD per million tokens (prompt, completion); used to report cost_usd.
 DEFAULT_PRICES: dict[str, tuple[float, float]] = {
@@ -67,6 +68,11 @@ class Settings:
     fetch_max_bytes: int = 50_000_000  # largest download (feed, transcript, chapters)
     fetch_retries: int = 3  # retries on 429 and 5xx, with back-off
     caption_language: str = "en"  # YouTube captions and preferred feed transcript language
+    # interfaces
+    log_level: str = "WARNING"  # KB_LOG_LEVEL: DEBUG, INFO, WARNING, ERROR (servers log to stderr)
+    mcp_token: str | None = None  # KB_MCP_TOKEN: `kb mcp --http` requires `Authorization: Bearer <token>`
+    mcp_host: str = "127.0.0.1"  # KB_MCP_HOST
+    mcp_port: int = 8765  # KB_MCP_PORT
 
     def __post_init__(self) -> None:
         if not isinstance(self.home, Path):
@@ -83,6 +89,10 @@ class Settings:
             raise SettingsError(f"KB_REQUEST_TIMEOUT_S={self.request_timeout_s}: must be positive")
         if self.fetch_timeout_s <= 0:
             raise SettingsError(f"KB_FETCH_TIMEOUT_S={self.fetch_timeout_s}: must be positive")
+        if self.log_level.upper() not in LOG_LEVELS:
+            raise SettingsError(f"KB_LOG_LEVEL={self.log_level!r}: must be one of {', '.join(LOG_LEVELS)}")
+        if not 0 < self.mcp_port < 65536:
+            raise SettingsError(f"KB_MCP_PORT={self.mcp_port}: must be a TCP port (1-65535)")
 
     @property
     def chroma_path(self) -> Path:
