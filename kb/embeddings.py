@@ -117,6 +117,7 @@ class HashingEmbedder:
     """
 
     _WORD = re.compile(r"\w+")
+    semantic = False  # word overlap, not meaning: sentence similarity thresholds do not apply
 
     def __init__(self, dim: int = 256, max_tokens: int = 256, name: str = "hashing") -> None:
         self.dim = dim
