@@ -216,3 +216,28 @@ def test_digest_window_excludes_old_documents(meeting):
         parse_window("yesterday")
     assert len(digest(settings, since_s=3600, top=5)) == 2  # one meeting: at most two of its moments
     assert digest(settings, since_s=3600, top=5, now=4e9) == []
+
+
+def test_model_wording_keeps_only_verified_citations(meeting):
+    from agent.brief.build import build_brief
+    from agent.brief.wording import reword
+    from tests.fakes.openai_server import FakeOpenAI, reply
+
+    _, settings = meeting
+    episode = load_episode(Store(settings), "weekly-product-meeting")
+    extractive = build_brief(episode, settings, check_questions=False)
+    words = {"tldr": "Robots get $4 million [00:09] and hiring starts [00:41].",
+             "moments": [{"at": "00:09", "text": "Finance approved the robot budget."},
+                         {"at": "00:41", "text": "Twelve night-shift hires are planned."},
+                         {"at": "01:22", "text": "The app beta reached 5,000 users."},
+                         {"at": "59:59", "text": "Penguins dance quietly."}],
+             "chapter_titles": ["x"], "questions": ["How many people will be hired?"]}
+    with FakeOpenAI([reply(json.dumps(words))]) as server:
+        from agent.backends import make_chat_model
+
+        chat = make_chat_model(settings.with_(backend="openai", openai_base_url=server.base_url, openai_api_key="t"))
+        out, questions = reword(extractive, episode, settings, ["fallback?"], chat=chat)
+    assert [m["at"] for m in out["moments"]] == ["00:09", "00:41", "01:22"]  # the unverifiable one is dropped
+    assert all(m["quote"] for m in out["moments"]) and "Penguins" not in json.dumps(out)
+    assert out["tldr"]["citations"] and questions == ["How many people will be hired?"]
+    assert out["chapters"] == extractive["chapters"] or len(extractive["chapters"]) == 1
