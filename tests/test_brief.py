@@ -241,3 +241,41 @@ def test_model_wording_keeps_only_verified_citations(meeting):
     assert all(m["quote"] for m in out["moments"]) and "Penguins" not in json.dumps(out)
     assert out["tldr"]["citations"] and questions == ["How many people will be hired?"]
     assert out["chapters"] == extractive["chapters"] or len(extractive["chapters"]) == 1
+
+
+def test_chat_brief_command(meeting):
+    import io
+
+    from rich.console import Console
+
+    from interfaces.repl import Repl
+
+    _, settings = meeting
+    out, err = io.StringIO(), io.StringIO()
+    repl = Repl(lambda q, **k: None, Console(file=out, width=200), settings=settings, err_console=Console(file=err),
+                log=False)
+    assert repl.handle("/brief weekly-product-meeting")
+    assert "## Key moments" in out.getvalue() and "&t=" in out.getvalue()
+    repl.handle("/brief no-such-episode")
+    assert "no document 'no-such-episode'" in err.getvalue()
+
+
+def test_slack_brief_answers_in_the_thread(meeting, tmp_path: Path):
+    from slack_sdk import WebClient
+
+    from interfaces.slack_bot import EventLedger, SlackBot
+    from tests.fakes.slack_api import FakeSlack
+
+    _, settings = meeting
+
+    def never(*a, **k):
+        raise AssertionError("a brief request is not a question for the agent")
+
+    with FakeSlack() as slack:
+        bot = SlackBot(settings, never, EventLedger(tmp_path / "ledger.sqlite"))
+        client = WebClient(token="xoxb-test", base_url=slack.base_url)
+        bot.answer(client, "T1", "C1", "5.000001", "5.000001", "brief weekly-product-meeting")
+        bot.pool.shutdown(wait=True)
+        (posted,) = slack.wait_for("chat.postMessage", 1)
+    assert posted["thread_ts"] == "5.000001"
+    assert "*TL;DR*" in posted["text"] and "Key moments" in posted["text"] and "&t=" in posted["text"]

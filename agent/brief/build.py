@@ -11,18 +11,17 @@ questions: [{question, answer, citations}]}`.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any
 
 from agent.brief import cache
-from agent.brief.chapters import boundaries, chapter_count, sentence_ranges
 from agent.brief.document import Episode, doc_hash, load_episode, resolve_source
-from agent.brief.figures_table import figures
-from agent.brief.mentioned import kind_of, mentions
-from agent.brief.moments import Scored, moment_count, most_central, score, select
-from agent.brief.questions import check, offline_questions
-from agent.brief.text import clean_quote, distinctive_terms, title_from
+from agent.brief.text import clean_quote, title_from
 from kb.settings import Settings
 from kb.store import Store
+
+if TYPE_CHECKING:
+    from agent.brief.moments import Scored
 
 TLDR_SENTENCES = 2
 
@@ -53,23 +52,34 @@ def get_brief(source: str, settings: Settings | None = None, refresh: bool = Fal
 def build_brief(episode: Episode, settings: Settings, store: Store | None = None, embedder: Any = None,
                 answer_fn: Callable[..., Any] | None = None, check_questions: bool = True) -> dict[str, Any]:
     """The brief of one episode (no cache)."""
+    # imported here, so that serving a cached brief loads neither numpy nor the model
+    from agent.brief.chapters import boundaries, chapter_count, sentence_ranges
+    from agent.brief.figures_table import figures
+    from agent.brief.mentioned import mentions
+    from agent.brief.moments import central_blocks, moment_count, score, select
+    from agent.brief.questions import check, offline_questions
+    from agent.brief.text import distinctive_terms
+
     if embedder is None:
         from kb.embeddings import get_embedder
 
         embedder = get_embedder(settings)
     sents = episode.sentences
-    scored = score(sents, embedder.embed)
+    names = mentions(sents)
+    with ThreadPoolExecutor(max_workers=1) as pool:  # quantities read while the model embeds
+        table = pool.submit(figures, sents, [m.name for m in names])
+        scored = score(sents, embedder.embed, central_blocks(episode.blocks))
+        figs = table.result()
     picked = select(sents, scored, moment_count(sents, len(scored.index)))
     starts = boundaries(episode.blocks, chapter_count(len(episode.blocks), episode.duration_s))
     ranges = sentence_ranges(episode.blocks, starts, len(sents))
     terms = distinctive_terms([[sents[i].text for i in range(a, b + 1)] for a, b in ranges])
-    names = mentions(sents)
     brief: dict[str, Any] = {
         "source": episode.source, "title": episode.title, "url": episode.url,
         "tldr": tldr(episode, scored, picked),
         "moments": [moment(episode, i) for i in picked],
         "chapters": [chapter(episode, scored, picked, r, t, n) for n, (r, t) in enumerate(zip(ranges, terms))],
-        "figures": [figure_record(episode, f) for f in figures(sents, [m.name for m in names])],
+        "figures": [figure_record(episode, f) for f in figs],
         "mentioned": [mention_record(episode, m) for m in names],
         "questions": [],
     }
@@ -108,6 +118,8 @@ def tldr(episode: Episode, scored: Scored, picked: list[int]) -> dict[str, Any]:
 
 def chapter(episode: Episode, scored: Scored, picked: list[int], span: tuple[int, int], terms: list[str],
             n: int) -> dict[str, Any]:
+    from agent.brief.moments import most_central
+
     lo, hi = span
     inside = [i for i in picked if lo <= i <= hi]
     if not inside:
@@ -125,6 +137,8 @@ def figure_record(episode: Episode, f: Any) -> dict[str, Any]:
 
 
 def mention_record(episode: Episode, m: Any) -> dict[str, Any]:
+    from agent.brief.mentioned import kind_of
+
     s = episode.sentences[m.first_sentence]
     at, seconds, url = episode.at(m.first_sentence, s.time_at(m.first_offset))
     return {"name": m.name, "kind": kind_of(m), "at": at, "seconds": seconds, "url": url, "count": m.count,

@@ -1,6 +1,7 @@
 """Key moments: sentences central to the episode and different from each other.
 
-Each candidate sentence is embedded with the knowledge base's embedding model; its centrality is
+Candidates are the sentences of the chunks most central to the episode (by the chunks' stored
+embeddings, so a long episode does not embed every sentence). Each candidate sentence is embedded with the knowledge base's embedding model; its centrality is
 its similarity to the episode's mean vector. Moments are picked by maximal marginal relevance
 (centrality against similarity to the moments already picked), keeping picks apart in time so
 they spread over the episode, and are returned in the order they occur.
@@ -13,12 +14,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from agent.brief.document import Block
 from agent.brief.text import content_words
-from agent.tools import looks_like_instruction
 from kb.types import Sentence
 
 MIN_CONTENT_WORDS = 6
 MMR_LAMBDA = 0.65
+CENTRAL_SHARE = 0.5  # moments come from the more central half of the chunks
 
 
 @dataclass(frozen=True)
@@ -30,19 +32,33 @@ class Scored:
     centrality: np.ndarray
 
 
-def candidates(sentences: Sequence[Sentence]) -> list[int]:
-    """Sentences that can be a moment: statements with enough content words."""
+def central_blocks(blocks: Sequence[Block], share: float = CENTRAL_SHARE) -> set[int]:
+    """Sentence indices of the chunks most similar to the episode's mean chunk (their stored
+    embeddings: nothing to compute), `share` of the chunks; all sentences for short documents."""
+    if len(blocks) < 6:
+        return {i for b in blocks for i in range(b.first, b.last + 1)}
+    vectors = np.asarray([b.embedding for b in blocks], dtype=np.float32)
+    centroid = vectors.mean(axis=0)
+    sims = vectors @ (centroid / (np.linalg.norm(centroid) or 1.0))
+    keep = np.argsort(-sims)[: max(3, int(round(len(blocks) * share)))]
+    return {i for k in keep for i in range(blocks[int(k)].first, blocks[int(k)].last + 1)}
+
+
+def candidates(sentences: Sequence[Sentence], allowed: set[int] | None = None) -> list[int]:
+    """Sentences that can be a moment: statements with enough content words (in `allowed`, if given)."""
+    from agent.tools import looks_like_instruction  # imported here: agent.tools loads the search stack
     out = [i for i, s in enumerate(sentences)
-           if content_words(s.text) >= MIN_CONTENT_WORDS and not s.text.rstrip().endswith("?")
+           if (allowed is None or i in allowed)
+           and content_words(s.text) >= MIN_CONTENT_WORDS and not s.text.rstrip().endswith("?")
            and not looks_like_instruction(s.text)]
     if len(out) < 3:  # a very short document: take what there is
         out = [i for i, s in enumerate(sentences) if content_words(s.text) >= 2] or list(range(len(sentences)))
     return out
 
 
-def score(sentences: Sequence[Sentence], embed: object) -> Scored:
+def score(sentences: Sequence[Sentence], embed: object, allowed: set[int] | None = None) -> Scored:
     """Embed the candidates (`embed(texts) -> vectors`) and score their centrality."""
-    index = candidates(sentences)
+    index = candidates(sentences, allowed)
     vectors = np.asarray(embed([sentences[i].text for i in index]), dtype=np.float32)  # type: ignore[operator]
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)
     vectors = vectors / np.where(norms == 0, 1, norms)
