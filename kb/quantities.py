@@ -8,7 +8,8 @@ adds units by editing it or by passing more files (`extra_units=`), never by cha
 - `units` / `entities`: quantulum3 unit and entity records (plurals are added automatically);
 - `ambiguous_symbols`: symbols that, after a number, are not units in talk ("16M" is 16 million,
   not 16 metres; "a million G" is a false start, not gauss);
-- `scale_suffixes`: letters that multiply a number written right before them ("400k", "16M").
+- `scale_suffixes`: letters that multiply a number written right before them ("400k", "16M");
+- `aliases`: more misheard unit words, on top of the domain lexicon's (kb/data/lexicon.json).
 Model-like names between a number and its unit ("2.5 million H800 hours") are kept as the
 quantity's `qualifier` instead of being read as unit exponents.
 """
@@ -116,7 +117,7 @@ def extract_quantities(text: str, extra_units: Iterable[Path] = ()) -> list[Quan
     if not text or not _HAS_NUMBER.search(text):
         return []
     parser, data = _parser(tuple(str(p) for p in extra_units))
-    masked, index, names = _mask_names(text, data.aliases)
+    masked, index, names = _mask_names(text, {**_misheard(), **data.aliases})
     with _LOCK:  # quantulum3 keeps module-level caches
         root = logging.getLogger()
         handlers = list(root.handlers)
@@ -134,6 +135,13 @@ def extract_quantities(text: str, extra_units: Iterable[Path] = ()) -> list[Quan
         if fixed is not None:
             out.append(fixed)
     return out
+
+
+def _misheard() -> dict[str, str]:
+    """Words speech recognition writes for a unit word ("gawatt"), from the domain lexicon (kb.lexicon)."""
+    from kb.lexicon import lexicon
+
+    return lexicon().misheard
 
 
 def _mask_names(text: str, aliases: dict[str, str]) -> tuple[str, list[int], list[tuple[int, int, str]]]:

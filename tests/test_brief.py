@@ -98,7 +98,7 @@ def test_user_unit_file_adds_a_unit(tmp_path: Path):
 
 
 def test_clean_quote_drops_only_disfluencies():
-    assert clean_quote("so uh the the plan is um ready") == "So the plan is ready"
+    assert clean_quote("so uh the the plan is um ready.") == "So the plan is ready."
 
 
 def test_brief_of_a_meeting(meeting):

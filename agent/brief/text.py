@@ -12,17 +12,14 @@ from pathlib import Path
 from kb.lexical import STOPWORDS, tokenize
 
 GENERIC_FILE = Path(__file__).resolve().parent / "generic_words.txt"
-_FILLER = re.compile(r"(?i)(?<![\w'])(?:uh|um|uhm|erm)(?![\w'])[,.]?\s*")
-_REPEAT = re.compile(r"(?i)\b(\w+)(?:\s+\1\b)+")
 _WORD = re.compile(r"[A-Za-z][A-Za-z'-]+")
 
 
 def clean_quote(text: str) -> str:
-    """The sentence for display: "uh"/"um" and immediately repeated words dropped, nothing else."""
-    out = _FILLER.sub("", text)
-    out = _REPEAT.sub(r"\1", out)
-    out = re.sub(r"\s{2,}", " ", out).strip()
-    return out[:1].upper() + out[1:] if out else text
+    """The sentence for display: only "uh"/"um" and words said twice dropped (agent.evidence.display)."""
+    from agent.evidence import display
+
+    return display(text)
 
 
 def content_words(text: str) -> int:
