@@ -174,6 +174,8 @@ def _correct(q: Any, span: tuple[int, int], text: str, names: list[tuple[int, in
     start, end = span
     value = float(q.value)
     surface = text[start:end]
+    if value < 0 and start > 0 and not text[start - 1].isspace() and surface.lstrip().startswith("-"):
+        value = -value  # "Hours-2.5 million": a hyphen glued to a word is not a minus sign
     if _HALF_A.match(surface) and value > 1:  # quantulum3 reads "half a million" as 1.5 million
         value = value / 1.5 * 0.5
     parts = [dict(d) for d in (q.unit.dimensions or []) if d.get("base") not in (None, "dimensionless")]

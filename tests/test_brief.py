@@ -115,7 +115,7 @@ def test_brief_of_a_meeting(meeting):
     figures = {(f["value"], f["unit"]) for f in brief["figures"]}
     assert {(4e6, "USD"), (3.0, "kW"), (12.0, "person"), (15.0, "%")} <= figures
     for f in brief["figures"]:
-        assert {"value", "unit", "what", "about", "at", "seconds", "url", "quote"} <= set(f)
+        assert set(f) == {"value", "unit", "what", "about", "at", "seconds", "url", "quote"}
     names = {m["name"]: m for m in brief["mentioned"]}
     assert "Orbit 2" in names and names["Orbit 2"]["count"] == 2
     assert names["Orbit 2"]["description"].startswith("a budgeting app")

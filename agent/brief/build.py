@@ -107,8 +107,11 @@ def citation(episode: Episode, i: int) -> dict[str, Any]:
 
 def tldr(episode: Episode, scored: Scored, picked: list[int]) -> dict[str, Any]:
     """The most central of the moments (one or two), in episode order, each cited."""
+    from agent.brief.moments import leans_on_previous
+
     rank = {i: float(scored.centrality[j]) for j, i in enumerate(scored.index)}
-    top = sorted(sorted(picked, key=lambda i: -rank.get(i, 0.0))[:TLDR_SENTENCES])
+    standalone = [i for i in picked if not leans_on_previous(episode.sentences[i].text)] or picked
+    top = sorted(sorted(standalone, key=lambda i: -rank.get(i, 0.0))[:TLDR_SENTENCES])
     parts = []
     for i in top:
         text = clean_quote(episode.sentences[i].text).rstrip()
@@ -133,7 +136,7 @@ def chapter(episode: Episode, scored: Scored, picked: list[int], span: tuple[int
 def figure_record(episode: Episode, f: Any) -> dict[str, Any]:
     at, seconds, url = episode.at(f.sentence, f.seconds)
     return {"value": f.quantity.value, "unit": f.quantity.unit, "what": f.what, "about": f.about,
-            "at": at, "seconds": seconds, "url": url, "quote": f.quote, "text": f.quantity.text}
+            "at": at, "seconds": seconds, "url": url, "quote": f.quote}
 
 
 def mention_record(episode: Episode, m: Any) -> dict[str, Any]:

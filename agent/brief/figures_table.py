@@ -83,7 +83,7 @@ def _dedupe(found: list[Figure], window_s: float = 60.0) -> list[Figure]:
         same = [g for g in out if g.quantity.value == f.quantity.value and g.quantity.unit == f.quantity.unit
                 and g.what == f.what]
         if any((f.seconds is not None and g.seconds is not None and f.seconds - g.seconds <= window_s)
-               or (f.seconds is None and f.sentence - g.sentence <= 3) for g in same):
+               or (f.seconds is None and f.sentence - g.sentence <= 3) or f.quote == g.quote for g in same):
             continue
         out.append(f)
     return out

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -38,7 +39,12 @@ class Mention:
 @lru_cache(maxsize=2)
 def cues(path: str = str(CUES_FILE)) -> dict[str, Any]:
     data = json.loads(Path(path).read_text(encoding="utf-8"))
-    return {k: v for k, v in data.items() if not k.startswith("_")}
+    return {k: v for k, v in data.items() if not k.startswith("_") and k != "not_names"}
+
+
+@lru_cache(maxsize=2)
+def not_names(path: str = str(CUES_FILE)) -> frozenset[str]:
+    return frozenset(json.loads(Path(path).read_text(encoding="utf-8")).get("not_names", []))
 
 
 def _name_like(word: str) -> bool:
@@ -100,22 +106,28 @@ def mentions(sentences: Sequence[Sentence]) -> list[Mention]:
     """Names in the sentences, most mentioned first (at most MAX_NAMES), then in order of first mention."""
     lower_words = {w.lower() for s in sentences for w in _TOKEN.findall(s.text) if w[:1].islower()}
     found: dict[str, Mention] = {}
-    mid_sentence: set[str] = set()  # single words seen capitalised away from a sentence start
-    runs = [(i, offset, name) for i, s in enumerate(sentences) for offset, name in _runs(s.text)]
+    mid_sentence: Counter[str] = Counter()  # words seen capitalised away from a sentence start
+    starts: Counter[str] = Counter()
+    runs = [(i, offset, name) for i, s in enumerate(sentences) for offset, name in _runs(s.text)
+            if name not in not_names()]
     for i, offset, name in runs:
         if sentences[i].text[:offset].strip(" >\"'“("):
-            mid_sentence.update(name.split())
-            mid_sentence.add(name)
+            mid_sentence.update(set(name.split()) | {name})
+        else:
+            starts[name] += 1
     for i, offset, name in runs:
         text = sentences[i].text
         first = name.split()[0]
         if " " in name and not text[:offset].strip(" >\"'“(") and first not in mid_sentence:
             offset, name = offset + len(first) + 1, name[len(first) + 1:]  # "Thanks Priya": the sentence's first word
         single = " " not in name
+        if not any(c.isalpha() for c in name):
+            continue
         if single and (name.lower() in STOPWORDS or len(name) < 2 or name.lower() in lower_words):
             continue
-        if single and name not in mid_sentence and not any(c.isdigit() for c in name):
-            continue  # capitalised only because it starts a sentence
+        if single and not any(c.isdigit() for c in name) and not name.isupper() \
+                and mid_sentence[name] < max(1, starts[name]):
+            continue  # capitalised mostly because it starts a sentence ("Thanks", "Agreed")
         if name.split()[0].split("'")[0].split("’")[0] == "I":
             continue
         key = _singular(name).lower()

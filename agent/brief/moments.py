@@ -9,6 +9,7 @@ they spread over the episode, and are returned in the order they occur.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -20,6 +21,8 @@ from kb.types import Sentence
 
 MIN_CONTENT_WORDS = 6
 MMR_LAMBDA = 0.65
+MID_THOUGHT_PENALTY = 0.05  # a sentence that leans on the one before ("And so that...") says less alone
+_MID_THOUGHT = re.compile(r"^\W*(?:and|but|so|because|which|that|or|then|well|also|plus|like)\b", re.IGNORECASE)
 CENTRAL_SHARE = 0.5  # moments come from the more central half of the chunks
 
 
@@ -64,7 +67,13 @@ def score(sentences: Sequence[Sentence], embed: object, allowed: set[int] | None
     vectors = vectors / np.where(norms == 0, 1, norms)
     centroid = vectors.mean(axis=0)
     centroid = centroid / (np.linalg.norm(centroid) or 1.0)
-    return Scored(index, vectors, vectors @ centroid)
+    penalty = np.array([MID_THOUGHT_PENALTY if leans_on_previous(sentences[i].text) else 0.0 for i in index])
+    return Scored(index, vectors, vectors @ centroid - penalty)
+
+
+def leans_on_previous(text: str) -> bool:
+    """A sentence that starts mid-thought ("And so that ...", "But ...")."""
+    return bool(_MID_THOUGHT.match(text))
 
 
 def moment_count(sentences: Sequence[Sentence], n_candidates: int) -> int:

@@ -65,8 +65,8 @@ def check(questions: Sequence[str], source: str, settings: Settings, answer_fn: 
     for q in questions:
         result = answer_fn(q, thread_id=f"brief-{uuid.uuid4().hex[:10]}", **kwargs)
         cites = [c for c in result.citations if c.get("source") == source]
-        if result.abstained or not cites:
-            continue
+        if result.abstained or not cites or any(k["citations"][0]["at"] == cites[0]["at"] for k in kept):
+            continue  # no answer, or the same answer as an earlier question
         kept.append({"question": q, "answer": result.answer, "citations": cites})
         if len(kept) >= MAX_QUESTIONS:
             break

@@ -50,16 +50,20 @@ def distinctive_terms(groups: Sequence[Sequence[str]], top: int = 3) -> list[lis
                 if stem:
                     surfaces.setdefault(stem[0], Counter())[w if w.isupper() else low] += 1
     df = Counter(t for c in stems for t in c)
+    from kb.lexicon import lexicon
+
+    misheard = lexicon().misheard  # "gawatt" is titled "gigawatt"
     n = len(groups)
     out = []
     for c in stems:
         pool = [t for t in c if n == 1 or df[t] < n]  # a word every chapter uses names none of them
-        scored = sorted(pool, key=lambda t: (-(c[t] * math.log(1 + n / df[t])), t))
+        scored = sorted(pool, key=lambda t: (-(c[t] * (math.log(n / df[t]) if n > 1 else 1.0)), -c[t], t))
         words = []
         for t in scored:
             if c[t] < 2 and len(words) >= 1:
                 continue
             form = surfaces.get(t, Counter({t: 1})).most_common(1)[0][0]
+            form = misheard.get(form.lower(), form)
             if form.lower() not in {w.lower() for w in words}:
                 words.append(form)
             if len(words) >= top:
