@@ -302,7 +302,7 @@ def show_brief(repl: Repl, source: str) -> None:
     from agent.brief.markdown import brief_markdown
 
     cited = [c.get("source") for c in (getattr(repl.last, "citations", None) or []) if c.get("source")]
-    source = source or getattr(repl, "scope", None) or (cited[0] if cited else "")
+    source = source or getattr(repl, "source", None) or (cited[0] if cited else "")  # the scope, if the chat has one
     if not source:
         repl._error("/brief SOURCE: name a document (`kb sources` lists them)")
         return

@@ -39,7 +39,7 @@ def test_capstone_brief_as_a_new_user_sees_it(corpus_settings):
     assert len({f["unit"] for f in per_gw}) >= 2  # cost and GPU count per gigawatt sit together
     whats = [f["what"] for f in b["figures"]]
     assert all(whats.index(w) + whats.count(w) - 1 == len(whats) - 1 - whats[::-1].index(w) for w in set(whats))
-    assert 3 <= len(b["questions"]) <= 5
+    assert len(b["questions"]) == 3
     for q in b["questions"]:
         assert q["citations"] and all(c["source"] == CAPSTONE and c["url"] for c in q["citations"])
     assert any(m["name"] == "OpenAI" for m in b["mentioned"])

@@ -17,7 +17,7 @@ from typing import Any
 from agent.brief.text import title_from
 from kb.settings import Settings
 
-MAX_QUESTIONS = 5
+MAX_QUESTIONS = 3  # the issue asks 3-5; each check is a full answer(), the largest part of a cold build
 QUESTION_TEMPLATE = "What is said about {terms}?"
 
 AnswerFn = Callable[..., Any]
