@@ -279,3 +279,29 @@ def test_slack_brief_answers_in_the_thread(meeting, tmp_path: Path):
         (posted,) = slack.wait_for("chat.postMessage", 1)
     assert posted["thread_ts"] == "5.000001"
     assert "*TL;DR*" in posted["text"] and "Key moments" in posted["text"] and "&t=" in posted["text"]
+
+
+def test_questions_are_scoped_when_answer_can_be(fast_settings):
+    from types import SimpleNamespace
+
+    from agent.brief.questions import check
+
+    def cite(source, at):
+        return {"source": source, "at": at, "url": None, "quote": "q"}
+
+    seen = []
+
+    def scoped(question, thread_id=None, settings=None, source=None):
+        seen.append(source)
+        return SimpleNamespace(abstained=False, answer=f"yes [{question[-3:-1]}]", citations=[cite(source, question[-3:-1])])
+
+    assert [q["question"] for q in check(["a 01?", "b 02?"], "doc", fast_settings, answer_fn=scoped)] == ["a 01?", "b 02?"]
+    assert seen == ["doc", "doc"]
+
+    def unscoped(question, thread_id=None, settings=None):  # older answer(): keep answers citing the episode only
+        other = question.startswith("x")
+        return SimpleNamespace(abstained=question.startswith("n"), answer="…",
+                               citations=[cite("other" if other else "doc", question[-3:-1])])
+
+    kept = check(["x 01?", "n 02?", "y 03?", "z 03?"], "doc", fast_settings, answer_fn=unscoped)
+    assert [q["question"] for q in kept] == ["y 03?"]  # other source, abstained, same answer twice
