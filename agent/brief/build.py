@@ -11,7 +11,8 @@ questions: [{question, answer, citations}]}`.
 from __future__ import annotations
 
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from typing import TYPE_CHECKING, Any
 
 from agent.brief import cache
@@ -66,10 +67,13 @@ def build_brief(episode: Episode, settings: Settings, store: Store | None = None
         embedder = get_embedder(settings)
     sents = episode.sentences
     names = mentions(sents)
-    with ThreadPoolExecutor(max_workers=1) as pool:  # quantities read while the model embeds
+    with _side_pool() as pool:  # quantities are read in another process while the model loads and embeds
         table = pool.submit(figures, sents, [m.name for m in names])
         scored = score(sents, embedder.embed, central_blocks(episode.blocks))
-        figs = table.result()
+        try:
+            figs = table.result()
+        except (OSError, RuntimeError, BrokenProcessPool):  # no second process here: read them in this one
+            figs = figures(sents, [m.name for m in names])
     picked = select(sents, scored, moment_count(sents, len(scored.index)))
     starts = boundaries(episode.blocks, chapter_count(len(episode.blocks), episode.duration_s))
     ranges = sentence_ranges(episode.blocks, starts, len(sents))
@@ -91,6 +95,17 @@ def build_brief(episode: Episode, settings: Settings, store: Store | None = None
     if check_questions:
         brief["questions"] = check(candidates, episode.source, settings, answer_fn=answer_fn, store=store)
     return brief
+
+
+def _side_pool() -> Executor:
+    """A one-worker process pool (spawned: no state of this process is copied), or a thread pool
+    where processes cannot be started."""
+    import multiprocessing
+
+    try:
+        return ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+    except (OSError, ValueError, NotImplementedError):
+        return ThreadPoolExecutor(max_workers=1)
 
 
 def moment(episode: Episode, i: int) -> dict[str, Any]:
