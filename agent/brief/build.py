@@ -10,9 +10,8 @@ questions: [{question, answer, citations}]}`.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
-from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from typing import TYPE_CHECKING, Any
 
 from agent.brief import cache
@@ -22,6 +21,8 @@ from kb.settings import Settings
 from kb.store import Store
 
 if TYPE_CHECKING:
+    from concurrent.futures import Executor
+
     from agent.brief.moments import Scored
 
 TLDR_SENTENCES = 2
@@ -54,6 +55,8 @@ def build_brief(episode: Episode, settings: Settings, store: Store | None = None
                 answer_fn: Callable[..., Any] | None = None, check_questions: bool = True) -> dict[str, Any]:
     """The brief of one episode (no cache)."""
     # imported here, so that serving a cached brief loads neither numpy nor the model
+    from concurrent.futures.process import BrokenProcessPool
+
     from agent.brief.chapters import boundaries, chapter_count, sentence_ranges
     from agent.brief.figures_table import figures
     from agent.brief.mentioned import mentions
@@ -67,13 +70,12 @@ def build_brief(episode: Episode, settings: Settings, store: Store | None = None
         embedder = get_embedder(settings)
     sents = episode.sentences
     names = mentions(sents)
-    with _side_pool() as pool:  # quantities are read in another process while the model loads and embeds
-        table = pool.submit(figures, sents, [m.name for m in names])
-        scored = score(sents, embedder.embed, central_blocks(episode.blocks))
-        try:
-            figs = table.result()
-        except (OSError, RuntimeError, BrokenProcessPool):  # no second process here: read them in this one
-            figs = figures(sents, [m.name for m in names])
+    table = _side_pool().submit(figures, sents, [m.name for m in names])  # read while the model embeds
+    scored = score(sents, embedder.embed, central_blocks(episode.blocks))
+    try:
+        figs = table.result()
+    except (OSError, RuntimeError, BrokenProcessPool):  # no second process here: read them in this one
+        figs = figures(sents, [m.name for m in names])
     picked = select(sents, scored, moment_count(sents, len(scored.index)))
     starts = boundaries(episode.blocks, chapter_count(len(episode.blocks), episode.duration_s))
     ranges = sentence_ranges(episode.blocks, starts, len(sents))
@@ -97,15 +99,24 @@ def build_brief(episode: Episode, settings: Settings, store: Store | None = None
     return brief
 
 
-def _side_pool() -> Executor:
-    """A one-worker process pool (spawned: no state of this process is copied), or a thread pool
-    where processes cannot be started."""
-    import multiprocessing
+_POOL: list[Executor] = []
+_POOL_LOCK = threading.Lock()
 
-    try:
-        return ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
-    except (OSError, ValueError, NotImplementedError):
-        return ThreadPoolExecutor(max_workers=1)
+
+def _side_pool() -> Executor:
+    """The process-wide one-worker process pool the quantities are read in (spawned, so no state of
+    this process is copied; kept, so its quantity reader stays loaded), or a thread pool where
+    processes cannot be started."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+
+    with _POOL_LOCK:
+        if not _POOL:
+            try:
+                _POOL.append(ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")))
+            except (OSError, ValueError, NotImplementedError):
+                _POOL.append(ThreadPoolExecutor(max_workers=1))
+        return _POOL[0]
 
 
 def moment(episode: Episode, i: int) -> dict[str, Any]:
