@@ -35,6 +35,7 @@ EXIT_OK, EXIT_ERROR, EXIT_UNAVAILABLE, EXIT_INTERRUPTED = 0, 1, 3, 130
 PROMPT = "kb> "
 HELP = [
     ("/sources", "the passages behind the last answer, with times and links"),
+    ("/brief [SOURCE]", "an episode's brief (default: the episode the last answer cites)"),
     ("/new", "start a fresh conversation thread"),
     ("/threads", "list saved conversations"),
     ("/thread ID", "resume a saved conversation"),
@@ -204,6 +205,8 @@ class Repl:
             self.show_help()
         elif name == "/sources":
             self.show_sources()
+        elif name == "/brief":
+            show_brief(self, arg)
         elif name == "/new":
             self.thread_id, self.last = new_thread_id(), None
             self._info(f"new thread {self.thread_id}")
@@ -289,6 +292,31 @@ class Repl:
         backend = getattr(self.agent, "backend", None)
         bits = ["kb chat", f"thread {self.thread_id}"] + ([backend] if backend else []) + ["/help for commands, Ctrl-D to leave"]
         self._info(" · ".join(bits))
+
+
+def show_brief(repl: Repl, source: str) -> None:
+    """`/brief [SOURCE]`: an episode's brief; without SOURCE, the current scope or the episode the
+    last answer cites."""
+    from agent.brief.build import get_brief
+    from agent.brief.document import UnknownSource
+    from agent.brief.markdown import brief_markdown
+
+    cited = [c.get("source") for c in (getattr(repl.last, "citations", None) or []) if c.get("source")]
+    source = source or getattr(repl, "source", None) or (cited[0] if cited else "")  # the scope, if the chat has one
+    if not source:
+        repl._error("/brief SOURCE: name a document (`kb sources` lists them)")
+        return
+    try:
+        md = brief_markdown(get_brief(source, repl.settings))
+    except (UnknownSource, *_unavailable_errors()) as exc:
+        repl._error(str(exc))
+        return
+    if repl.console.is_terminal:
+        from rich.markdown import Markdown
+
+        repl.console.print(Markdown(md, hyperlinks=True))
+    else:
+        repl.console.print(md, markup=False, highlight=False, soft_wrap=True)
 
 
 def _slash_completer() -> Any:
