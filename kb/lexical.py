@@ -1,12 +1,27 @@
 """Lexical side of retrieval: a tokenizer with light stemming, and a BM25 index (bm25s) over the
-collection's chunks, rebuilt whenever the collection's fingerprint changes."""
+collection's chunks, saved under KB_HOME and keyed by the collection's fingerprint.
+
+`current_index(store)` returns the index for the collection as it is now: it loads (memory-maps)
+a saved one when its fingerprint is current, else builds one from the collection and saves it.
+The ingester calls it after writing, so searching processes find it current and only load it.
+With a Chroma server every client keeps such a copy in its own KB_HOME, synchronised by the
+fingerprint in the collection's metadata (see README, "Sharing one index"): the server has no
+place for other files, and clients on other machines cannot read its disk.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
+import os
 import re
-from collections import Counter
-from collections.abc import Sequence
+import shutil
+import tempfile
+import time
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
 
 STOPWORDS = frozenset(
     """a an the and or but if of to in on at by for with from as is are was were be been being it its
@@ -20,8 +35,20 @@ _WORD = re.compile(r"[a-z0-9]+(?:[.'][a-z0-9]+)*")
 _ALIASES = {"gawatt": "gigawatt", "gigawatts": "gigawatt", "gw": "gigawatt", "gpus": "gpu", "cpus": "cpu"}
 
 
+_STEMS: dict[str, str] = {}
+
+
 def stem(word: str) -> str:
     """A deliberately light stemmer: plurals and a few verb endings, so 'GPUs' meets 'GPU'."""
+    got = _STEMS.get(word)
+    if got is None:
+        got = _stem(word)
+        if len(_STEMS) < 1_000_000:  # memo; bounded for corpora with very many distinct words
+            _STEMS[word] = got
+    return got
+
+
+def _stem(word: str) -> str:
     word = _ALIASES.get(word, word)
     for suffix, repl in (("ies", "y"), ("sses", "ss"), ("ing", ""), ("ed", ""), ("es", "e"), ("s", "")):
         if word.endswith(suffix) and len(word) - len(suffix) >= 3 and not word.endswith("ss"):
@@ -34,40 +61,157 @@ def tokenize(text: str) -> list[str]:
     return [stem(w) for w in _WORD.findall(text.lower().replace("’", "'")) if w not in STOPWORDS]
 
 
+_EMPTY = "\u2205"  # stands in for a chunk with no indexable words
+
+
 class LexicalIndex:
     """BM25 over chunk texts, plus document frequencies for scoring single sentences."""
 
     def __init__(self, ids: Sequence[str], texts: Sequence[str], sources: Sequence[str] = ()) -> None:
-        import bm25s
+        batch = [(i, t, s) for i, t, s in zip(ids, texts, list(sources) or [""] * len(ids))]
+        self._build([batch] if batch else [])
 
-        self.ids = list(ids)
-        self.sources = list(sources) or [""] * len(self.ids)
-        tokens = [tokenize(t) for t in texts]
-        self.df: Counter[str] = Counter()
-        for toks in tokens:
-            self.df.update(set(toks))
-        self.n = len(tokens)
+    @classmethod
+    def from_batches(cls, batches: Iterable[Sequence[tuple[str, str, str]]]) -> LexicalIndex:
+        """Build from (id, text, source) batches, so only one batch of texts is in memory at a time."""
+        index = cls.__new__(cls)
+        index._build(batches)
+        return index
+
+    def _build(self, batches: Iterable[Sequence[tuple[str, str, str]]]) -> None:
+        import bm25s
+        import numpy as np
+
+        vocab: dict[str, int] = {}
+        docs: list[list[int]] = []
+        ids: list[str] = []
+        source_codes: dict[str, int] = {}
+        codes: list[int] = []
+        for batch in batches:
+            for cid, text, source in batch:
+                ids.append(cid)
+                codes.append(source_codes.setdefault(source or "", len(source_codes)))
+                docs.append([vocab.setdefault(t, len(vocab)) for t in (tokenize(text or "") or [_EMPTY])])
         self._bm25 = bm25s.BM25()
-        if tokens:
-            self._bm25.index([t or ["\u2205"] for t in tokens], show_progress=False)
+        if docs:
+            self._bm25.index((docs, vocab), show_progress=False)
+        else:
+            self._bm25.vocab_dict = {}
+        self._finish(np.array([i.encode() for i in ids], dtype="S") if ids else np.zeros(0, dtype="S1"),
+                     np.asarray(codes, dtype=np.int32), list(source_codes))
+
+    def _finish(self, ids: Any, codes: Any, sources: list[str]) -> None:
+        import numpy as np
+
+        self._ids = ids
+        self._codes = codes
+        self._sources = sources
+        self.vocab: dict[str, int] = self._bm25.vocab_dict
+        self.n = len(ids)
+        indptr = self._bm25.scores["indptr"] if self.n else np.zeros(1, dtype=np.int64)
+        self._df = np.diff(np.asarray(indptr))
+
+    @property
+    def ids(self) -> list[str]:
+        return [i.decode() for i in self._ids]
+
+    def doc_freq(self, term: str) -> int:
+        """Number of chunks containing `term` (a tokenized term)."""
+        tid = self.vocab.get(term)
+        return int(self._df[tid]) if tid is not None and tid < len(self._df) else 0
 
     def idf(self, term: str) -> float:
-        df = self.df.get(term, 0)
+        df = self.doc_freq(term)
         return math.log(1 + (self.n - df + 0.5) / (df + 0.5))
 
     def search(self, query: str, n: int, source: str | None = None) -> list[tuple[str, float]]:
         """(chunk id, BM25 score) best first; only chunks of `source` when given."""
-        q = [t for t in tokenize(query) if t in self.df]
-        if not q or not self.ids:
+        import numpy as np
+
+        q = [t for t in tokenize(query) if self.doc_freq(t)]
+        if not q or not self.n:
             return []
         scores = self._bm25.get_scores(q)
-        order = scores.argsort()[::-1]
-        out = []
-        for i in order:
-            if scores[i] <= 0:
-                break
-            if source is None or self.sources[int(i)] == source:
-                out.append((self.ids[int(i)], float(scores[i])))
-                if len(out) >= n:
-                    break
-        return out
+        if source is not None:
+            if source not in self._sources:
+                return []
+            scores = np.where(self._codes == self._sources.index(source), scores, 0.0)
+        n = min(n, len(scores))
+        top = np.argpartition(-scores, n - 1)[:n] if n < len(scores) else np.arange(len(scores))
+        top = top[np.lexsort((top, -scores[top]))]  # best first; ties in index order
+        return [(self._ids[i].decode(), float(scores[i])) for i in top if scores[i] > 0]
+
+    # --- on disk -------------------------------------------------------------------------------
+    def save(self, folder: Path) -> None:
+        """Write the index into `folder` (created; bm25s arrays, ids, source codes)."""
+        import numpy as np
+
+        folder.mkdir(parents=True, exist_ok=True)
+        if self.n:
+            self._bm25.save(str(folder / "bm25"), show_progress=False)
+        np.save(folder / "ids.npy", self._ids)
+        np.save(folder / "sources.npy", self._codes)
+        (folder / "sources.json").write_text(json.dumps(self._sources, ensure_ascii=False), encoding="utf-8")
+
+    @classmethod
+    def load(cls, folder: Path, mmap: bool = True) -> LexicalIndex:
+        """Read an index written by `save`; its big arrays are memory-mapped."""
+        import bm25s
+        import numpy as np
+
+        index = cls.__new__(cls)
+        ids = np.load(folder / "ids.npy", mmap_mode="r" if mmap else None)
+        if len(ids):
+            index._bm25 = bm25s.BM25.load(str(folder / "bm25"), mmap=mmap, show_progress=False)
+        else:
+            index._bm25 = bm25s.BM25()
+            index._bm25.vocab_dict = {}
+        codes = np.load(folder / "sources.npy", mmap_mode="r" if mmap else None)
+        index._finish(ids, codes, json.loads((folder / "sources.json").read_text(encoding="utf-8")))
+        return index
+
+
+def index_folder(settings: Any, collection: str) -> Path:
+    """Where the saved indexes of one collection (in one store) live under KB_HOME."""
+    where = settings.chroma_url or str(Path(settings.chroma_path).resolve())
+    return Path(settings.home) / "lexical" / f"{collection}-{hashlib.sha1(where.encode()).hexdigest()[:8]}"
+
+
+def current_index(store: Any, fingerprint: str | None = None) -> tuple[LexicalIndex, str]:
+    """The BM25 index of `store`'s collection as it is now, and whether it was "loaded" or "built".
+
+    A saved index whose fingerprint is current is loaded; otherwise one is built from the
+    collection and saved (older ones are removed). A collection that has never recorded a
+    fingerprint (written without `Store.bump_fingerprint`) is built and not saved.
+    """
+    fp = store.fingerprint() if fingerprint is None else fingerprint
+    base = index_folder(store.settings, store.name)
+    marker = fp.rsplit("/", 1)[0]
+    folder = base / hashlib.sha1(fp.encode()).hexdigest()[:16]
+    if marker and (folder / "done").is_file():
+        try:
+            return LexicalIndex.load(folder), "loaded"
+        except (OSError, ValueError):
+            pass  # removed or half-written meanwhile: build it again
+    index = LexicalIndex.from_batches(store.iter_chunks())
+    if marker:
+        _save_atomically(index, base, folder)
+    return index, "built"
+
+
+def _save_atomically(index: LexicalIndex, base: Path, folder: Path) -> None:
+    try:
+        base.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=base))
+        index.save(tmp)
+        (tmp / "done").write_text("")
+        try:
+            os.rename(tmp, folder)
+        except OSError:  # another process saved the same fingerprint first
+            shutil.rmtree(tmp, ignore_errors=True)
+        for old in base.iterdir():  # older fingerprints, and temporary folders of killed processes
+            stale = not old.name.startswith(".tmp-") or time.time() - old.stat().st_mtime > 3600
+            if old.name != folder.name and stale:
+                shutil.rmtree(old, ignore_errors=True)
+    except OSError:
+        pass  # a read-only KB_HOME: the index still serves this process

@@ -14,7 +14,7 @@ import json
 import re
 import time
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlparse
@@ -185,15 +185,32 @@ class Store:
         ids: list[str] = []
         docs: list[str] = []
         metas: list[dict[str, Any]] = []
-        offset = 0
-        while True:
-            got = self._call(self.collection.get, include=["documents", "metadatas"], limit=batch, offset=offset)
+        for got in self._pages(batch):
             ids += got["ids"]
             docs += got["documents"]
             metas += got["metadatas"]
+        return ids, docs, metas
+
+    def iter_chunks(self, batch: int = 5000) -> Iterator[list[tuple[str, str, str]]]:
+        """Every chunk as (id, text, source), a page at a time (memory bounded by the page)."""
+        for got in self._pages(batch):
+            yield [(i, d or "", (m or {}).get("source", "")) for i, d, m in zip(got["ids"], got["documents"], got["metadatas"])]
+
+    def _pages(self, batch: int) -> Iterator[dict[str, Any]]:
+        offset = 0
+        while True:
+            got = self._call(self.collection.get, include=["documents", "metadatas"], limit=batch, offset=offset)
+            yield got
             if len(got["ids"]) < batch:
-                return ids, docs, metas
+                return
             offset += batch
+
+    def refresh_lexical(self) -> str:
+        """Build and save the BM25 index for the collection as it is now, unless a current one is
+        saved already (call after writing; searching processes then load it). Returns "built" or "loaded"."""
+        from kb.lexical import current_index
+
+        return current_index(self)[1]
 
     def query(self, embedding: Sequence[float], n: int, source: str | None = None) -> list[tuple[str, float, str, dict[str, Any]]]:
         """Nearest chunks: (id, cosine similarity, text, metadata), best first."""
