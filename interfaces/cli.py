@@ -218,7 +218,8 @@ def cmd_log(args: argparse.Namespace) -> int:
 def cmd_bench(args: argparse.Namespace) -> int:
     from evals.bench import main as bench_main
 
-    return bench_main(args.what, scale=args.scale, settings=_settings(args))
+    return bench_main(args.what, scale=args.scale, settings=_settings(args), chunks=args.chunks,
+                      concurrency=args.concurrency, delay=args.delay)
 
 
 def _positive_int(text: str) -> int:
@@ -297,9 +298,12 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument(f"--min-{metric}", type=float, help=f"exit 1 when {metric.replace('-', '_')} is below this")
     p.set_defaults(func=cmd_eval)
 
-    p = sub.add_parser("bench", parents=[common], help="print speed figures (ingest, search, startup, answer)")
-    p.add_argument("what", choices=["ingest", "search", "startup", "answer", "all"])
-    p.add_argument("--scale", type=int, default=100, help="size of the generated large corpus, in copies of the bundled one")
+    p = sub.add_parser("bench", parents=[common], help="print speed figures (ingest, search, startup, answer, load, scale)")
+    p.add_argument("what", choices=["ingest", "search", "startup", "answer", "load", "scale", "all"])
+    p.add_argument("--scale", type=_positive_int, default=5, help="size of the generated large corpus, in copies of the bundled one (default 5: about a minute)")
+    p.add_argument("--chunks", type=_positive_int, default=10_000, help="scale: number of synthetic chunks (e.g. 10000, 100000, 1000000)")
+    p.add_argument("--concurrency", type=_positive_int, default=16, help="load: questions asked at once")
+    p.add_argument("--delay", type=float, default=0.5, help="load: seconds each fake model call takes")
     p.set_defaults(func=cmd_bench)
 
     return parser

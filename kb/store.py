@@ -150,8 +150,10 @@ class Store:
             return
         now = time.time()
         metas = [chunk_metadata(c, doc_hash, path, kind, now, len(chunks)) for c in chunks]
+        import numpy as np
+
         self._call(self.collection.upsert, ids=[c.id for c in chunks], documents=[c.text for c in chunks],
-                   embeddings=[list(e) for e in embeddings], metadatas=metas)
+                   embeddings=np.asarray(embeddings, dtype=np.float32), metadatas=metas)
 
     def mark_current(self, ids: Sequence[str], doc_hash: str, path: str, n_chunks: int) -> None:
         """Point kept chunks at the new document version (their text did not change)."""
