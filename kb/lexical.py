@@ -92,24 +92,24 @@ class LexicalIndex:
                 ids.append(cid)
                 codes.append(source_codes.setdefault(source or "", len(source_codes)))
                 docs.append([vocab.setdefault(t, len(vocab)) for t in (tokenize(text or "") or [_EMPTY])])
-        self._bm25 = bm25s.BM25()
         if docs:
-            self._bm25.index((docs, vocab), show_progress=False)
+            bm25 = bm25s.BM25()  # BM25 (Lucene variant) scores precomputed per (term, chunk), as a CSC matrix
+            bm25.index((docs, vocab), show_progress=False)
+            data, indices, indptr = (np.asarray(bm25.scores[k]) for k in ("data", "indices", "indptr"))
+            vocab = {t: i for t, i in bm25.vocab_dict.items() if i < len(indptr) - 1}
         else:
-            self._bm25.vocab_dict = {}
+            data, indices, indptr = np.zeros(0, np.float32), np.zeros(0, np.int32), np.zeros(1, np.int64)
         self._finish(np.array([i.encode() for i in ids], dtype="S") if ids else np.zeros(0, dtype="S1"),
-                     np.asarray(codes, dtype=np.int32), list(source_codes))
+                     np.asarray(codes, dtype=np.int32), list(source_codes), (data, indices, indptr), vocab)
 
-    def _finish(self, ids: Any, codes: Any, sources: list[str]) -> None:
+    def _finish(self, ids: Any, codes: Any, sources: list[str], matrix: tuple[Any, Any, Any], vocab: dict[str, int]) -> None:
         import numpy as np
 
-        self._ids = ids
-        self._codes = codes
-        self._sources = sources
-        self.vocab: dict[str, int] = self._bm25.vocab_dict
+        self._ids, self._codes, self._sources = ids, codes, sources
+        self._data, self._indices, self._indptr = matrix
+        self.vocab = vocab
         self.n = len(ids)
-        indptr = self._bm25.scores["indptr"] if self.n else np.zeros(1, dtype=np.int64)
-        self._df = np.diff(np.asarray(indptr))
+        self._df = np.diff(np.asarray(self._indptr))
 
     @property
     def ids(self) -> list[str]:
@@ -118,11 +118,23 @@ class LexicalIndex:
     def doc_freq(self, term: str) -> int:
         """Number of chunks containing `term` (a tokenized term)."""
         tid = self.vocab.get(term)
-        return int(self._df[tid]) if tid is not None and tid < len(self._df) else 0
+        return int(self._df[tid]) if tid is not None else 0
 
     def idf(self, term: str) -> float:
         df = self.doc_freq(term)
         return math.log(1 + (self.n - df + 0.5) / (df + 0.5))
+
+    def scores(self, terms: Sequence[str]) -> Any:
+        """BM25 score of every chunk for the (tokenized) query terms: a sum of precomputed columns."""
+        import numpy as np
+
+        out = np.zeros(self.n, dtype=np.float32)
+        for t in terms:
+            tid = self.vocab.get(t)
+            if tid is not None:
+                start, end = int(self._indptr[tid]), int(self._indptr[tid + 1])
+                out[self._indices[start:end]] += self._data[start:end]  # a chunk appears once per column
+        return out
 
     def search(self, query: str, n: int, source: str | None = None) -> list[tuple[str, float]]:
         """(chunk id, BM25 score) best first; only chunks of `source` when given."""
@@ -131,7 +143,7 @@ class LexicalIndex:
         q = [t for t in tokenize(query) if self.doc_freq(t)]
         if not q or not self.n:
             return []
-        scores = self._bm25.get_scores(q)
+        scores = self.scores(q)
         if source is not None:
             if source not in self._sources:
                 return []
@@ -142,32 +154,27 @@ class LexicalIndex:
         return [(self._ids[i].decode(), float(scores[i])) for i in top if scores[i] > 0]
 
     # --- on disk -------------------------------------------------------------------------------
+    _ARRAYS = ("ids", "sources", "data", "indices", "indptr")
+
     def save(self, folder: Path) -> None:
-        """Write the index into `folder` (created; bm25s arrays, ids, source codes)."""
+        """Write the index into `folder` (created): numpy arrays, the vocabulary and the source names."""
         import numpy as np
 
         folder.mkdir(parents=True, exist_ok=True)
-        if self.n:
-            self._bm25.save(str(folder / "bm25"), show_progress=False)
-        np.save(folder / "ids.npy", self._ids)
-        np.save(folder / "sources.npy", self._codes)
+        for name, arr in zip(self._ARRAYS, (self._ids, self._codes, self._data, self._indices, self._indptr)):
+            np.save(folder / f"{name}.npy", arr)
+        (folder / "vocab.json").write_text(json.dumps(self.vocab, ensure_ascii=False), encoding="utf-8")
         (folder / "sources.json").write_text(json.dumps(self._sources, ensure_ascii=False), encoding="utf-8")
 
     @classmethod
     def load(cls, folder: Path, mmap: bool = True) -> LexicalIndex:
-        """Read an index written by `save`; its big arrays are memory-mapped."""
-        import bm25s
+        """Read an index written by `save`; its arrays are memory-mapped (bm25s is not imported)."""
         import numpy as np
 
         index = cls.__new__(cls)
-        ids = np.load(folder / "ids.npy", mmap_mode="r" if mmap else None)
-        if len(ids):
-            index._bm25 = bm25s.BM25.load(str(folder / "bm25"), mmap=mmap, show_progress=False)
-        else:
-            index._bm25 = bm25s.BM25()
-            index._bm25.vocab_dict = {}
-        codes = np.load(folder / "sources.npy", mmap_mode="r" if mmap else None)
-        index._finish(ids, codes, json.loads((folder / "sources.json").read_text(encoding="utf-8")))
+        ids, codes, data, indices, indptr = (np.load(folder / f"{n}.npy", mmap_mode="r" if mmap else None) for n in cls._ARRAYS)
+        index._finish(ids, codes, json.loads((folder / "sources.json").read_text(encoding="utf-8")),
+                      (data, indices, indptr), json.loads((folder / "vocab.json").read_text(encoding="utf-8")))
         return index
 
 
