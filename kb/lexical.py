@@ -61,6 +61,7 @@ def tokenize(text: str) -> list[str]:
     return [stem(w) for w in _WORD.findall(text.lower().replace("’", "'")) if w not in STOPWORDS]
 
 
+FORMAT = 2  # of the saved files; part of the folder's key, so an older layout is rebuilt, not misread
 _EMPTY = "\u2205"  # stands in for a chunk with no indexable words
 
 
@@ -194,12 +195,12 @@ def current_index(store: Any, fingerprint: str | None = None) -> tuple[LexicalIn
     fp = store.fingerprint() if fingerprint is None else fingerprint
     base = index_folder(store.settings, store.name)
     marker = fp.rsplit("/", 1)[0]
-    folder = base / hashlib.sha1(fp.encode()).hexdigest()[:16]
+    folder = base / hashlib.sha1(f"{FORMAT}:{fp}".encode()).hexdigest()[:16]
     if marker and (folder / "done").is_file():
         try:
             return LexicalIndex.load(folder), "loaded"
-        except (OSError, ValueError):
-            pass  # removed or half-written meanwhile: build it again
+        except (OSError, ValueError):  # damaged, or removed meanwhile: build it again
+            shutil.rmtree(folder, ignore_errors=True)
     index = LexicalIndex.from_batches(store.iter_chunks())
     if marker:
         _save_atomically(index, base, folder)

@@ -91,3 +91,13 @@ def test_two_processes_share_one_chroma_server(chroma_server: str, tmp_path: Pat
     _run(_INGEST.format(p=str(_doc(tmp_path, "nuclear", "Small modular reactors run for decades."))), writer, chroma_server)
     assert _run(_SEARCH.format(q="modular reactors"), reader, chroma_server).split() == ["nuclear", "built"]  # seen, synced
     assert _run(_SEARCH.format(q="modular reactors"), reader, chroma_server).split() == ["nuclear", "loaded"]
+
+
+def test_a_damaged_saved_index_is_rebuilt_and_replaced(fast_settings: Settings, tmp_path: Path) -> None:
+    ingest([_doc(tmp_path, "wave", "Wave energy converters bob on the swell.")], settings=fast_settings, progress=False)
+    (saved,) = [p for p in index_folder(fast_settings, Store(fast_settings).name).iterdir() if not p.name.startswith(".")]
+    (saved / "data.npy").unlink()
+    first = Retriever(fast_settings)
+    assert first.search("wave swell", mode="bm25")[0].source == "wave" and first.lexical_origin == "built"
+    second = Retriever(fast_settings)
+    assert second.search("wave swell", mode="bm25")[0].source == "wave" and second.lexical_origin == "loaded"
