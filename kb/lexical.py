@@ -1,5 +1,6 @@
-"""Lexical side of retrieval: a tokenizer with light stemming, and a BM25 index (bm25s) over the
-collection's chunks, saved under KB_HOME and keyed by the collection's fingerprint.
+"""Lexical side of retrieval: a tokenizer with light stemming, and a BM25 index over the
+collection's chunks (the scores bm25s computes, built with numpy in one pass), saved under
+KB_HOME and keyed by the collection's fingerprint.
 
 `current_index(store)` returns the index for the collection as it is now: it loads (memory-maps)
 a saved one when its fingerprint is current, else builds one from the collection and saves it.
@@ -61,7 +62,7 @@ def tokenize(text: str) -> list[str]:
     return [stem(w) for w in _WORD.findall(text.lower().replace("’", "'")) if w not in STOPWORDS]
 
 
-FORMAT = 2  # of the saved files; part of the folder's key, so an older layout is rebuilt, not misread
+FORMAT = 3  # of the saved files; part of the folder's key, so an older layout is rebuilt, not misread
 _EMPTY = "\u2205"  # stands in for a chunk with no indexable words
 
 
@@ -80,28 +81,26 @@ class LexicalIndex:
         return index
 
     def _build(self, batches: Iterable[Sequence[tuple[str, str, str]]]) -> None:
-        import bm25s
+        from array import array
+
         import numpy as np
 
         vocab: dict[str, int] = {}
-        docs: list[list[int]] = []
-        ids: list[str] = []
+        flat = array("i")  # every chunk's token ids, one after the other
+        lengths = array("i")
+        ids: list[bytes] = []
         source_codes: dict[str, int] = {}
-        codes: list[int] = []
+        codes = array("i")
         for batch in batches:
             for cid, text, source in batch:
-                ids.append(cid)
+                ids.append(cid.encode())
                 codes.append(source_codes.setdefault(source or "", len(source_codes)))
-                docs.append([vocab.setdefault(t, len(vocab)) for t in (tokenize(text or "") or [_EMPTY])])
-        if docs:
-            bm25 = bm25s.BM25()  # BM25 (Lucene variant) scores precomputed per (term, chunk), as a CSC matrix
-            bm25.index((docs, vocab), show_progress=False)
-            data, indices, indptr = (np.asarray(bm25.scores[k]) for k in ("data", "indices", "indptr"))
-            vocab = {t: i for t, i in bm25.vocab_dict.items() if i < len(indptr) - 1}
-        else:
-            data, indices, indptr = np.zeros(0, np.float32), np.zeros(0, np.int32), np.zeros(1, np.int64)
-        self._finish(np.array([i.encode() for i in ids], dtype="S") if ids else np.zeros(0, dtype="S1"),
-                     np.asarray(codes, dtype=np.int32), list(source_codes), (data, indices, indptr), vocab)
+                toks = [vocab.setdefault(t, len(vocab)) for t in (tokenize(text or "") or [_EMPTY])]
+                flat.extend(toks)
+                lengths.append(len(toks))
+        matrix = bm25_matrix(np.frombuffer(flat, dtype=np.int32), np.frombuffer(lengths, dtype=np.int32), len(vocab))
+        self._finish(np.array(ids, dtype="S") if ids else np.zeros(0, dtype="S1"),
+                     np.frombuffer(codes, dtype=np.int32).copy(), list(source_codes), matrix, vocab)
 
     def _finish(self, ids: Any, codes: Any, sources: list[str], matrix: tuple[Any, Any, Any], vocab: dict[str, int]) -> None:
         import numpy as np
@@ -169,7 +168,7 @@ class LexicalIndex:
 
     @classmethod
     def load(cls, folder: Path, mmap: bool = True) -> LexicalIndex:
-        """Read an index written by `save`; its arrays are memory-mapped (bm25s is not imported)."""
+        """Read an index written by `save`; its arrays are memory-mapped."""
         import numpy as np
 
         index = cls.__new__(cls)
@@ -177,6 +176,26 @@ class LexicalIndex:
         index._finish(ids, codes, json.loads((folder / "sources.json").read_text(encoding="utf-8")),
                       (data, indices, indptr), json.loads((folder / "vocab.json").read_text(encoding="utf-8")))
         return index
+
+
+def bm25_matrix(tokens: Any, lengths: Any, n_terms: int, k1: float = 1.5, b: float = 0.75) -> tuple[Any, Any, Any]:
+    """BM25 (the Lucene variant bm25s computes) of every (term, chunk), as a CSC matrix
+    (data, indices = chunk numbers, indptr per term), from all chunks' token ids laid end to end."""
+    import numpy as np
+
+    n = len(lengths)
+    if n == 0:
+        return np.zeros(0, np.float32), np.zeros(0, np.int32), np.zeros(n_terms + 1, np.int64)
+    chunk = np.repeat(np.arange(n, dtype=np.int64), lengths)
+    pairs, tf = np.unique(tokens.astype(np.int64) * n + chunk, return_counts=True)  # sorted by term, then chunk
+    term = pairs // n
+    rows = (pairs - term * n).astype(np.int32)
+    df = np.bincount(term, minlength=n_terms)
+    indptr = np.concatenate([[0], np.cumsum(df)]).astype(np.int64)
+    idf = np.log(1 + (n - df + 0.5) / (df + 0.5))
+    norm = k1 * ((1 - b) + b * lengths[rows] / lengths.mean())
+    data = (idf[term] * tf / (norm + tf)).astype(np.float32)
+    return data, rows, indptr
 
 
 def index_folder(settings: Any, collection: str) -> Path:

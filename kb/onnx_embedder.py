@@ -43,6 +43,8 @@ class OnnxEmbedder:
             counter.no_truncation()
             options = ort.SessionOptions()
             options.log_severity_level = 3
+            # no busy-waiting between ops: on a shared or busy machine spinning threads only steal CPU
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
             session = ort.InferenceSession(str(self.onnx_path), options, providers=["CPUExecutionProvider"])
             self._inputs = {i.name for i in session.get_inputs()}
             self._tokenizer, self._counter, self._session = tokenizer, counter, session

@@ -101,3 +101,19 @@ def test_a_damaged_saved_index_is_rebuilt_and_replaced(fast_settings: Settings, 
     assert first.search("wave swell", mode="bm25")[0].source == "wave" and first.lexical_origin == "built"
     second = Retriever(fast_settings)
     assert second.search("wave swell", mode="bm25")[0].source == "wave" and second.lexical_origin == "loaded"
+
+
+def test_scores_equal_bm25s() -> None:
+    import bm25s
+    import numpy as np
+
+    from kb.lexical import tokenize
+
+    texts = [f"chunk {i} about {'solar ' * (i % 3)}panels and {'wind ' * (i % 5)}turbines, grid number {i % 7}" for i in range(60)]
+    texts += ["", "wind wind wind wind", "a completely different sentence on tidal lagoons"]
+    ours = LexicalIndex([str(i) for i in range(len(texts))], texts)
+    ref = bm25s.BM25()
+    ref.index([tokenize(t) or ["\u2205"] for t in texts], show_progress=False)
+    for query in ("solar panels", "wind", "grid 3 turbines", "tidal lagoons"):
+        terms = [t for t in tokenize(query) if t in ref.vocab_dict]
+        assert np.allclose(ours.scores(terms), ref.get_scores(terms), rtol=1e-5, atol=1e-6)
