@@ -19,6 +19,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from evals.metrics import percentile
 from kb.settings import Settings
 
 DIM = 384  # all-MiniLM-L6-v2's width
@@ -190,4 +191,34 @@ def bench_scale(n: int, work: Path) -> dict[str, Any]:
           f"then first search {row['first_search_s'] * 1000:.0f} ms, "
           f"warm hybrid p50 {row['warm_p50_ms']:.1f} ms, p95 {row['warm_p95_ms']:.1f} ms, "
           f"searcher RSS {row['searcher_rss_mb']:,.0f} MB ({_load()})", flush=True)
+    return row
+
+
+def bench_bm25(n: int, work: Path, rounds: int = 200) -> dict[str, Any]:
+    """Only the lexical index at n synthetic chunks (no Chroma): build, save, load, search."""
+    from kb.lexical import LexicalIndex
+
+    print(f"scale (BM25 only): building the BM25 index of {n:,} synthetic chunks in {work} ({_load()})", flush=True)
+    t0, c0 = time.perf_counter(), time.process_time()
+    index = LexicalIndex.from_batches([(c.id, c.text, c.source) for c in chunks] for chunks, _ in synthetic_batches(n))
+    build_s, build_cpu = time.perf_counter() - t0, time.process_time() - c0
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    t0 = time.perf_counter()
+    index.save(work / "bm25")
+    save_s = time.perf_counter() - t0
+    del index
+    t0 = time.perf_counter()
+    loaded = LexicalIndex.load(work / "bm25")
+    load_s = time.perf_counter() - t0
+    times = []
+    for q in queries(rounds):
+        t = time.perf_counter()
+        loaded.search(q, 30)
+        times.append(time.perf_counter() - t)
+    row = {"chunks": n, "build_s": build_s, "build_cpu_s": build_cpu, "save_s": save_s, "load_s": load_s,
+           "disk_mb": _du_mb(work / "bm25"), "peak_rss_mb": peak,
+           "search_p50_ms": percentile(times, 0.5) * 1000, "search_p95_ms": percentile(times, 0.95) * 1000}
+    print(f"scale (BM25 only) [{n:,} chunks]: generate+tokenize+build {build_s:.0f} s ({build_cpu:.0f} CPU-s, peak RSS "
+          f"{peak:,.0f} MB), save {save_s:.1f} s, {row['disk_mb']:,.0f} MB on disk; load (mmap) {load_s * 1000:.0f} ms; "
+          f"BM25 top-30 p50 {row['search_p50_ms']:.1f} ms, p95 {row['search_p95_ms']:.1f} ms ({_load()})", flush=True)
     return row
