@@ -226,11 +226,15 @@ def temporary_folder() -> Iterator[Path]:
         shutil.rmtree(work, ignore_errors=True)
 
 
-def plan(what: str, scale: int, chunks: int, bundled_chunks: int) -> str:
+def _duration(seconds: float) -> str:
+    return f"{max(seconds, 10):.0f} s" if seconds < 120 else f"{seconds / 60:.0f} min"
+
+
+def plan(what: str, scale: int, chunks: int, bundled_chunks: int, bm25_only: bool = False) -> str:
     """What the bench will build, and about how long that takes, said before it starts."""
     parts, seconds = [], 0.0
     per = sum(1 / r for r in _EST_CHUNKS_PER_S.values())  # both backends embed every chunk twice (raw + ingest)
-    if what in ("answer", "startup", "load"):
+    if what in ("search", "answer", "startup", "load"):
         per = 1 / _EST_CHUNKS_PER_S["onnx"]
     if what in ("ingest", "search", "answer", "startup", "load", "all"):
         parts.append(f"the bundled corpus ({bundled_chunks} chunks)")
@@ -244,11 +248,12 @@ def plan(what: str, scale: int, chunks: int, bundled_chunks: int) -> str:
         seconds += 20
     if what == "scale":
         parts.append(f"{chunks:,} synthetic chunks with precomputed vectors (--chunks N), nothing embedded")
-        seconds += chunks / 400 + chunks / 3000
+        seconds += chunks / 4000 if bm25_only else chunks / 400 + chunks / 3000
     built = ", ".join(parts) or "nothing"
-    backends = {"answer": "the ONNX backend", "startup": "the ONNX backend", "load": "the ONNX backend", "scale": ""}.get(
+    backends = {"search": "the ONNX backend", "answer": "the ONNX backend", "startup": "the ONNX backend",
+                "load": "the ONNX backend", "scale": ""}.get(
         what, "the ONNX and sentence-transformers backends")
-    return (f"bench {what}: builds {built}{', embedded with ' + backends if backends else ''}; about {max(seconds, 10) / 60:.0f}–{max(seconds, 10) * 2 / 60:.0f} min on a quiet 2-core machine "
+    return (f"bench {what}: builds {built}{', embedded with ' + backends if backends else ''}; about {_duration(seconds)}–{_duration(seconds * 2)} on a quiet 2-core machine "
             f"(longer under load) ({_load()})")
 
 
@@ -260,15 +265,16 @@ def main(what: str, scale: int = 5, settings: Settings | None = None, chunks: in
         # the ONNX export is kept in the user's model cache, so it is made once, not timed
         small = dataclasses.replace(settings, home=work / "small", chroma_url=None, model_cache=settings.model_cache_path)
         bundled = 0 if what == "scale" else len(corpus_texts(None, small))
-        print(plan(what, scale, chunks, bundled), flush=True)
+        print(plan(what, scale, chunks, bundled, bm25_only), flush=True)
         print(f"working in {work} (removed at the end, on Ctrl-C or SIGTERM)", flush=True)
         steps: list[Callable[[], object]] = []
         home = work / "small-onnx"  # the bundled corpus ingested by the ONNX backend (by the default backend)
         on_small = dataclasses.replace(small, home=home)
-        if what in ("ingest", "search", "all"):
+        onnx = dataclasses.replace(small, embedding_backend="onnx")
+        if what in ("ingest", "all"):
             steps.append(lambda: bench_ingest_pair(None, small, work, "small"))
-        elif what in ("answer", "startup", "load"):
-            steps.append(lambda: bench_ingest(None, dataclasses.replace(on_small, embedding_backend="onnx"), "small"))
+        elif what in ("search", "answer", "startup", "load"):
+            steps.append(lambda: bench_ingest(None, dataclasses.replace(onnx, home=home), "small"))
         if what in ("search", "all"):
             steps.append(lambda: bench_search(on_small, "bundled corpus"))
         if what in ("startup", "all"):
@@ -282,7 +288,10 @@ def main(what: str, scale: int = 5, settings: Settings | None = None, chunks: in
         if what in ("ingest", "search", "all") and scale > 1:
             corpus = work / "large-corpus"
             steps.append(lambda: make_large_corpus(corpus, scale))
-            steps.append(lambda: bench_ingest_pair(corpus, small, work, f"{scale}x"))
+            if what == "search":
+                steps.append(lambda: bench_ingest(corpus, dataclasses.replace(onnx, home=work / f"{scale}x-onnx"), f"{scale}x"))
+            else:
+                steps.append(lambda: bench_ingest_pair(corpus, small, work, f"{scale}x"))
             if what in ("search", "all"):
                 steps.append(lambda: bench_search(dataclasses.replace(small, home=work / f"{scale}x-onnx"), f"{scale}x corpus"))
         if what == "scale":
