@@ -211,9 +211,11 @@ def current_index(store: Any, fingerprint: str | None = None) -> tuple[LexicalIn
     collection and saved (older ones are removed). A collection that has never recorded a
     fingerprint (written without `Store.bump_fingerprint`) is built and not saved.
     """
+    from kb.store import UNMARKED
+
     fp = store.fingerprint() if fingerprint is None else fingerprint
     base = index_folder(store.settings, store.name)
-    marker = fp.rsplit("/", 1)[0]
+    marker = not fp.startswith(UNMARKED)
     folder = base / hashlib.sha1(f"{FORMAT}:{fp}".encode()).hexdigest()[:16]
     if marker and (folder / "done").is_file():
         try:

@@ -23,6 +23,8 @@ from kb.errors import IndexEmpty, StoreUnavailable
 from kb.settings import Settings
 from kb.types import Chunk, Passage, sentence_from_json, sentence_to_json
 
+UNMARKED = "unmarked/"  # fingerprint prefix of a collection written without bump_fingerprint
+
 
 @dataclass(frozen=True)
 class SourceInfo:
@@ -177,10 +179,14 @@ class Store:
         return fp
 
     def fingerprint(self) -> str:
-        """The collection's change marker (re-read from the store, so other writers are seen)."""
+        """The collection's change marker (re-read from the store, so other writers are seen).
+
+        One metadata read per call; the chunk count (a slow call on a big collection) is read only
+        for a collection that has never recorded a marker: `UNMARKED` + its count."""
         col = self._call(self._client.get_collection, name=self.name) if self._client is not None else self.collection
         self._collection = self._collection or col
-        return str((col.metadata or {}).get("kb_fingerprint", "")) + f"/{self._call(col.count)}"
+        marker = str((col.metadata or {}).get("kb_fingerprint", ""))
+        return marker or f"{UNMARKED}{self._call(col.count)}"
 
     # --- reading -------------------------------------------------------------------------------
     def all_chunks(self, batch: int = 5000) -> tuple[list[str], list[str], list[dict[str, Any]]]:
@@ -215,12 +221,9 @@ class Store:
         return current_index(self)[1]
 
     def query(self, embedding: Sequence[float], n: int, source: str | None = None) -> list[tuple[str, float, str, dict[str, Any]]]:
-        """Nearest chunks: (id, cosine similarity, text, metadata), best first."""
-        total = self.count()
-        if total == 0:
-            return []
+        """Nearest chunks: (id, cosine similarity, text, metadata), best first (fewer when the index holds fewer)."""
         got = self._call(
-            self.collection.query, query_embeddings=[list(embedding)], n_results=min(n, total),
+            self.collection.query, query_embeddings=[list(embedding)], n_results=n,
             where={"source": source} if source else None, include=["documents", "metadatas", "distances"],
         )
         return [(i, 1.0 - float(d), doc, meta or {}) for i, d, doc, meta in
