@@ -178,7 +178,8 @@ def search_fresh_process(settings: Settings, rounds: int = 200) -> dict[str, Any
 def bench_scale(n: int, work: Path) -> dict[str, Any]:
     settings = Settings(home=work / f"scale-{n}", embedding_model="hashing-scale")
     print(f"scale: writing {n:,} synthetic chunks with precomputed vectors into {settings.home} "
-          f"(about {n / 2500 / 60:.1f}–{n / 1000 / 60:.1f} min at 1,000–2,500 chunks/s on 2 cores) ({_load()})", flush=True)
+          f"(Chroma takes about 300–700 chunks per CPU-second, fewer as N grows: {n / 700 / 60:.1f}–{n / 300 / 60:.1f} "
+          f"CPU-min, more wall time on a busy machine) ({_load()})", flush=True)
     row: dict[str, Any] = build(n, settings)
     row["disk_chroma_mb"] = _du_mb(settings.chroma_path)
     row["disk_bm25_mb"] = _du_mb(settings.home / "lexical")
