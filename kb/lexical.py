@@ -137,21 +137,27 @@ class LexicalIndex:
         return out
 
     def search(self, query: str, n: int, source: str | None = None) -> list[tuple[str, float]]:
-        """(chunk id, BM25 score) best first; only chunks of `source` when given."""
+        """(chunk id, BM25 score) best first; only chunks of `source` when given.
+
+        Only the chunks in the query terms' posting lists are scored (the others score 0), so a
+        search costs what those lists hold, not the size of the index."""
         import numpy as np
 
-        q = [t for t in tokenize(query) if self.doc_freq(t)]
-        if not q or not self.n:
+        spans = [(int(self._indptr[tid]), int(self._indptr[tid + 1])) for tid in
+                 [self.vocab[t] for t in tokenize(query) if t in self.vocab] if self._df[tid]]  # a repeated term counts again, as in bm25s
+        if not spans or not self.n:
             return []
-        scores = self.scores(q)
+        rows = np.concatenate([self._indices[a:b] for a, b in spans])
+        weights = np.concatenate([self._data[a:b] for a, b in spans])
+        chunks, at = np.unique(rows, return_inverse=True)
+        scores = np.bincount(at, weights=weights).astype(np.float32)
         if source is not None:
             if source not in self._sources:
                 return []
-            scores = np.where(self._codes == self._sources.index(source), scores, 0.0)
-        n = min(n, len(scores))
-        top = np.argpartition(-scores, n - 1)[:n] if n < len(scores) else np.arange(len(scores))
-        top = top[np.lexsort((top, -scores[top]))]  # best first; ties in index order
-        return [(self._ids[i].decode(), float(scores[i])) for i in top if scores[i] > 0]
+            keep = self._codes[chunks] == self._sources.index(source)
+            chunks, scores = chunks[keep], scores[keep]
+        top = np.lexsort((chunks, -scores))[:n]  # best first; ties in index order
+        return [(self._ids[chunks[i]].decode(), float(scores[i])) for i in top if scores[i] > 0]
 
     # --- on disk -------------------------------------------------------------------------------
     _ARRAYS = ("ids", "sources", "data", "indices", "indptr")

@@ -117,3 +117,23 @@ def test_scores_equal_bm25s() -> None:
     for query in ("solar panels", "wind", "grid 3 turbines", "tidal lagoons"):
         terms = [t for t in tokenize(query) if t in ref.vocab_dict]
         assert np.allclose(ours.scores(terms), ref.get_scores(terms), rtol=1e-5, atol=1e-6)
+
+
+def test_search_scores_only_posting_lists_but_ranks_like_a_full_scan() -> None:
+    import numpy as np
+
+    from evals.bench_scale import queries, synthetic_batches
+    from kb.lexical import tokenize
+
+    chunks = [c for batch, _ in synthetic_batches(600, batch=200) for c in batch]
+    index = LexicalIndex([c.id for c in chunks], [c.text for c in chunks], [c.source for c in chunks])
+
+    def full_scan(query: str, n: int, source: str | None = None) -> list[str]:
+        scores = index.scores([t for t in tokenize(query) if index.doc_freq(t)])
+        if source is not None:
+            scores = np.where(index._codes == index._sources.index(source), scores, 0.0)
+        return [index.ids[i] for i in np.argsort(-scores, kind="stable")[:n] if scores[i] > 0]
+
+    for query in queries(40) + [c.text[:50] for c in chunks[:10]]:
+        assert [cid for cid, _ in index.search(query, 30)] == full_scan(query, 30)
+        assert [cid for cid, _ in index.search(query, 5, source="doc000002")] == full_scan(query, 5, "doc000002")
