@@ -31,7 +31,7 @@ def test_bench_search_says_what_it_builds_and_cleans_up_on_sigterm(tmp_path: Pat
                             env=_env(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     assert proc.stdout is not None
     plan = proc.stdout.readline()
-    assert "builds the bundled corpus" in plan and "400 copies" in plan and re.search(r"about \d+–\d+ min", plan)
+    assert "builds the bundled corpus" in plan and "400 copies" in plan and re.search(r"about \d+ (s|min)–\d+ (s|min) on a quiet", plan)
     working = proc.stdout.readline()
     work = Path(re.search(r"working in (\S+)", working).group(1))  # type: ignore[union-attr]
     assert work.is_dir()
