@@ -59,7 +59,8 @@ def _stem(word: str) -> str:
 
 def tokenize(text: str) -> list[str]:
     """Lowercase word stems without stopwords."""
-    return [stem(w) for w in _WORD.findall(text.lower().replace("’", "'")) if w not in STOPWORDS]
+    words = (re.sub(r"'s?$", "", w) for w in _WORD.findall(text.lower().replace("’", "'")))  # "openai's" -> "openai"
+    return [stem(w) for w in words if w and w not in STOPWORDS]
 
 
 FORMAT = 3  # of the saved files; part of the folder's key, so an older layout is rebuilt, not misread
