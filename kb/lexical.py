@@ -63,7 +63,7 @@ def tokenize(text: str) -> list[str]:
     return [stem(w) for w in words if w and w not in STOPWORDS]
 
 
-FORMAT = 3  # of the saved files; part of the folder's key, so an older layout is rebuilt, not misread
+FORMAT = 4  # of the saved files and of `tokenize`: part of the folder's key, so an index saved by older code is rebuilt; bump it when either changes
 _EMPTY = "\u2205"  # stands in for a chunk with no indexable words
 
 
