@@ -399,7 +399,8 @@ def _post_digest(markdown: str, channel: str) -> str | None:
 def cmd_bench(args: argparse.Namespace) -> int:
     from evals.bench import main as bench_main
 
-    return bench_main(args.what, scale=args.scale, settings=_settings(args))
+    return bench_main(args.what, scale=args.scale, settings=_settings(args), chunks=args.chunks,
+                      concurrency=args.concurrency, delay=args.delay, bm25_only=args.bm25_only)
 
 
 def _positive_int(text: str) -> int:
@@ -511,9 +512,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--slack-channel", metavar="C…", help="also post it to this Slack channel (SLACK_BOT_TOKEN)")
     p.set_defaults(func=cmd_digest)
 
-    p = sub.add_parser("bench", parents=[common], help="print speed figures (ingest, search, startup, answer)")
-    p.add_argument("what", choices=["ingest", "search", "startup", "answer", "all"])
-    p.add_argument("--scale", type=int, default=100, help="size of the generated large corpus, in copies of the bundled one")
+    p = sub.add_parser("bench", parents=[common], help="print speed figures (ingest, search, startup, answer, load, scale)")
+    p.add_argument("what", choices=["ingest", "search", "startup", "answer", "load", "scale", "all"])
+    p.add_argument("--scale", type=_positive_int, default=5, help="size of the generated large corpus, in copies of the bundled one (default 5: about a minute)")
+    p.add_argument("--chunks", type=_positive_int, default=10_000, help="scale: number of synthetic chunks (e.g. 10000, 100000, 1000000)")
+    p.add_argument("--bm25-only", action="store_true", help="scale: only the lexical index (no Chroma), e.g. at 1,000,000 chunks")
+    p.add_argument("--concurrency", type=_positive_int, default=16, help="load: questions asked at once")
+    p.add_argument("--delay", type=float, default=0.5, help="load: seconds each fake model call takes")
     p.set_defaults(func=cmd_bench)
 
     return parser

@@ -42,6 +42,8 @@ class Settings:
     chroma_url: str | None = None
     embedding_model: str = DEFAULT_EMBEDDING_MODEL
     embedding_device: str = "auto"
+    embedding_backend: str = "auto"  # auto | onnx | torch (see kb/embeddings.py)
+    model_cache: Path | None = None  # where ONNX exports of embedding models live (default KB_HOME/models)
     embedding_batch_size: int = 64
     chunk_tokens: int = 200  # capped at the model's own limit (256 for MiniLM); title prefix included
     chunk_overlap_tokens: int = 32  # whole sentences carried into the next window
@@ -85,6 +87,10 @@ class Settings:
                 raise SettingsError(f"KB_{name.upper()}={getattr(self, name)}: must be at least {low}")
         if self.chunk_overlap_tokens >= self.chunk_tokens:
             raise SettingsError(f"KB_CHUNK_OVERLAP_TOKENS={self.chunk_overlap_tokens}: must be below KB_CHUNK_TOKENS={self.chunk_tokens}")
+        if self.embedding_backend not in ("auto", "onnx", "torch"):
+            raise SettingsError(f"KB_EMBEDDING_BACKEND={self.embedding_backend!r}: one of auto, onnx, torch")
+        if self.model_cache is not None and not isinstance(self.model_cache, Path):
+            object.__setattr__(self, "model_cache", Path(self.model_cache).expanduser())
         if self.request_timeout_s <= 0:
             raise SettingsError(f"KB_REQUEST_TIMEOUT_S={self.request_timeout_s}: must be positive")
         if self.fetch_timeout_s <= 0:
@@ -93,6 +99,10 @@ class Settings:
             raise SettingsError(f"KB_LOG_LEVEL={self.log_level!r}: must be one of {', '.join(LOG_LEVELS)}")
         if not 0 < self.mcp_port < 65536:
             raise SettingsError(f"KB_MCP_PORT={self.mcp_port}: must be a TCP port (1-65535)")
+
+    @property
+    def model_cache_path(self) -> Path:
+        return self.model_cache or self.home / "models"
 
     @property
     def chroma_path(self) -> Path:
