@@ -37,15 +37,20 @@ from kb.settings import Settings
 # rough rates on the reference machine (2 cores, quiet), only for the up-front estimate
 _EST_CHUNKS_PER_S = {"onnx": 45.0, "torch": 30.0}
 
-QUERIES = [
-    "how many GPUs is a gigawatt", "why are CPUs making a comeback", "what does a gigawatt cost",
-    "what is the bottleneck for compute", "how much compute did DeepSeek V3 pre-training use",
-    "what is continual learning", "pruning reduces model size", "share of compute used for inference",
-    "how do chips throttle with power fluctuations", "time to compute rather than amount of compute",
-    "open weight models catch up", "TSMC wafer allocation", "what is RLVR", "a country of geniuses in a data center",
-    "Stargate", "memory architectures medium to long term", "grid blackout data center", "AlphaGo compute budget",
-    "DoorDash menu extraction", "Cursor Composer model",
-]
+def bench_questions(category: str | None = None) -> list[str]:
+    """Queries for the speed figures: the dev gold questions of the bundled corpus (evals/gold/dev.jsonl,
+    evals/gold/kb.jsonl), so no question is written into the code."""
+    from evals.gold_file import load_gold
+
+    gold = Path(__file__).with_name("gold")
+    out: list[str] = []
+    for name in ("dev.jsonl", "kb.jsonl"):
+        questions, _ = load_gold(gold / name)
+        out += [q.question for q in questions if q.answerable and (category is None or q.category == category)]
+    return out
+
+
+QUERIES = bench_questions()
 
 
 def make_large_corpus(dest: Path, copies: int) -> Path:
@@ -160,7 +165,7 @@ def bench_startup(settings: Settings, runs: int = 3) -> dict[str, float]:
     kb = [sys.executable, "-m", "interfaces.cli"]
     commands = {
         "help": [*kb, "--help"], "sources": [*kb, "sources"],
-        "search": [*kb, "search", "how many GPUs is a gigawatt"], "ask": [*kb, "ask", "how many GPUs is a gigawatt"],
+        "search": [*kb, "search", QUERIES[0]], "ask": [*kb, "ask", QUERIES[0]],
         "import_st": [sys.executable, "-c", "import sentence_transformers"],
     }
     env = _env(settings)
@@ -188,8 +193,7 @@ def bench_startup(settings: Settings, runs: int = 3) -> dict[str, float]:
 def bench_answer(settings: Settings, rounds: int = 3) -> dict[str, float]:
     from agent.answer import answer
 
-    questions = QUERIES[:10] + ["At $70 billion per gigawatt, what do 6 gigawatts cost?",
-                                "How many GPUs would 10 GW be, at the capstone guest's GPUs per gigawatt?"]
+    questions = QUERIES[:10] + bench_questions("compute")[:2]
     offline = settings.with_(backend="offline")
     answer("warm up", settings=offline)
     times = []

@@ -33,9 +33,10 @@ def _script(delay: float) -> Any:
 def bench_load(settings: Settings, concurrency: int = 16, delay: float = 0.5, questions: list[str] | None = None) -> dict[str, Any]:
     """`settings` name an ingested index; the OpenAI backend is pointed at a local fake server."""
     from agent.answer import answer
+    from evals.bench import QUERIES
     from tests.fakes.openai_server import FakeOpenAI
 
-    qs = questions or ["how many GPUs is a gigawatt", "why are CPUs making a comeback", "what does a gigawatt cost"]
+    qs = questions or QUERIES[:3]
     print(f"load: {concurrency} concurrent answer() calls, each 2 model calls of {delay:.2f} s on a local fake "
           f"Chat Completions server (load {os.getloadavg()[0]:.2f})", flush=True)
     with FakeOpenAI(_script(delay)) as server:

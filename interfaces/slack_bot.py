@@ -42,7 +42,7 @@ DEFAULT_API_URL = "https://slack.com/api/"
 EVENTS_PATH = "/slack/events"
 PLACEHOLDER = "Looking through the transcripts…"
 WORKING_REACTION = "hourglass_flowing_sand"
-EMPTY_QUESTION = "Ask me a question about the lectures and podcasts, e.g. _how many GPUs is a gigawatt?_"
+EMPTY_QUESTION = "Ask me a question about the lectures and podcasts, e.g. _what did the speaker say about costs?_"
 FEEDBACK_THANKS = {"up": "Thanks, noted 👍", "down": "Thanks, noted 👎 — this helps us fix bad answers."}
 FEEDBACK_ACTIONS = {"feedback_up": "up", "feedback_down": "down"}
 

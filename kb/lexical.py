@@ -33,7 +33,29 @@ STOPWORDS = frozenset(
     one some any all more most much many such only own same too s t don didn isn wasn""".split()
 )
 _WORD = re.compile(r"[a-z0-9]+(?:[.'][a-z0-9]+)*")
-_ALIASES = {"gawatt": "gigawatt", "gigawatts": "gigawatt", "gw": "gigawatt", "gpus": "gpu", "cpus": "cpu"}
+def _aliases() -> dict[str, str]:
+    """Misheard unit words -> the word meant, and unit symbols -> their word (so "GW" meets its
+    spelled-out form), from the domain lexicon (kb/data/lexicon.json)."""
+    from kb.lexicon import load_lexicon
+
+    lex = load_lexicon()
+    out = dict(lex.misheard)
+    for unit, word in _unit_words(lex).items():
+        if len(unit) >= 2 and unit.isalpha():
+            out.setdefault(unit.lower(), word)
+    return out
+
+
+def _unit_words(lex: Any) -> dict[str, str]:
+    """Each unit's first (singular) word: {"GW": ...}."""
+    first: dict[str, str] = {}
+    for word, unit in lex.word_units.items():
+        if word not in lex.misheard and " " not in word and "-" not in word:
+            first.setdefault(unit, word)
+    return first
+
+
+_ALIASES = _aliases()
 
 
 _STEMS: dict[str, str] = {}
@@ -63,7 +85,7 @@ def tokenize(text: str) -> list[str]:
     return [stem(w) for w in words if w and w not in STOPWORDS]
 
 
-FORMAT = 4  # of the saved files and of `tokenize`: part of the folder's key, so an index saved by older code is rebuilt; bump it when either changes
+FORMAT = 5  # of the saved files and of `tokenize`: part of the folder's key, so an index saved by older code is rebuilt; bump it when either changes
 _EMPTY = "\u2205"  # stands in for a chunk with no indexable words
 
 

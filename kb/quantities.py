@@ -44,7 +44,7 @@ class Quantity:
     unit: a short unit ("USD", "GW", "GPU", "USD/h", "%"), "" for a bare number.
     text: the words as written (`text[span[0]:span[1]]` of the input).
     kind: what it measures, e.g. "currency", "power", "count", "time", "dimensionless".
-    unit_name: quantulum3's name ("gigawatt", "dollar per hour").
+    unit_name: quantulum3's name ("terawatt", "dollar per hour").
     qualifier: a name written between the number and the unit ("H800" in "2.5 million H800 hours").
     """
 
@@ -138,7 +138,7 @@ def extract_quantities(text: str, extra_units: Iterable[Path] = ()) -> list[Quan
 
 
 def _misheard() -> dict[str, str]:
-    """Words speech recognition writes for a unit word ("gawatt"), from the domain lexicon (kb.lexicon)."""
+    """Words speech recognition writes for a unit word ("terrawatt"), from the domain lexicon (kb.lexicon)."""
     from kb.lexicon import lexicon
 
     return lexicon().misheard

@@ -10,7 +10,16 @@ import subprocess
 import sys
 import time
 
-DEFAULT_SOURCE = "stanford-mse435-2026-infrastructure-capstone-transcript"
+
+def _longest_source() -> str:
+    """The document with the most chunks in the index KB_HOME names (the default to time)."""
+    from kb.settings import Settings
+    from kb.store import Store
+
+    sources = Store(Settings.from_env()).sources()
+    if not sources:
+        raise SystemExit("the index is empty: run `kb ingest` first")
+    return max(sources, key=lambda s: s.chunks).source
 
 
 def _wall(args: list[str]) -> float:
@@ -23,10 +32,10 @@ def _wall(args: list[str]) -> float:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    source = argv[0] if argv else DEFAULT_SOURCE
+    source = argv[0] if argv else _longest_source()
     runs = int(argv[1]) if len(argv) > 1 else 2
     cold = [_wall(["brief", source, "--refresh", "--json"]) for _ in range(runs)]
-    search = [_wall(["search", "gigawatt cost", "--json"]) for _ in range(runs)]
+    search = [_wall(["search", "what did they say about the cost", "--json"]) for _ in range(runs)]
     cached = [_wall(["brief", source, "--json"]) for _ in range(runs)]
     from agent.brief.build import get_brief
     from kb.settings import Settings

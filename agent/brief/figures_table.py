@@ -1,9 +1,9 @@
 """The figures table: every quantity the episode states, with what it measures, what it is about,
 its second and its sentence; figures of the same kind are listed together.
 
-Quantities come from `kb.quantities.extract_quantities`. "A gigawatt is $70 billion" states a rate:
-a quantity of one ("a gigawatt", "per GPU") is the denominator of the others in its sentence, so
-the figure measures "currency per gigawatt". Figures group by that measure (all per-gigawatt costs
+Quantities come from `kb.quantities.extract_quantities`. "A terawatt is $70 billion" states a rate:
+a quantity of one ("a terawatt", "per GPU") is the denominator of the others in its sentence, so
+the figure measures "currency per terawatt". Figures group by that measure (all per-terawatt costs
 together, all GPU-hour counts together), groups in the order they first appear.
 """
 
@@ -35,7 +35,7 @@ class Figure:
 
 
 def is_denominator(q: Quantity) -> bool:
-    """"a gigawatt", "one GPU", "per hour": a unit amount that others in the sentence are per."""
+    """"a terawatt", "one GPU", "per hour": a unit amount that others in the sentence are per."""
     return q.value == 1 and bool(q.unit) and bool(_DENOMINATOR.match(q.text))
 
 
@@ -51,7 +51,7 @@ def worth_listing(q: Quantity) -> bool:
 
 
 def measure(q: Quantity, per: Quantity | None) -> str:
-    """What a figure measures: "currency per gigawatt", "count of GPU", "time (H800)"."""
+    """What a figure measures: "currency per terawatt", "count of GPU", "time (H800)"."""
     kind = q.kind if q.kind not in ("dimensionless", "unknown") else "amount"
     if q.kind == "count" and q.unit:
         kind = f"count of {q.unit}"

@@ -1,7 +1,7 @@
 """Questions an episode answers, each checked by asking kb itself.
 
 Offline, questions are made from the chapters' distinctive terms ("What is said about grid, power
-and gigawatt?"); with a model, the model writes them. Each is run through `agent.answer.answer()`
+and terawatt?"); with a model, the model writes them. Each is run through `agent.answer.answer()`
 scoped to the episode (its `source=` argument, where that exists; otherwise unscoped, and only an
 answer that cites the episode counts) and kept only when it answers — no abstention — with at
 least one verified citation of the episode.

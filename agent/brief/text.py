@@ -52,7 +52,7 @@ def distinctive_terms(groups: Sequence[Sequence[str]], top: int = 3) -> list[lis
     df = Counter(t for c in stems for t in c)
     from kb.lexicon import lexicon
 
-    misheard = lexicon().misheard  # "gawatt" is titled "gigawatt"
+    misheard = lexicon().misheard  # a misheard unit word is titled as the word meant
     n = len(groups)
     out = []
     for c in stems:
@@ -73,7 +73,7 @@ def distinctive_terms(groups: Sequence[Sequence[str]], top: int = 3) -> list[lis
 
 
 def title_from(words: Sequence[str]) -> str:
-    """`["gigawatt", "power", "grid"]` -> `Gigawatt, power and grid`."""
+    """`["terawatt", "power", "grid"]` -> `Terawatt, power and grid`."""
     if not words:
         return ""
     text = words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
