@@ -39,6 +39,7 @@ class Settings:
 
     home: Path = field(default_factory=_default_home)
     chroma_url: str | None = None
+    chroma_timeout_s: float = 10.0  # how long a Chroma server may take to answer the first request
     embedding_model: str = DEFAULT_EMBEDDING_MODEL
     embedding_device: str = "auto"
     embedding_batch_size: int = 64
@@ -72,8 +73,9 @@ class Settings:
                 raise SettingsError(f"KB_{name.upper()}={getattr(self, name)}: must be at least {low}")
         if self.chunk_overlap_tokens >= self.chunk_tokens:
             raise SettingsError(f"KB_CHUNK_OVERLAP_TOKENS={self.chunk_overlap_tokens}: must be below KB_CHUNK_TOKENS={self.chunk_tokens}")
-        if self.request_timeout_s <= 0:
-            raise SettingsError(f"KB_REQUEST_TIMEOUT_S={self.request_timeout_s}: must be positive")
+        for name in ("request_timeout_s", "chroma_timeout_s"):
+            if getattr(self, name) <= 0:
+                raise SettingsError(f"KB_{name.upper()}={getattr(self, name)}: must be positive")
 
     @property
     def chroma_path(self) -> Path:
