@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from typing import Any, TextIO
 
 MODES = ("bar", "lines", "off")
+LINE_INTERVAL_S = 5.0  # seconds between two progress lines off a terminal
 
 
 def pick_mode(progress: bool | str | None, stream: TextIO) -> str:
@@ -57,11 +58,11 @@ def human_duration(seconds: float) -> str:
 class Progress:
     """Counts for the current phase, drawn as a tqdm bar or printed as periodic lines."""
 
-    def __init__(self, mode: str = "off", stream: TextIO | None = None, interval: float = 5.0,
+    def __init__(self, mode: str = "off", stream: TextIO | None = None, interval: float | None = None,
                  clock: Any = time.monotonic) -> None:
         self.mode = mode
         self.stream = stream or sys.stderr
-        self.interval = interval
+        self.interval = LINE_INTERVAL_S if interval is None else interval
         self._clock = clock
         self._lock = threading.Lock()
         self._bar: Any = None
@@ -136,9 +137,11 @@ class Progress:
         with self._lock:
             elapsed = max(self._clock() - self._started, 1e-9)
             done, total, unit = self._done, self._total, self._unit
-            text = f"{self._phase}: {human_count(done, unit)}"
             if total:
-                text += f"/{human_count(total, unit)} ({min(done / total, 1.0):.0%})"
+                first = human_count(done, unit) if unit == "B" else f"{int(done):,}"
+                text = f"{self._phase}: {first}/{human_count(total, unit)} ({min(done / total, 1.0):.0%})"
+            else:
+                text = f"{self._phase}: {human_count(done, unit)}"
             rate = done / elapsed
             if done:
                 text += f", {human_count(rate, unit) if unit == 'B' else f'{rate:.1f} {unit}'}/s"

@@ -39,7 +39,7 @@ def split_stamp(line: str) -> tuple[str, str] | None:
     m = _PREFIX.match(line)
     if not m:
         return None
-    return m.group(1), line[m.end():]
+    return m.group(1), line[m.end():].lstrip()
 
 
 def format_timecode(seconds: float) -> str:
