@@ -10,7 +10,7 @@ times of the fragments inside it (`marks`), so a citation can open the video whe
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from kb.types import Sentence
@@ -35,13 +35,8 @@ TARGET_WORDS = 18
 
 
 def reflow(fragments: Iterable[Fragment]) -> list[Sentence]:
-    """Sentences from caption fragments, in order; empty fragments are ignored."""
-    words: list[tuple[str, float, int, bool]] = []  # (word, fragment time, fragment index, new speaker)
-    for i, frag in enumerate(fragments):
-        toks = frag.text.split()
-        for j, tok in enumerate(toks):
-            words.append((tok, frag.start_s, i, frag.new_speaker and j == 0))
-
+    """Sentences from caption fragments, in order; empty fragments are ignored. Words stream
+    through: only the current sentence's words are held, not the document's."""
     sentences: list[Sentence] = []
     turn = 0
     current: list[tuple[str, float, int]] = []
@@ -52,7 +47,7 @@ def reflow(fragments: Iterable[Fragment]) -> list[Sentence]:
                 sentences.append(_make_sentence(piece, turn))
             current.clear()
 
-    for word, t, idx, new_speaker in words:
+    for word, t, idx, new_speaker in _words(fragments):
         if new_speaker:
             flush()
             turn += 1
@@ -61,6 +56,13 @@ def reflow(fragments: Iterable[Fragment]) -> list[Sentence]:
             flush()
     flush()
     return sentences
+
+
+def _words(fragments: Iterable[Fragment]) -> Iterator[tuple[str, float, int, bool]]:
+    """(word, fragment time, fragment index, whether a new speaker starts at this word)."""
+    for i, frag in enumerate(fragments):
+        for j, tok in enumerate(frag.text.split()):
+            yield tok, frag.start_s, i, frag.new_speaker and j == 0
 
 
 def _split_long(words: list[tuple[str, float, int]]) -> list[list[tuple[str, float, int]]]:
