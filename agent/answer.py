@@ -55,7 +55,10 @@ class Agent:
         self.chat = chat or make_chat_model(self.settings)
         self.retriever = retriever or Retriever(self.settings, store=store)
         if getattr(self.chat, "name", "") == "offline" and hasattr(self.retriever, "idf"):
+            from agent.evidence import SentenceEncoder
+
             self.chat.idf = self.retriever.idf  # type: ignore[attr-defined]
+            self.chat.encoder = SentenceEncoder(self.retriever.embedder)  # type: ignore[attr-defined]
         counter = None
         if self.backend == "openai":
             from agent.budget import get_counter
@@ -72,7 +75,8 @@ class Agent:
         self._lock = threading.Lock()
         self.deps = Deps(chat=self.chat, toolbox=self.toolbox, max_tool_rounds=self.settings.max_tool_rounds,
                          max_history_turns=self.settings.max_history_turns,
-                         abstain_threshold=self.settings.abstain_threshold, checkpointer=checkpointer)
+                         abstain_threshold=self.settings.abstain_threshold, min_coverage=self.settings.min_coverage,
+                         encoder=getattr(self.chat, "encoder", None), checkpointer=checkpointer)
         self.graph = build_graph(self.deps)
 
     @property

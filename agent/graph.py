@@ -14,10 +14,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any, TypedDict
 
+from agent.abstention import assess
 from agent.citations import guard
+from agent.evidence import SentenceEncoder
 from agent.models import ChatModel, ModelReply
 from agent.prompts import FINAL_ROUND_PROMPT, NOT_IN_KB, SYSTEM_PROMPT
-from agent.tools import TOOL_SCHEMAS, Toolbox
+from agent.tools import TOOL_SCHEMAS, Toolbox, looks_like_instruction
 from kb.types import Passage
 
 
@@ -38,7 +40,9 @@ class Deps:
     toolbox: Toolbox
     max_tool_rounds: int = 4
     max_history_turns: int = 6
-    abstain_threshold: float = 0.3
+    abstain_threshold: float = 0.45
+    min_coverage: float = 0.25
+    encoder: Any = None  # agent.evidence.SentenceEncoder over the index's embedding model
     checkpointer: Any = None
     on_token: Callable[[str], None] | None = None
     on_event: Callable[[str, dict[str, Any]], None] | None = None
@@ -46,6 +50,19 @@ class Deps:
 
 def _passages(state: AgentState) -> list[Passage]:
     return [Passage.from_state(p) for p in state.get("passages", [])]
+
+
+def evidence_items(passages: list[Passage]) -> list[dict[str, Any]]:
+    """The sentences of this turn's passages, in the form the abstention policy reads."""
+    return [{"text": s.text, "passage": i, "pos": j} for i, p in enumerate(passages) for j, s in enumerate(p.sentences)]
+
+
+def _searched_query(state: AgentState) -> str | None:
+    """The query of the turn's first search (a follow-up's standalone form), if any."""
+    for r in state.get("tool_calls", []):
+        if r.get("name") == "search_knowledge_base" and isinstance(r.get("arguments"), dict):
+            return str(r["arguments"].get("query") or "") or None
+    return None
 
 
 def _normal(text: str) -> str:
@@ -67,6 +84,9 @@ def states_a_figure(text: str, results: list[dict[str, Any]]) -> bool:
 
 def build_graph(deps: Deps) -> Any:
     from langgraph.graph import END, START, StateGraph
+
+    if deps.encoder is None:
+        deps.encoder = SentenceEncoder(getattr(deps.toolbox.retriever, "embedder", None))
 
     def model_messages(state: AgentState, final_round: bool = False) -> list[dict[str, Any]]:
         msgs = [{"role": "system", "content": SYSTEM_PROMPT}]
@@ -120,13 +140,13 @@ def build_graph(deps: Deps) -> Any:
         checked = guard(text, passages)
         computed = states_a_figure(checked.text, [r["result"] for r in state.get("tool_calls", [])
                                                   if r["name"] == "calculate" and "error" not in r["result"]])
-        # dense similarity is the relevance signal; retrievers without one (BM25 only) leave it to the model
-        sims = [p.similarity for p in passages if p.similarity is not None]
-        relevance = max(sims) if sims else None
+        verdict = assess(state["question"], evidence_items(passages), deps.encoder, deps.abstain_threshold,
+                         deps.min_coverage, looks_like_instruction, _searched_query(state))
+        relevance = verdict.similarity
         abstained = (
             not checked.text
             or _normal(checked.text) == _normal(NOT_IN_KB)
-            or (relevance is not None and relevance < deps.abstain_threshold and not computed)
+            or (not verdict.answerable and not computed)
             or (not checked.citations and not computed)
         )
         final = {

@@ -32,11 +32,11 @@ from typing import Any
 from ingest import loaders
 from ingest.chunking import CHUNK_FORMAT, chunk_document, embedding_text
 from ingest.errors import IngestError
-from ingest.loaders import load_document
+from ingest.loaders import is_companion, load_document
 from ingest.progress import Progress, pick_mode
 from kb.embeddings import Embedder, get_embedder
 from kb.settings import Settings
-from kb.store import Store, chunk_metadata
+from kb.store import Store, chunk_metadata, document_metadata
 from kb.types import Chunk, Document
 
 WRITE_BATCH = 256  # chunks embedded, then written, at a time: at most this much work is lost to a kill
@@ -107,6 +107,8 @@ def walk(paths: Iterable[Path]) -> Walk:
         if p.is_dir():
             for f in sorted(p.rglob("*")):
                 if not f.is_file() or any(part.startswith(".") for part in f.relative_to(p).parts):
+                    continue
+                if is_companion(f):  # part of the yt-dlp `.info.json` beside it, not a document
                     continue
                 if _supported(f):
                     found.append(f)
@@ -434,8 +436,8 @@ class _Run:
 
 
 def _doc_meta(doc: Document) -> dict[str, Any]:
-    """Metadata every chunk of a document version carries beside its own."""
-    return {"chunk_format": CHUNK_FORMAT}
+    """Metadata every chunk of a document version carries beside its own (chapters, feed, ...)."""
+    return {**document_metadata(doc), "chunk_format": CHUNK_FORMAT}
 
 
 def _size(path: Path) -> int:

@@ -59,21 +59,28 @@ class Settings:
     max_tool_rounds: int = 4
     max_history_turns: int = 6  # earlier turns of a thread sent with each question
     context_token_budget: int = 3000
-    abstain_threshold: float = 0.33  # dense similarity below which no passage counts as relevant
-    min_coverage: float = 0.47  # offline: share of the question's terms a passage must contain
+    abstain_threshold: float = 0.45  # best claim sentence's semantic similarity below which kb abstains (agent.abstention)
+    min_coverage: float = 0.25  # share of the question's content words one sentence and its neighbours must contain
+    lexicon_file: str | None = None  # extra domain words merged over kb/data/lexicon.json
     prices: Mapping[str, tuple[float, float]] = field(default_factory=lambda: dict(DEFAULT_PRICES))
+    # podcast feeds and YouTube (ingest/fetch.py, ingest/feeds.py, ingest/youtube.py)
+    fetch_timeout_s: float = 20.0  # connect and read timeout per request
+    fetch_max_bytes: int = 50_000_000  # largest download (feed, transcript, chapters)
+    fetch_retries: int = 3  # retries on 429 and 5xx, with back-off
+    caption_language: str = "en"  # YouTube captions and preferred feed transcript language
 
     def __post_init__(self) -> None:
         if not isinstance(self.home, Path):
             object.__setattr__(self, "home", Path(self.home).expanduser())
         limits = {"top_k": 1, "candidates": 1, "embedding_batch_size": 1, "chunk_tokens": 32, "chunk_overlap_tokens": 0,
-                  "max_tool_rounds": 0, "max_history_turns": 0, "max_retries": 0, "context_token_budget": 100}
+                  "max_tool_rounds": 0, "max_history_turns": 0, "max_retries": 0, "context_token_budget": 100,
+                  "fetch_max_bytes": 1, "fetch_retries": 0}
         for name, low in limits.items():
             if getattr(self, name) < low:
                 raise SettingsError(f"KB_{name.upper()}={getattr(self, name)}: must be at least {low}")
         if self.chunk_overlap_tokens >= self.chunk_tokens:
             raise SettingsError(f"KB_CHUNK_OVERLAP_TOKENS={self.chunk_overlap_tokens}: must be below KB_CHUNK_TOKENS={self.chunk_tokens}")
-        for name in ("request_timeout_s", "chroma_timeout_s"):
+        for name in ("request_timeout_s", "chroma_timeout_s", "fetch_timeout_s"):
             if getattr(self, name) <= 0:
                 raise SettingsError(f"KB_{name.upper()}={getattr(self, name)}: must be positive")
 
@@ -88,6 +95,11 @@ class Settings:
     @property
     def log_path(self) -> Path:
         return self.home / "log.sqlite"
+
+    @property
+    def sources_path(self) -> Path:
+        """Feeds and playlists ingested by URL (for `kb sync`) and their downloaded transcripts."""
+        return self.home / "sources"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
