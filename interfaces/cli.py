@@ -324,6 +324,13 @@ def cmd_slack(args: argparse.Namespace) -> int:
     return slack_main(_settings(args), host=args.host, port=args.port, socket=args.socket)
 
 
+def cmd_mcp(args: argparse.Namespace) -> int:
+    from interfaces.mcp_server import main as mcp_main
+
+    return mcp_main(_settings(args), http=args.http, host=args.host, port=args.port, token=args.token,
+                    allow_ingest=args.allow_ingest)
+
+
 def cmd_log(args: argparse.Namespace) -> int:
     from interfaces import log
 
@@ -422,6 +429,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="0.0.0.0", help="address to listen on (HTTP mode)")
     p.add_argument("--socket", action="store_true", help="Socket Mode (needs SLACK_APP_TOKEN)")
     p.set_defaults(func=cmd_slack)
+
+    p = sub.add_parser("mcp", parents=[common], help="serve the knowledge base to MCP clients (Claude, ChatGPT, agents): stdio, or --http")
+    p.add_argument("--http", action="store_true", help="Streamable HTTP at /mcp instead of stdio")
+    p.add_argument("--host", help="HTTP address to listen on (env KB_MCP_HOST, default 127.0.0.1)")
+    p.add_argument("--port", type=int, help="HTTP port (env KB_MCP_PORT, default 8765)")
+    p.add_argument("--token", help="require Authorization: Bearer TOKEN (env KB_MCP_TOKEN; the variable keeps it out of `ps`)")
+    p.add_argument("--allow-ingest", action="store_true", help="add the ingest tool (clients may then write to the index)")
+    p.set_defaults(func=cmd_mcp)
 
     p = sub.add_parser("log", parents=[common], help="the record of answered questions")
     p.add_argument("--limit", type=int, default=20)

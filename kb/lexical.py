@@ -31,7 +31,8 @@ def stem(word: str) -> str:
 
 def tokenize(text: str) -> list[str]:
     """Lowercase word stems without stopwords."""
-    return [stem(w) for w in _WORD.findall(text.lower().replace("’", "'")) if w not in STOPWORDS]
+    words = (re.sub(r"'s?$", "", w) for w in _WORD.findall(text.lower().replace("’", "'")))  # "openai's" -> "openai"
+    return [stem(w) for w in words if w and w not in STOPWORDS]
 
 
 class LexicalIndex:

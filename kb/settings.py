@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 DEFAULT_EMBEDDING_MODEL = "all-MiniLM-L6-v2"
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 # USD per million tokens (prompt, completion); used to report cost_usd.
 DEFAULT_PRICES: dict[str, tuple[float, float]] = {
@@ -59,8 +60,8 @@ class Settings:
     max_tool_rounds: int = 4
     max_history_turns: int = 6  # earlier turns of a thread sent with each question
     context_token_budget: int = 3000
-    abstain_threshold: float = 0.45  # best claim sentence's semantic similarity below which kb abstains (agent.abstention)
-    min_coverage: float = 0.25  # share of the question's content words one sentence and its neighbours must contain
+    abstain_threshold: float = 0.42  # best claim sentence's semantic similarity below which kb abstains (agent.abstention)
+    min_coverage: float = 0.22  # share of the question's content words one sentence and its neighbours must contain
     lexicon_file: str | None = None  # extra domain words merged over kb/data/lexicon.json
     prices: Mapping[str, tuple[float, float]] = field(default_factory=lambda: dict(DEFAULT_PRICES))
     # podcast feeds and YouTube (ingest/fetch.py, ingest/feeds.py, ingest/youtube.py)
@@ -68,6 +69,11 @@ class Settings:
     fetch_max_bytes: int = 50_000_000  # largest download (feed, transcript, chapters)
     fetch_retries: int = 3  # retries on 429 and 5xx, with back-off
     caption_language: str = "en"  # YouTube captions and preferred feed transcript language
+    # interfaces
+    log_level: str = "WARNING"  # KB_LOG_LEVEL: DEBUG, INFO, WARNING, ERROR (servers log to stderr)
+    mcp_token: str | None = None  # KB_MCP_TOKEN: `kb mcp --http` requires `Authorization: Bearer <token>`
+    mcp_host: str = "127.0.0.1"  # KB_MCP_HOST
+    mcp_port: int = 8765  # KB_MCP_PORT
 
     def __post_init__(self) -> None:
         if not isinstance(self.home, Path):
@@ -83,6 +89,10 @@ class Settings:
         for name in ("request_timeout_s", "chroma_timeout_s", "fetch_timeout_s"):
             if getattr(self, name) <= 0:
                 raise SettingsError(f"KB_{name.upper()}={getattr(self, name)}: must be positive")
+        if self.log_level.upper() not in LOG_LEVELS:
+            raise SettingsError(f"KB_LOG_LEVEL={self.log_level!r}: must be one of {', '.join(LOG_LEVELS)}")
+        if not 0 < self.mcp_port < 65536:
+            raise SettingsError(f"KB_MCP_PORT={self.mcp_port}: must be a TCP port (1-65535)")
 
     @property
     def chroma_path(self) -> Path:
