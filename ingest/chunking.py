@@ -26,14 +26,18 @@ def embedding_text(title: str, text: str) -> str:
     return f"{title}\n{text}"
 
 
-def chunk_document(doc: Document, count: TokenCount, max_tokens: int, overlap_tokens: int = 0) -> list[Chunk]:
-    """Split a document into token-bounded windows of whole sentences."""
+def chunk_document(doc: Document, count: TokenCount, max_tokens: int, overlap_tokens: int = 0,
+                   on_progress: Callable[[int, int], None] | None = None) -> list[Chunk]:
+    """Split a document into token-bounded windows of whole sentences. `on_progress(done, total)`
+    hears how many sentences have been measured, every few thousand (a long file takes a while)."""
     budget = max_tokens - count(embedding_text(doc.title, ""))
     if budget < 8:
         raise ValueError(f"title of {doc.source} leaves no room under the {max_tokens}-token limit")
     sentences: list[Sentence] = []
-    for s in doc.sentences:
+    for n, s in enumerate(doc.sentences, 1):
         sentences.extend(_fit(s, count, budget))
+        if on_progress and n % 5000 == 0:
+            on_progress(n, len(doc.sentences))
     cost = [_cost(s.text, count) for s in sentences]
 
     windows: list[list[int]] = []

@@ -10,7 +10,7 @@ times of the fragments inside it (`marks`), so a citation can open the video whe
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from kb.types import Sentence
@@ -35,13 +35,8 @@ TARGET_WORDS = 18
 
 
 def reflow(fragments: Iterable[Fragment]) -> list[Sentence]:
-    """Sentences from caption fragments, in order; empty fragments are ignored."""
-    words: list[tuple[str, float, int, bool]] = []  # (word, fragment time, fragment index, new speaker)
-    for i, frag in enumerate(fragments):
-        toks = frag.text.split()
-        for j, tok in enumerate(toks):
-            words.append((tok, frag.start_s, i, frag.new_speaker and j == 0))
-
+    """Sentences from caption fragments, in order; empty fragments are ignored. Words stream
+    through: only the current sentence's words are held, not the document's."""
     sentences: list[Sentence] = []
     turn = 0
     current: list[tuple[str, float, int]] = []
@@ -52,7 +47,7 @@ def reflow(fragments: Iterable[Fragment]) -> list[Sentence]:
                 sentences.append(_make_sentence(piece, turn))
             current.clear()
 
-    for word, t, idx, new_speaker in words:
+    for word, t, idx, new_speaker in _words(fragments):
         if new_speaker:
             flush()
             turn += 1
@@ -63,22 +58,69 @@ def reflow(fragments: Iterable[Fragment]) -> list[Sentence]:
     return sentences
 
 
+def _words(fragments: Iterable[Fragment]) -> Iterator[tuple[str, float, int, bool]]:
+    """(word, fragment time, fragment index, whether a new speaker starts at this word)."""
+    for i, frag in enumerate(fragments):
+        for j, tok in enumerate(frag.text.split()):
+            yield tok, frag.start_s, i, frag.new_speaker and j == 0
+
+
 def _split_long(words: list[tuple[str, float, int]]) -> list[list[tuple[str, float, int]]]:
+    """Cut a run longer than MAX_WORDS: before the soft starter nearest TARGET_WORDS (preferring one
+    that opens a caption fragment), else at the fragment boundary nearest it, else at MAX_WORDS;
+    pieces still too long are cut again. Linear in the run's length: each cut looks only as far
+    as a better cut could be, through precomputed "next candidate" positions."""
     if len(words) <= MAX_WORDS:
         return [words]
-    best, best_cost = None, None
-    for i in range(MIN_WORDS, len(words) - MIN_WORDS + 1):
-        w = words[i][0].lower().strip(",.")
-        if w not in _SOFT_STARTERS:
+    n = len(words)
+    starts = [i > 0 and words[i][2] != words[i - 1][2] for i in range(n)]  # opens a fragment
+    soft = [w[0].lower().strip(",.") in _SOFT_STARTERS for w in words]
+    next_soft, next_bound = _next_true(soft), _next_true(starts)
+    pieces: list[list[tuple[str, float, int]]] = []
+    stack = [(0, n)]  # runs still to cut, the leftmost on top
+    while stack:
+        lo, hi = stack.pop()
+        if hi - lo <= MAX_WORDS:
+            pieces.append(words[lo:hi])
             continue
-        at_fragment_start = words[i][2] != words[i - 1][2]
-        cost = abs(i - TARGET_WORDS) - (3 if at_fragment_start else 0)
+        cut = _best_cut(lo, hi, next_soft, next_bound, starts)
+        stack.append((cut, hi))
+        stack.append((lo, cut))
+    return pieces
+
+
+def _next_true(flags: list[bool]) -> list[int]:
+    """For each position, the first position at or after it whose flag is set (len(flags) if none)."""
+    out = [len(flags)] * (len(flags) + 1)
+    for i in range(len(flags) - 1, -1, -1):
+        out[i] = i if flags[i] else out[i + 1]
+    return out
+
+
+def _best_cut(lo: int, hi: int, next_soft: list[int], next_bound: list[int], starts: list[bool]) -> int:
+    """Where to cut words[lo:hi] (an absolute index); costs are relative to `lo`."""
+    last = hi - MIN_WORDS  # cuts at lo+MIN_WORDS .. hi-MIN_WORDS leave both sides MIN_WORDS long
+    best, best_cost = None, None
+    i = next_soft[lo + MIN_WORDS]
+    while i <= last:
+        rel = i - lo
+        if best_cost is not None and rel - TARGET_WORDS - 3 >= best_cost:
+            break  # every later cut costs at least this much: the first minimum stands
+        cost = abs(rel - TARGET_WORDS) - (3 if starts[i] else 0)
         if best_cost is None or cost < best_cost:
             best, best_cost = i, cost
-    if best is None:  # no marker: cut at the fragment boundary nearest the target length
-        bounds = [i for i in range(MIN_WORDS, len(words) - MIN_WORDS + 1) if words[i][2] != words[i - 1][2]]
-        best = min(bounds, key=lambda i: abs(i - TARGET_WORDS)) if bounds else MAX_WORDS
-    return _split_long(words[:best]) + _split_long(words[best:])
+        i = next_soft[i + 1]
+    if best is not None:
+        return best
+    i = next_bound[lo + MIN_WORDS]
+    while i <= last:  # no marker: the fragment boundary nearest the target length
+        if best_cost is not None and i - lo - TARGET_WORDS >= best_cost:
+            break
+        cost = abs(i - lo - TARGET_WORDS)
+        if best_cost is None or cost < best_cost:
+            best, best_cost = i, cost
+        i = next_bound[i + 1]
+    return best if best is not None else lo + MAX_WORDS
 
 
 def _make_sentence(words: list[tuple[str, float, int]], turn: int) -> Sentence:

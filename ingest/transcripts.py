@@ -5,46 +5,74 @@
     [00:09] Hello everybody.
     [20:43] >> so the compute graph is now a lot more
 
-A `[mm:ss]` or `[h:mm:ss]` prefix per line, `>>` marks a change of speaker, a `# Title` first line
-and a video URL line. Lines without a timestamp after the first one continue the previous line.
+A `[mm:ss]` or `[h:mm:ss]` prefix per line (any number of hour digits: `[100:00:00]`), `>>` marks
+a change of speaker, a `# Title` first line and a video URL line. Lines without a timestamp after
+the first one continue the previous line. Parsing is one pass over the lines: continuation lines
+are collected and joined once, never glued onto a growing string line by line.
 """
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 from ingest.errors import IngestError
 from ingest.loaders import humanize_stem, source_id
 from ingest.reflow import Fragment, reflow
 from kb.links import find_video_url
-from kb.timecode import TimecodeError, parse_timecode
+from kb.timecode import TimecodeError, parse_timecode, split_stamp
 from kb.types import Document
-
-_STAMP = re.compile(r"^\s*\[([^\]]{1,12})\]\s?(.*)$")
-_LOOKS_TIMED = re.compile(r"^\s*\[\d{1,2}:\d")
 
 
 def looks_like_transcript(text: str) -> bool:
     """True when at least a third of the non-empty lines (and at least 2) start with `[mm:ss]`."""
     lines = [ln for ln in text.splitlines() if ln.strip()]
-    timed = sum(1 for ln in lines if _LOOKS_TIMED.match(ln))
+    timed = sum(1 for ln in lines if split_stamp(ln) is not None)
     return timed >= 2 and timed * 3 >= len(lines)
+
+
+class _Fragments:
+    """The fragments read so far; the last one's text is kept in parts until the next one starts."""
+
+    def __init__(self) -> None:
+        self.done: list[Fragment] = []
+        self._start: float = 0.0
+        self._speaker = False
+        self._parts: list[str] | None = None
+
+    def __bool__(self) -> bool:
+        return self._parts is not None or bool(self.done)
+
+    def start(self, t: float, text: str, new_speaker: bool) -> None:
+        self._close()
+        self._start, self._speaker, self._parts = t, new_speaker, [text]
+
+    def extend(self, text: str) -> None:
+        assert self._parts is not None
+        self._parts.append(text)
+
+    def finish(self) -> list[Fragment]:
+        self._close()
+        return self.done
+
+    def _close(self) -> None:
+        if self._parts is not None:
+            self.done.append(Fragment(self._start, " ".join(self._parts), self._speaker))
+            self._parts = None
 
 
 def parse_transcript(path: Path, text: str) -> Document:
     title: str | None = None
     url: str | None = None
-    fragments: list[Fragment] = []
+    fragments = _Fragments()
     prev: tuple[float, int] | None = None
     pending: tuple[float, bool] | None = None
     for lineno, raw in enumerate(text.splitlines(), start=1):
         line = raw.strip()
         if not line:
             continue
-        m = _STAMP.match(line)
-        if m and _LOOKS_TIMED.match(line):
-            label, body = m.groups()
+        stamp = split_stamp(line)
+        if stamp is not None:
+            label, body = stamp
             try:
                 t = parse_timecode(label)
             except TimecodeError as exc:
@@ -60,12 +88,12 @@ def parse_transcript(path: Path, text: str) -> Document:
             new_speaker = body.startswith(">>")
             body = body.lstrip(">").strip()
             if body:
-                fragments.append(Fragment(t, body, new_speaker))
+                fragments.start(t, body, new_speaker)
             else:  # "[00:01]" alone: its text is on the next line
                 pending = (t, new_speaker)
             continue
         if pending is not None:
-            fragments.append(Fragment(pending[0], line.lstrip(">").strip(), pending[1] or line.startswith(">>")))
+            fragments.start(pending[0], line.lstrip(">").strip(), pending[1] or line.startswith(">>"))
             pending = None
             continue
         if not fragments:
@@ -76,9 +104,8 @@ def parse_transcript(path: Path, text: str) -> Document:
             elif title is None:
                 title = line
             continue
-        last = fragments[-1]
-        fragments[-1] = Fragment(last.start_s, f"{last.text} {line}", last.new_speaker)
-    sentences = tuple(reflow(fragments))
+        fragments.extend(line)
+    sentences = tuple(reflow(fragments.finish()))
     return Document(
         source=source_id(path),
         title=title or humanize_stem(path.stem),

@@ -44,13 +44,16 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     paths = [Path(a) for a in args.paths if not is_url(a)]
 
     def on_file(path: str, status: str) -> None:
-        if not quiet:
+        if status.startswith("failed: "):  # each error once, as it is found (the check comes first)
+            if not args.json:
+                print(f"error: {path}: {status.removeprefix('failed: ')}", file=sys.stderr)
+        elif not quiet:
             print(f"  {Path(path).name}: {status}", file=sys.stderr)
 
     report = IngestReport()
     if paths or not urls:
         report = ingest(paths or None, settings=settings, prune=args.prune,
-                        progress=None if not quiet else False, on_file=on_file)
+                        progress=False if args.quiet else None, on_file=on_file)
     try:
         sources = _ingest_urls(urls, settings, args.prune, quiet) if urls else None
     except IngestError as exc:  # the list of feeds in KB_HOME cannot be read
@@ -59,7 +62,8 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     if args.json:
         data = report.to_json()
         out = {k: data[k] for k in ("files_seen", "files_ingested", "files_skipped", "files_failed",
-                                    "chunks_added", "chunks_deleted", "chunks_total", "errors", "seconds")}
+                                    "files_unsupported", "chunks_added", "chunks_resumed", "chunks_deleted",
+                                    "chunks_total", "errors", "unsupported", "model_loaded", "seconds", "timings")}
         if sources is not None:  # URLs: their episodes count as files; a failed one is an error naming its URL
             out["sources"] = sources.to_json()["items"]
             for key in ("files_seen", "files_ingested", "files_skipped", "chunks_added", "chunks_deleted"):
@@ -68,9 +72,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
             out["errors"] += [{"file": i.url or i.source_url, "reason": i.reason} for i in sources.items if i.status == "failed"]
             out["chunks_total"] = sources.ingest.chunks_total
         _print_json(out)
-    else:
-        for err in report.errors:
-            print(f"error: {err['file']}: {err['reason']}", file=sys.stderr)
+    else:  # errors were printed once, as they were found
         if paths or not urls:
             print(report.summary_line())
         if sources is not None:
@@ -124,6 +126,9 @@ def cmd_sync(args: argparse.Namespace) -> int:
 def cmd_search(args: argparse.Namespace) -> int:
     from kb.retrieval import Retriever
 
+    if not args.query.strip():
+        print("kb: the query is empty", file=sys.stderr)
+        return EXIT_USAGE
     retriever = Retriever(_settings(args))
     retriever.store.require_documents()
     if args.source and args.source not in {s.source for s in retriever.store.sources()}:
@@ -213,6 +218,10 @@ def cmd_ask(args: argparse.Namespace) -> int:
     if not args.question.strip():
         print("kb: the question is empty", file=sys.stderr)
         return EXIT_USAGE
+    _require_model(settings)
+    new_thread = not args.thread or not thread_exists(settings.threads_path, args.thread)
+    if args.thread and new_thread:
+        print(f"kb: no conversation {args.thread!r} yet: starting a new one with that id", file=sys.stderr)
     try:
         result = answer(args.question, thread_id=args.thread, settings=settings)
     except ModelUnavailable as exc:
@@ -222,7 +231,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
     record(settings, "ask", result)
     if args.json:
-        _print_json(result.to_json())
+        _print_json({**result.to_json(), "new_thread": new_thread})
     else:
         from rich.console import Console
 
@@ -234,12 +243,36 @@ def cmd_ask(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _require_model(settings: Any) -> None:
+    """The OpenAI backend, chosen with no model configured, is a usage error that says what to set."""
+    if settings.resolved_backend == "openai" and not (settings.openai_api_key or settings.openai_base_url):
+        from kb.settings import SettingsError
+
+        raise SettingsError("the openai backend needs a model, but neither OPENAI_API_KEY (OpenAI) nor "
+                            "OPENAI_BASE_URL (an OpenAI-compatible server) is set")
+
+
+def thread_exists(threads_path: Path, thread_id: str) -> bool:
+    """Whether a conversation with this id was ever saved (read-only look at the checkpointer)."""
+    if not threads_path.exists():
+        return False
+    import sqlite3
+    from contextlib import closing
+
+    try:
+        with closing(sqlite3.connect(f"file:{threads_path}?mode=ro", uri=True)) as conn:
+            return conn.execute("SELECT 1 FROM checkpoints WHERE thread_id = ? LIMIT 1", (thread_id,)).fetchone() is not None
+    except sqlite3.Error:  # no checkpoint table yet
+        return False
+
+
 def cmd_eval(args: argparse.Namespace) -> int:
     from evals.harness import EvalInputError, below_thresholds, compare_retrievers, run_eval
     from evals.judge import JudgeUnavailable
     from evals.report import retriever_table
 
     settings = _settings(args)
+    _require_model(settings)
     gold = Path(args.gold)
     if not gold.exists():
         print(f"kb: gold file not found: {gold}", file=sys.stderr)
@@ -280,7 +313,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
 def cmd_chat(args: argparse.Namespace) -> int:
     from interfaces.repl import main as chat_main
 
-    return chat_main(_settings(args), thread_id=args.thread)
+    settings = _settings(args)
+    _require_model(settings)
+    return chat_main(settings, thread_id=args.thread)
 
 
 def cmd_slack(args: argparse.Namespace) -> int:
@@ -530,9 +565,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return EXIT_USAGE
+    import warnings
+
+    from agent.budget import TokenizerFallbackWarning
     from kb.errors import EmbeddingUnavailable, StoreUnavailable
     from kb.settings import SettingsError
 
+    # The tiktoken fallback is also logged (once, plain); its Python warning would repeat it.
+    warnings.simplefilter("ignore", TokenizerFallbackWarning)
     try:
         return int(args.func(args) or 0)
     except (StoreUnavailable, EmbeddingUnavailable) as exc:

@@ -538,6 +538,9 @@ def main(settings: Settings, host: str = "0.0.0.0", port: int = 3000, socket: bo
     except SlackConfigError as exc:
         print(f"kb slack: {exc}", file=sys.stderr)
         return 2
+    sdk_log = logging.getLogger("slack_sdk")
+    level = sdk_log.level
+    sdk_log.setLevel(logging.CRITICAL)  # its retry lines would only precede the one message below
     try:
         app = build_app(settings, client=WebClient(token=config.bot_token, base_url=config.api_url),
                         signing_secret=config.signing_secret)
@@ -546,6 +549,8 @@ def main(settings: Settings, host: str = "0.0.0.0", port: int = 3000, socket: bo
 
         print(f"kb slack: could not sign in to Slack at {config.api_url}: {exc}", file=sys.stderr)
         return 2 if isinstance(exc, BoltError) else 3
+    finally:
+        sdk_log.setLevel(level)
     threading.Thread(target=_warm_up, args=(settings,), name="kb-warm-up", daemon=True).start()
     if socket:
         from slack_bolt.adapter.socket_mode import SocketModeHandler

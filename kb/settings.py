@@ -40,6 +40,7 @@ class Settings:
 
     home: Path = field(default_factory=_default_home)
     chroma_url: str | None = None
+    chroma_timeout_s: float = 10.0  # how long a Chroma server may take to answer the first request
     embedding_model: str = DEFAULT_EMBEDDING_MODEL
     embedding_device: str = "auto"
     embedding_backend: str = "auto"  # auto | onnx | torch (see kb/embeddings.py)
@@ -91,10 +92,9 @@ class Settings:
             raise SettingsError(f"KB_EMBEDDING_BACKEND={self.embedding_backend!r}: one of auto, onnx, torch")
         if self.model_cache is not None and not isinstance(self.model_cache, Path):
             object.__setattr__(self, "model_cache", Path(self.model_cache).expanduser())
-        if self.request_timeout_s <= 0:
-            raise SettingsError(f"KB_REQUEST_TIMEOUT_S={self.request_timeout_s}: must be positive")
-        if self.fetch_timeout_s <= 0:
-            raise SettingsError(f"KB_FETCH_TIMEOUT_S={self.fetch_timeout_s}: must be positive")
+        for name in ("request_timeout_s", "chroma_timeout_s", "fetch_timeout_s"):
+            if getattr(self, name) <= 0:
+                raise SettingsError(f"KB_{name.upper()}={getattr(self, name)}: must be positive")
         if self.log_level.upper() not in LOG_LEVELS:
             raise SettingsError(f"KB_LOG_LEVEL={self.log_level!r}: must be one of {', '.join(LOG_LEVELS)}")
         if not 0 < self.mcp_port < 65536:

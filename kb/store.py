@@ -24,6 +24,7 @@ from kb.settings import Settings
 from kb.types import Chapter, Chunk, Document, Passage, sentence_from_json, sentence_to_json
 
 UNMARKED = "unmarked/"  # fingerprint prefix of a collection written without bump_fingerprint
+WRITE_BATCH = 2000  # records per Chroma request (below its maximum batch size)
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,7 @@ def _client(settings: Settings) -> Any:
         u = urlparse(settings.chroma_url)
         if not u.hostname:
             raise StoreUnavailable(f"KB_CHROMA_URL={settings.chroma_url!r} is not a URL like http://host:8000")
+        _probe(settings.chroma_url, settings.chroma_timeout_s)
         try:
             return chromadb.HttpClient(
                 host=u.hostname, port=u.port or (443 if u.scheme == "https" else 8000),
@@ -74,6 +76,19 @@ def _client(settings: Settings) -> Any:
             raise StoreUnavailable(f"cannot reach the Chroma server at {settings.chroma_url}: {_reason(exc)}") from None
     settings.chroma_path.mkdir(parents=True, exist_ok=True)
     return chromadb.PersistentClient(path=str(settings.chroma_path), settings=chroma_settings)
+
+
+def _probe(url: str, timeout_s: float) -> None:
+    """Fail fast, naming the URL, when the server does not answer: Chroma's own client waits forever."""
+    import httpx
+
+    try:
+        httpx.get(url.rstrip("/") + "/api/v2/heartbeat", timeout=timeout_s)
+    except httpx.TimeoutException:
+        raise StoreUnavailable(f"the Chroma server at {url} did not answer within {timeout_s:g} s "
+                               "(KB_CHROMA_TIMEOUT_S); is it running, and is that its address?") from None
+    except httpx.HTTPError as exc:
+        raise StoreUnavailable(f"cannot reach the Chroma server at {url}: {_reason(exc)}") from None
 
 
 def _reason(exc: Exception) -> str:
@@ -165,14 +180,39 @@ class Store:
     def mark_current(self, ids: Sequence[str], doc_hash: str, path: str, n_chunks: int,
                      doc_meta: Mapping[str, Any] | None = None) -> None:
         """Point kept chunks at the new document version (their text did not change)."""
-        if ids:
-            meta = {"doc_hash": doc_hash, "path": path, "doc_chunks": n_chunks, "ingested_at": time.time(), **(doc_meta or {})}
-            self._call(self.collection.update, ids=list(ids), metadatas=[dict(meta) for _ in ids])
+        meta = {"doc_hash": doc_hash, "path": path, "doc_chunks": n_chunks, "ingested_at": time.time(), **(doc_meta or {})}
+        ids = list(ids)
+        for i in range(0, len(ids), WRITE_BATCH):
+            part = ids[i : i + WRITE_BATCH]
+            self._call(self.collection.update, ids=part, metadatas=[dict(meta) for _ in part])
+
+    def write(self, ids: Sequence[str], documents: Sequence[str], embeddings: Sequence[Sequence[float]],
+              metadatas: Sequence[dict[str, Any]]) -> None:
+        """Upsert prepared records (ids, texts, vectors, metadata), in requests Chroma accepts."""
+        for i in range(0, len(ids), WRITE_BATCH):
+            j = i + WRITE_BATCH
+            self._call(self.collection.upsert, ids=list(ids[i:j]), documents=list(documents[i:j]),
+                       embeddings=[list(e) for e in embeddings[i:j]], metadatas=list(metadatas[i:j]))
+
+    def records(self, ids: Sequence[str]) -> tuple[list[str], list[str], list[list[float]], list[dict[str, Any]]]:
+        """The stored records of `ids` with their vectors: (ids, texts, vectors, metadata)."""
+        got = self._call(self.collection.get, ids=list(ids), include=["documents", "embeddings", "metadatas"])
+        return (list(got["ids"]), list(got["documents"]), [list(map(float, e)) for e in got["embeddings"]],
+                [dict(m or {}) for m in got["metadatas"]])
+
+    def ids(self, where: dict[str, Any]) -> list[str]:
+        """Ids of the chunks whose metadata matches `where` (a light read: no texts, no metadata)."""
+        return list(self._call(self.collection.get, where=where, include=[])["ids"])
+
+    def peek(self, where: dict[str, Any]) -> dict[str, Any] | None:
+        """The metadata of one chunk matching `where`, or None."""
+        got = self._call(self.collection.get, where=where, limit=1, include=["metadatas"])
+        return dict(got["metadatas"][0] or {}) if got["ids"] else None
 
     def delete(self, ids: Iterable[str]) -> int:
         ids = list(ids)
-        for i in range(0, len(ids), 5000):
-            self._call(self.collection.delete, ids=ids[i : i + 5000])
+        for i in range(0, len(ids), WRITE_BATCH):
+            self._call(self.collection.delete, ids=ids[i : i + WRITE_BATCH])
         return len(ids)
 
     def bump_fingerprint(self) -> str:

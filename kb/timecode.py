@@ -1,10 +1,16 @@
-"""Timestamps: parse `mm:ss` / `h:mm:ss` labels to seconds and format seconds back to labels."""
+"""Timestamps: parse `mm:ss` / `h:mm:ss` labels to seconds and format seconds back to labels.
+
+Hours have any number of digits (`[100:00:00]` is 100 hours); without hours, minutes may exceed
+59 (`[75:10]`). `split_stamp` finds a `[label]` prefix on a transcript line, in one pass.
+"""
 
 from __future__ import annotations
 
 import re
 
-_LABEL = re.compile(r"^(?:(\d+):)?(\d{1,2}):(\d{2})(?:[.,](\d+))?$")
+_LABEL = re.compile(r"^(?:(\d+):(\d{1,2})|(\d+)):(\d{2})(?:[.,](\d+))?$")
+# "[" digits ":" digit ... "]" at the start of a line: a line that means to carry a timestamp.
+_PREFIX = re.compile(r"\s*\[(\d+:\d[^\]\n]{0,14})\]")
 
 
 class TimecodeError(ValueError):
@@ -12,17 +18,28 @@ class TimecodeError(ValueError):
 
 
 def parse_timecode(label: str) -> float:
-    """`"10:31"` -> 631.0, `"1:02:03"` -> 3723.0; raises TimecodeError on anything else."""
+    """`"10:31"` -> 631.0, `"1:02:03"` -> 3723.0, `"100:00:00"` -> 360000.0; TimecodeError otherwise."""
     m = _LABEL.match(label.strip().strip("[]"))
     if not m:
         raise TimecodeError(f"not a timestamp: {label!r} (expected mm:ss or h:mm:ss)")
-    hours, minutes, seconds, frac = m.groups()
+    hours, minutes_after_hours, minutes_alone, seconds, frac = m.groups()
+    minutes = minutes_after_hours if hours is not None else minutes_alone
     if int(seconds) >= 60 or (hours is not None and int(minutes) >= 60):
         raise TimecodeError(f"not a timestamp: {label!r} (minutes/seconds must be below 60)")
     value = int(hours or 0) * 3600 + int(minutes) * 60 + int(seconds)
     if frac:
         value += float("0." + frac)
     return float(value)
+
+
+def split_stamp(line: str) -> tuple[str, str] | None:
+    """`"[1:02:03] text"` -> `("1:02:03", "text")`: the label of a line's timestamp prefix and the
+    rest, or None when the line does not start with one. The label may still fail
+    `parse_timecode` (`[12:75]`): the line meant a timestamp, and the caller reports it."""
+    m = _PREFIX.match(line)
+    if not m:
+        return None
+    return m.group(1), line[m.end():].lstrip()
 
 
 def format_timecode(seconds: float) -> str:
