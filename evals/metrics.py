@@ -233,8 +233,10 @@ def retrieved_covers(source: str, start_s: float | None, end_s: float | None, go
                      tol_s: float = 30.0) -> bool:
     """A retrieved passage covers a gold citation: same source and, where the gold gives a time,
     that time lies in [start_s - tol_s, end_s + tol_s]; for a gold range `at`..`end`, the passage
-    and the range overlap (by more than an instant: a passage that ends where the span starts
-    does not cover it). An untimed passage covers only untimed gold citations."""
+    overlaps the range widened by `tol_s` on each side (with `tol_s=0`, by more than an instant:
+    a passage that ends where the span starts does not cover it). The same ±30 s as for a gold
+    second: a passage is context, and one that ends just before the span still leads the reader
+    to it. An untimed passage covers only untimed gold citations."""
     if not same_source(source, gold.source):
         return False
     if gold.at_s is None:
@@ -244,7 +246,9 @@ def retrieved_covers(source: str, start_s: float | None, end_s: float | None, go
     if lo is None or hi is None:
         return False
     if gold.end_s is not None:
-        return lo < gold.end_s and hi > gold.at_s if hi > lo else gold.at_s <= lo <= gold.end_s
+        if hi > lo:
+            return lo < gold.end_s + tol_s and hi > gold.at_s - tol_s
+        return gold.at_s - tol_s <= lo <= gold.end_s + tol_s
     return lo - tol_s - 1e-9 <= gold.at_s <= hi + tol_s + 1e-9
 
 

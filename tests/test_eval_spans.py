@@ -43,12 +43,15 @@ def test_a_cited_second_matches_a_range_with_a_small_tolerance() -> None:
 
 
 def test_a_passage_covers_a_range_when_they_overlap() -> None:
-    assert retrieved_covers("meeting-a", 100.0, 130.0, SPAN)
-    assert retrieved_covers("meeting-a", 170.0, 260.0, SPAN)
-    assert retrieved_covers("meeting-a", 130.0, 140.0, SPAN)
-    assert not retrieved_covers("meeting-a", 60.0, 120.0, SPAN)  # ends where the span starts
-    assert not retrieved_covers("meeting-a", 180.0, 240.0, SPAN)
-    assert not retrieved_covers("meeting-b", 130.0, 140.0, SPAN)
+    assert retrieved_covers("meeting-a", 100.0, 130.0, SPAN, tol_s=0)
+    assert retrieved_covers("meeting-a", 170.0, 260.0, SPAN, tol_s=0)
+    assert retrieved_covers("meeting-a", 130.0, 140.0, SPAN, tol_s=0)
+    assert not retrieved_covers("meeting-a", 60.0, 120.0, SPAN, tol_s=0)  # ends where the span starts
+    assert not retrieved_covers("meeting-a", 180.0, 240.0, SPAN, tol_s=0)
+    assert not retrieved_covers("meeting-b", 130.0, 140.0, SPAN, tol_s=0)
+    # by default the range is widened by 30 s, as a gold second is
+    assert retrieved_covers("meeting-a", 60.0, 100.0, SPAN) and retrieved_covers("meeting-a", 200.0, 240.0, SPAN)
+    assert not retrieved_covers("meeting-a", 20.0, 85.0, SPAN) and not retrieved_covers("meeting-a", 215.0, 240.0, SPAN)
 
 
 def test_first_citation_decides_in_span() -> None:
@@ -61,7 +64,7 @@ def test_span_verdicts_and_their_summary() -> None:
     inside = score_question(_q(), {"answer": "x", "citations": [_cite(130.0)], "abstained": False,
                                    "retrieved": [{"source": "meeting-a", "start_s": 100.0, "end_s": 140.0}]})
     outside = score_question(_q(id="s2"), {"answer": "x", "citations": [_cite(400.0)], "abstained": False,
-                                           "retrieved": [{"source": "meeting-a", "start_s": 390.0, "end_s": 420.0}]})
+                                           "retrieved": [{"source": "meeting-a", "start_s": 390.0, "end_s": 420.0}]})  # 210 s after
     refused = score_question(_q(id="s3"), {"answer": "no", "citations": [], "abstained": True, "retrieved": []})
     absent = score_question(_q(id="u1", answerable=False, citations=()), {"answer": "no", "abstained": True})
     answered = score_question(_q(id="u2", answerable=False, citations=()), {"answer": "y", "abstained": False})
