@@ -32,6 +32,8 @@ def table(gold: Path, settings: Settings, unscoped: bool = False, naive: bool = 
 
     questions, _ = load_gold(gold)
     questions = [q for q in (unscope(questions) if unscoped else questions) if q.citations]
+    if any(q.source for q in questions):  # the document pass never applies inside one source
+        variants = [(mode, doc_pass) for mode, doc_pass in variants if not doc_pass]
     retriever = Retriever(settings)
     rows = []
     for mode, doc_pass in variants:
