@@ -9,7 +9,7 @@ and every document gets a score from it — its best chunk's rank in each list, 
 rank like the chunks — and a chunk's fused score is raised by `doc_weight` x its document's score,
 so passages of the documents that match the query best come first. It is off by default
 (`DOC_WEIGHT = 0`): on QMSum's dev meetings weight 1 raised recall@5 over the whole index from
-0.523 to 0.557, but on the reported meetings it went from 0.557 to 0.544 (BENCHMARKS.md), so it
+0.523 to 0.545, but on the reported meetings it went from 0.557 to 0.530 (BENCHMARKS.md), so it
 does not generalise; `Retriever(doc_weight=1.0)` turns it on for such measurements.
 """
 
