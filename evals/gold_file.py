@@ -6,12 +6,14 @@ Each line is an object like::
      "reference": "the answer a person would accept", "keywords": ["CPU", "agent|agentic"],
      "numeric": {"value": 420000000000, "rel_tol": 0.02},
      "citations": [{"source": "<file stem>", "at": "10:31"}, {"source": "<file stem>"}],
-     "answerable": true}
+     "answerable": true, "source": "<file stem>"}
 
 Required: `id` (non-empty, unique), `category`, `question` (non-empty), `reference` (may be empty),
 `answerable`. Optional: `turns`, `keywords` (each entry non-empty; `|` separates alternatives),
 `numeric` (`value` required, `rel_tol` >= 0 defaulting to 0.02), `citations` (`source` required,
-`at` optional as `mm:ss` or `h:mm:ss`). Unknown keys are ignored. A bad line is reported as a
+`at` optional as `mm:ss` or `h:mm:ss`; `end` optional, after `at`: the citation is then a time
+range `at`..`end`, such as an annotated span of turns), `source` (a file stem: the question is
+asked of that document only). Unknown keys are ignored. A bad line is reported as a
 `GoldError` naming its line and field; the other lines still load. Blank lines are skipped.
 """
 
@@ -34,6 +36,7 @@ class GoldCitation:
 
     source: str
     at_s: float | None
+    end_s: float | None = None
 
 
 @dataclass(frozen=True)
@@ -51,6 +54,7 @@ class GoldQuestion:
     citations: tuple[GoldCitation, ...]
     answerable: bool
     line: int
+    source: str | None = None
 
 
 @dataclass
@@ -150,18 +154,30 @@ def _citations(obj: dict[str, Any]) -> tuple[GoldCitation, ...]:
         if not isinstance(item, dict):
             raise _LineInvalid(where, f"expected an object, got {_type_name(item)}")
         source = _string(item, "source", allow_empty=False, where=f"{where}.source")
-        at = item.get("at")
-        at_s: float | None = None
-        if at is not None:
-            if not isinstance(at, str):
-                reason = f'expected a string like "10:31", got {_type_name(at)}'
-                raise _LineInvalid(f"{where}.at", reason)
-            try:
-                at_s = parse_timecode(at)
-            except TimecodeError as exc:
-                raise _LineInvalid(f"{where}.at", str(exc)) from None
-        out.append(GoldCitation(source=source.strip(), at_s=at_s))
+        at_s = _time(item, "at", where)
+        end_s = _time(item, "end", where)
+        if end_s is not None and (at_s is None or end_s < at_s):
+            raise _LineInvalid(f"{where}.end", "needs an `at` and must not be before it")
+        out.append(GoldCitation(source=source.strip(), at_s=at_s, end_s=end_s))
     return tuple(out)
+
+
+def _time(item: dict[str, Any], key: str, where: str) -> float | None:
+    value = item.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise _LineInvalid(f"{where}.{key}", f'expected a string like "10:31", got {_type_name(value)}')
+    try:
+        return parse_timecode(value)
+    except TimecodeError as exc:
+        raise _LineInvalid(f"{where}.{key}", str(exc)) from None
+
+
+def _source(obj: dict[str, Any]) -> str | None:
+    if obj.get("source") is None:
+        return None
+    return _string(obj, "source", allow_empty=False).strip()
 
 
 def _question(obj: dict[str, Any], line: int) -> GoldQuestion:
@@ -181,7 +197,7 @@ def _question(obj: dict[str, Any], line: int) -> GoldQuestion:
     return GoldQuestion(
         id=qid.strip(), category=category.strip(), question=question, turns=turns,
         reference=reference, keywords=keywords, numeric_value=numeric_value,
-        numeric_rel_tol=rel_tol, citations=citations, answerable=answerable, line=line,
+        numeric_rel_tol=rel_tol, citations=citations, answerable=answerable, line=line, source=_source(obj),
     )
 
 

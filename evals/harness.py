@@ -4,11 +4,14 @@ chart under the output folder."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
+import inspect
 import json
 import subprocess
 import sys
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,12 +49,29 @@ def corpus_fingerprint(sources: Sequence[Any]) -> str:
     return hashlib.sha256(json.dumps(infos).encode()).hexdigest()[:16]
 
 
+class ScopedRetriever:
+    """A retriever whose searches stay inside `scope` (a source id) while it is set: how eval asks a
+    gold question of its own document when `Agent.ask` has no `source` parameter."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.scope: str | None = None
+
+    def search(self, query: str, k: int | None = None, source: str | None = None, mode: str = "hybrid") -> Any:
+        return self.inner.search(query, k=k, source=self.scope or source, mode=mode)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
 def make_agent(settings: Settings, retriever: str, sources: Sequence[Any] = ()) -> Any:
     """An agent whose conversations live in memory: eval threads do not fill the user's thread store.
-    `sources` (the main index's documents) tell the naive peer which files to read."""
+    `sources` (the main index's documents) tell the naive peer which files to read. Its retriever
+    is wrapped in a ScopedRetriever, so scoped gold questions work with any `Agent.ask`."""
     from langgraph.checkpoint.memory import InMemorySaver
 
     from agent.answer import Agent
+    from kb.retrieval import Retriever
 
     if retriever == "naive":
         from evals.naive import NaiveRetriever
@@ -61,9 +81,21 @@ def make_agent(settings: Settings, retriever: str, sources: Sequence[Any] = ()) 
             from ingest.pipeline import bundled_corpus
 
             paths = sorted(bundled_corpus().glob("*.txt"))
-        naive = NaiveRetriever(settings, paths, corpus_fingerprint(sources))
-        return Agent(settings, retriever=naive, checkpointer=InMemorySaver())  # type: ignore[arg-type]
-    return Agent(settings, retrieval_mode=retriever, checkpointer=InMemorySaver())
+        inner: Any = NaiveRetriever(settings, paths, corpus_fingerprint(sources))
+    else:
+        inner = Retriever(settings)
+    scoped = ScopedRetriever(inner)
+    return Agent(settings, retriever=scoped, checkpointer=InMemorySaver(),  # type: ignore[arg-type]
+                 retrieval_mode="hybrid" if retriever == "naive" else retriever)
+
+
+def ask_kwargs(agent: Any, source: str | None) -> dict[str, Any]:
+    """`source=` for `Agent.ask` when it takes one; otherwise the scope is set on the retriever."""
+    if source is None:
+        return {}
+    if "source" in inspect.signature(agent.ask).parameters:
+        return {"source": source}
+    return {}
 
 
 def ensure_index(settings: Settings) -> None:
@@ -78,22 +110,54 @@ def ensure_index(settings: Settings) -> None:
 
 
 def run_question(agent: Any, q: GoldQuestion) -> dict[str, Any]:
+    """Ask one gold question (its `turns` first) in a fresh thread, inside its `source` if it names one."""
     thread = None
+    kwargs = ask_kwargs(agent, q.source)
+    scoped = getattr(agent, "retriever", None)
+    if isinstance(scoped, ScopedRetriever):
+        scoped.scope = q.source if not kwargs else None
     try:
         for turn in q.turns:
-            thread = agent.ask(turn, thread_id=thread).thread_id
-        result = agent.ask(q.question, thread_id=thread).to_json()
+            thread = agent.ask(turn, thread_id=thread, **kwargs).thread_id
+        result = agent.ask(q.question, thread_id=thread, **kwargs).to_json()
         error = None
     except Exception as exc:  # one failing question must not stop the run; it is reported
         result, error = {}, f"{type(exc).__name__}: {exc}"
+    finally:
+        if isinstance(scoped, ScopedRetriever):
+            scoped.scope = None
     verdicts = score_question(q, result)
     return {
-        "id": q.id, "category": q.category, "question": q.question, "turns": list(q.turns),
+        "id": q.id, "category": q.category, "source": q.source, "question": q.question, "turns": list(q.turns),
         "answer": result.get("answer"), "citations": result.get("citations", []),
         "retrieved": result.get("retrieved", []), "tool_calls": result.get("tool_calls", []),
         "abstained": result.get("abstained"), "latency_s": result.get("latency_s"),
         "usage": result.get("usage", {}), "error": error, "verdicts": verdicts, **_flatten(verdicts),
     }
+
+
+def retrieve_question(retriever: Any, q: GoldQuestion, settings: Settings, mode: str) -> dict[str, Any]:
+    """Only the retrieval stage: the top-k passages for the question (inside its source, if any),
+    scored for retrieval recall and MRR; answer metrics do not apply."""
+    started = time.perf_counter()
+    try:
+        passages = retriever.search(q.question, k=settings.top_k, source=q.source, mode=mode)
+        result: dict[str, Any] = {"retrieved": [{"source": p.source, "start_s": p.start_s, "end_s": p.end_s,
+                                                 "score": round(p.score, 6), "at": p.at} for p in passages]}
+        error = None
+    except Exception as exc:  # reported per question, like a failed answer
+        result, error = {}, f"{type(exc).__name__}: {exc}"
+    verdicts = score_question(q, result)
+    return {"id": q.id, "category": q.category, "source": q.source, "question": q.question, "turns": list(q.turns),
+            "answer": None, "citations": [], "retrieved": result.get("retrieved", []), "tool_calls": [],
+            "abstained": None, "latency_s": round(time.perf_counter() - started, 4), "usage": {}, "error": error,
+            "verdicts": verdicts, **_flatten(verdicts)}
+
+
+def unscope(questions: Sequence[GoldQuestion]) -> list[GoldQuestion]:
+    """The questions asked of the whole index: `source` dropped, and the unanswerable questions that
+    are unanswerable only inside their source (a question of another document) left out."""
+    return [dataclasses.replace(q, source=None) for q in questions if q.answerable or q.source is None]
 
 
 def _flatten(verdicts: dict[str, Any]) -> dict[str, Any]:
@@ -127,7 +191,10 @@ def load_report(folder: Path) -> dict[str, Any]:
 def run_eval(
     gold: Path, out_dir: Path | None = None, settings: Settings | None = None, retriever: str = "hybrid",
     judge: bool = False, compare: Path | None = None, progress: bool | None = None, limit: int | None = None,
+    unscoped: bool = False, retrieval_only: bool = False,
 ) -> EvalRun:
+    """Score every gold question; `unscoped` asks scoped questions of the whole index (see unscope),
+    `retrieval_only` runs only the retrieval stage (recall and MRR; no answers)."""
     from tqdm import tqdm
 
     from evals import report as report_mod
@@ -143,6 +210,7 @@ def run_eval(
     if not questions:
         raise EvalInputError(f"{gold}: no valid question" + (f" ({len(errors)} invalid lines)" if errors else " (empty file)"),
                              errors)
+    questions = unscope(questions) if unscoped else questions
     questions = questions[:limit] if limit else questions
     ensure_index(settings)
     from kb.store import Store
@@ -153,7 +221,10 @@ def run_eval(
     rows = []
     show = sys.stderr.isatty() if progress is None else progress
     for q in tqdm(questions, desc=f"eval {gold.name} [{retriever}]", unit="q", disable=not show, file=sys.stderr):
-        rows.append(run_question(agent, q))
+        if retrieval_only:
+            rows.append(retrieve_question(agent.retriever, q, settings, "hybrid" if retriever == "naive" else retriever))
+        else:
+            rows.append(run_question(agent, q))
     judge_summary = None
     if judge:
         from evals.judge import judge_rows
@@ -170,7 +241,7 @@ def run_eval(
         "judge": judge_summary,
         "gold": str(gold), "gold_errors": [str(e) for e in errors],
         "backend": agent.backend, "model": settings.model if agent.backend == "openai" else None,
-        "retriever": retriever, "git_commit": git_commit(), "corpus_fingerprint": corpus_fingerprint(sources),
+        "retriever": retriever, "unscoped": unscoped, "retrieval_only": retrieval_only, "git_commit": git_commit(), "corpus_fingerprint": corpus_fingerprint(sources),
         "settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(settings).items()
                      if k not in ("openai_api_key", "prices")},
         "created": dt.datetime.now().isoformat(timespec="seconds"),
@@ -194,10 +265,12 @@ def below_thresholds(summary: dict[str, Any], minimums: dict[str, float | None])
     return out
 
 
-def compare_retrievers(gold: Path, retrievers: Sequence[str], settings: Settings, out_root: Path) -> list[dict[str, Any]]:
+def compare_retrievers(gold: Path, retrievers: Sequence[str], settings: Settings, out_root: Path,
+                       unscoped: bool = False, retrieval_only: bool = False) -> list[dict[str, Any]]:
     check_retrievers(retrievers)
     table = []
     for name in retrievers:
-        run = run_eval(gold, out_root / name, settings=settings, retriever=name, progress=False)
+        run = run_eval(gold, out_root / name, settings=settings, retriever=name, progress=False, unscoped=unscoped,
+                       retrieval_only=retrieval_only)
         table.append({"retriever": name, **run.summary})
     return table

@@ -207,24 +207,36 @@ def same_source(a: str, b: str) -> bool:
     return ka == kb or PurePosixPath(ka).stem == kb or ka == PurePosixPath(kb).stem
 
 
+# A gold time range (an annotated span) is matched by a cited second inside it, give or take
+# SPAN_TOL_S: a sentence cited at the second its span's first turn starts, or one that began a
+# moment before the span and runs into it, still counts.
+SPAN_TOL_S = 5.0
+
+
 def citation_matches(cited_source: str, cited_seconds: float | None, gold: GoldCitation,
                      tol_s: float = 30.0) -> bool:
     """A cited item matches a gold citation: same source and, where the gold gives a time, a
-    cited time within ±`tol_s` seconds of it. An untimed citation never matches a timed gold."""
+    cited time within ±`tol_s` seconds of it (for a gold range `at`..`end`: inside the range
+    ±SPAN_TOL_S). An untimed citation never matches a timed gold."""
     if not same_source(cited_source, gold.source):
         return False
     if gold.at_s is None:
         return True
     if cited_seconds is None:
         return False
+    if gold.end_s is not None:
+        return gold.at_s - SPAN_TOL_S - 1e-9 <= cited_seconds <= gold.end_s + SPAN_TOL_S + 1e-9
     return abs(cited_seconds - gold.at_s) <= tol_s + 1e-9
 
 
 def retrieved_covers(source: str, start_s: float | None, end_s: float | None, gold: GoldCitation,
                      tol_s: float = 30.0) -> bool:
     """A retrieved passage covers a gold citation: same source and, where the gold gives a time,
-    that time lies in [start_s - tol_s, end_s + tol_s]. An untimed passage covers only untimed
-    gold citations."""
+    that time lies in [start_s - tol_s, end_s + tol_s]; for a gold range `at`..`end`, the passage
+    overlaps the range widened by `tol_s` on each side (with `tol_s=0`, by more than an instant:
+    a passage that ends where the span starts does not cover it). The same ±30 s as for a gold
+    second: a passage is context, and one that ends just before the span still leads the reader
+    to it. An untimed passage covers only untimed gold citations."""
     if not same_source(source, gold.source):
         return False
     if gold.at_s is None:
@@ -233,7 +245,19 @@ def retrieved_covers(source: str, start_s: float | None, end_s: float | None, go
     hi = end_s if end_s is not None else start_s
     if lo is None or hi is None:
         return False
+    if gold.end_s is not None:
+        if hi > lo:
+            return lo < gold.end_s + tol_s and hi > gold.at_s - tol_s
+        return gold.at_s - tol_s <= lo <= gold.end_s + tol_s
     return lo - tol_s - 1e-9 <= gold.at_s <= hi + tol_s + 1e-9
+
+
+def first_citation_in_span(citations: Sequence[Mapping[str, Any]], gold: Sequence[GoldCitation]) -> bool:
+    """The first cited item lies inside one of the gold ranges (±SPAN_TOL_S)."""
+    if not citations:
+        return False
+    first = citations[0]
+    return any(citation_matches(str(first.get("source") or ""), _cited_seconds(first), g) for g in gold)
 
 
 # --------------------------------------------------------------------------- per question
@@ -287,12 +311,15 @@ def score_question(q: GoldQuestion, result: Mapping[str, Any]) -> dict[str, Any]
 
     Keys: id, category, answerable, abstained, answer_correct, keyword_ok, numeric_ok,
     citation_precision, citation_recall, citation_hit, retrieval_hit_at_5, retrieval_rank,
-    retrieval_rr, abstention_ok, false_abstention, cited_n, cited_matched, gold_citations_n,
-    gold_citations_matched, reasons (one short string per failure).
+    retrieval_rr, abstention_ok, false_abstention, unanswerable_abstained, first_citation_in_span,
+    scoped, cited_n, cited_matched, gold_citations_n, gold_citations_matched, reasons (one short
+    string per failure).
 
     A metric that does not apply is None: keyword_ok / numeric_ok for unanswerable questions or
     without keywords / a number; citation and retrieval metrics without gold citations
-    (citation_precision also when nothing was cited); false_abstention for unanswerable ones.
+    (citation_precision also when nothing was cited); false_abstention for unanswerable ones,
+    unanswerable_abstained for answerable ones; first_citation_in_span applies to answered
+    (not abstained) answerable questions whose gold citations are time ranges.
     An answerable question is answered correctly when the agent did not abstain, every keyword
     entry appears and the gold number (if any) is within tolerance; an unanswerable one when
     the agent abstained. Score a failed run with `result={}`: it then counts as wrong.
@@ -357,10 +384,18 @@ def score_question(q: GoldQuestion, result: Mapping[str, Any]) -> dict[str, Any]
                 f"first retrieved passage covering a gold citation is at rank {retrieval_rank}"
             )
 
+    ranges = [g for g in gold if g.end_s is not None]
+    in_span: bool | None = None
+    if q.answerable and ranges and not abstained:
+        in_span = first_citation_in_span(cited, ranges)
+        if not in_span:
+            reasons.append("the first citation is outside every annotated span")
+
     return {
         "id": q.id,
         "category": q.category,
         "answerable": q.answerable,
+        "scoped": q.source is not None,
         "abstained": abstained,
         "answer_correct": answer_correct,
         "keyword_ok": keyword_ok,
@@ -374,6 +409,8 @@ def score_question(q: GoldQuestion, result: Mapping[str, Any]) -> dict[str, Any]
         "retrieval_rr": (1.0 / retrieval_rank if retrieval_rank else 0.0) if gold else None,
         "abstention_ok": abstained != q.answerable,
         "false_abstention": abstained if q.answerable else None,
+        "unanswerable_abstained": None if q.answerable else abstained,
+        "first_citation_in_span": in_span,
         "cited_n": len(cited) if gold else 0,
         "cited_matched": cited_matched,
         "gold_citations_n": len(gold),
@@ -415,7 +452,10 @@ def summarize(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     (score them with `result={}` so they count as wrong everywhere). citation_precision and
     citation_recall are micro-averages over questions with gold citations: matched cited items
     / cited items, and matched gold citations / gold citations. citation_hit_rate is the share
-    of those questions with at least one matching citation. Latency percentiles are linearly
+    of those questions with at least one matching citation. unanswerable_abstained is the share
+    of unanswerable questions abstained on, first_citation_in_span the share of answered
+    questions with span gold whose first citation lies in a span; `scoped` counts questions asked
+    of one document. Latency percentiles are linearly
     interpolated; token counts and cost are totals.
     """
     latencies = [x for x in (_num(r.get("latency_s")) for r in rows) if x is not None]
@@ -443,6 +483,9 @@ def summarize(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         "retrieval_mrr": _mean(r.get("retrieval_rr") for r in rows),
         "abstention_accuracy": _mean(r.get("abstention_ok") for r in rows),
         "false_abstention_rate": _mean(r.get("false_abstention") for r in rows),
+        "unanswerable_abstained": _mean(r.get("unanswerable_abstained") for r in rows),
+        "first_citation_in_span": _mean(r.get("first_citation_in_span") for r in rows),
+        "scoped": sum(1 for r in rows if r.get("scoped")),
         "latency_p50_s": percentile(latencies, 0.50),
         "latency_p95_s": percentile(latencies, 0.95),
         "prompt_tokens": prompt_tokens,

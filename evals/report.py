@@ -11,7 +11,8 @@ from typing import Any
 from evals.metrics import compare_summaries, flips
 
 RATE_KEYS = ("answer_accuracy", "keyword_accuracy", "numeric_accuracy", "citation_precision", "citation_recall",
-             "retrieval_recall_at_5", "retrieval_mrr", "abstention_accuracy", "false_abstention_rate")
+             "retrieval_recall_at_5", "retrieval_mrr", "abstention_accuracy", "false_abstention_rate",
+             "unanswerable_abstained", "first_citation_in_span")
 TABLE_KEYS = ("n", "errors", *RATE_KEYS, "latency_p50_s", "latency_p95_s")
 
 
@@ -99,7 +100,10 @@ def write(report: Mapping[str, Any], out_dir: Path) -> None:
 
 
 def retriever_table(rows: Sequence[Mapping[str, Any]]) -> str:
-    keys = ("answer_accuracy", "citation_precision", "retrieval_recall_at_5", "retrieval_mrr", "abstention_accuracy", "latency_p50_s")
+    keys: tuple[str, ...] = ("answer_accuracy", "citation_precision", "retrieval_recall_at_5", "retrieval_mrr",
+                             "abstention_accuracy", "latency_p50_s")
+    if any(r.get("scoped") for r in rows):
+        keys = keys[:-1] + ("first_citation_in_span", "false_abstention_rate", "unanswerable_abstained", "latency_p50_s")
     out = ["| retriever | " + " | ".join(keys) + " |", "|---|" + "---|" * len(keys)]
     out += [f"| {r['retriever']} | " + " | ".join(_fmt(r.get(k)) for k in keys) + " |" for r in rows]
     return "\n".join(out)

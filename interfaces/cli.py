@@ -285,18 +285,22 @@ def cmd_eval(args: argparse.Namespace) -> int:
             import datetime as dt
 
             out_root = Path(args.out) if args.out else settings.home / "evals" / dt.datetime.now().strftime("%Y%m%d-%H%M%S-retrievers")
-            table = compare_retrievers(gold, [r.strip() for r in args.retrievers.split(",") if r.strip()], settings, out_root)
+            table = compare_retrievers(gold, [r.strip() for r in args.retrievers.split(",") if r.strip()], settings, out_root,
+                                       unscoped=args.unscoped, retrieval_only=args.retrieval_only)
             print(retriever_table(table))
             print(f"\nreports in {out_root}/<retriever>/")
             failed = [f"{row['retriever']}: {msg}" for row in table for msg in below_thresholds(row, minimums)]
         else:
             run = run_eval(gold, Path(args.out) if args.out else None, settings=settings, retriever=args.retriever,
-                           judge=args.judge, compare=Path(args.compare) if args.compare else None)
+                           judge=args.judge, compare=Path(args.compare) if args.compare else None,
+                           unscoped=args.unscoped, retrieval_only=args.retrieval_only)
             for err in run.gold_errors:
                 print(f"warning: {err}", file=sys.stderr)
             s = run.summary
             keys = ("n", "errors", "answer_accuracy", "numeric_accuracy", "citation_precision", "citation_recall",
                     "retrieval_recall_at_5", "retrieval_mrr", "abstention_accuracy", "latency_p95_s")
+            if s.get("scoped"):  # questions asked of one document: where the answer's first citation falls
+                keys += ("scoped", "first_citation_in_span", "false_abstention_rate", "unanswerable_abstained")
             print("  ".join(f"{k}={s[k]:.3f}" if isinstance(s.get(k), float) else f"{k}={s.get(k)}" for k in keys))
             print(f"report: {run.out_dir}/report.md  (also report.json, metrics.png)")
             failed = below_thresholds(s, minimums)
@@ -308,6 +312,20 @@ def cmd_eval(args: argparse.Namespace) -> int:
     for msg in failed:
         print(f"below threshold: {msg}", file=sys.stderr)
     return EXIT_INPUT if failed else EXIT_OK
+
+
+def cmd_dataset(args: argparse.Namespace) -> int:
+    from evals.datasets.qmsum import DatasetError, convert
+
+    try:
+        counts = convert(Path(args.path), Path(args.out), wpm=args.wpm, unanswerable_per_meeting=args.unanswerable)
+    except DatasetError as exc:
+        print(f"kb: {exc}", file=sys.stderr)
+        return EXIT_INPUT
+    print(f"{counts['meetings']} meetings ({counts['dev_meetings']} dev) -> {counts['corpus']}; "
+          f"{counts['answerable']} answerable + {counts['unanswerable']} unanswerable questions: "
+          f"{args.out}/gold-dev.jsonl ({counts['dev_questions']}), {args.out}/gold-report.jsonl ({counts['report_questions']})")
+    return EXIT_OK
 
 
 def cmd_chat(args: argparse.Namespace) -> int:
@@ -526,6 +544,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--retrievers", help="comma-separated retrievers to compare side by side, e.g. hybrid,naive,bm25")
     p.add_argument("--compare", help="an earlier run's folder: report what changed")
     p.add_argument("--judge", action="store_true", help="also score with an LLM judge (needs a model)")
+    p.add_argument("--unscoped", action="store_true",
+                   help="ask questions that name a source of the whole index (drops those unanswerable only inside it)")
+    p.add_argument("--retrieval-only", action="store_true", help="score only the retrieval stage (recall@5, MRR): fast")
     for metric in ("answer-accuracy", "numeric-accuracy", "citation-precision", "retrieval-recall", "abstention-accuracy"):
         p.add_argument(f"--min-{metric}", type=float, help=f"exit 1 when {metric.replace('-', '_')} is below this")
     p.set_defaults(func=cmd_eval)
@@ -546,6 +567,14 @@ def build_parser() -> argparse.ArgumentParser:
     out.add_argument("--md", action="store_true", help="Markdown (the default)")
     p.add_argument("--slack-channel", metavar="C…", help="also post it to this Slack channel (SLACK_BOT_TOKEN)")
     p.set_defaults(func=cmd_digest)
+
+    p = sub.add_parser("dataset", parents=[common], help="convert a benchmark into a transcript corpus and gold files")
+    p.add_argument("name", choices=["qmsum"])
+    p.add_argument("path", help="the dataset file, e.g. QMSum's val.jsonl")
+    p.add_argument("out", help="output folder: corpus/*.txt, gold-dev.jsonl, gold-report.jsonl")
+    p.add_argument("--wpm", type=float, default=150.0, help="speaking rate that gives each line its time (words/minute)")
+    p.add_argument("--unanswerable", type=int, default=3, help="unanswerable questions per meeting")
+    p.set_defaults(func=cmd_dataset)
 
     p = sub.add_parser("bench", parents=[common], help="print speed figures (ingest, search, startup, answer, load, scale)")
     p.add_argument("what", choices=["ingest", "search", "startup", "answer", "load", "scale", "all"])

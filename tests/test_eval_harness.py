@@ -15,14 +15,14 @@ from tests.fakes.openai_server import FakeOpenAI, reply, tool_call
 
 TALK = "stanford-mse435-2026-infrastructure-capstone-transcript"
 GOLD = [
-    {"id": "t1", "category": "lookup", "question": "Why are CPUs making a comeback?", "reference": "Agents use CPUs.",
+    {"id": "t1", "category": "lookup", "question": "What makes CPUs a tailwind for Intel again?", "reference": "Agents use CPUs.",
      "keywords": ["CPU", "agent"], "citations": [{"source": TALK, "at": "02:01"}], "answerable": True},
     {"id": "t2", "category": "compute", "question": "At $70 billion per gigawatt, what do 6 gigawatts cost?",
      "reference": "$420 billion", "keywords": [], "numeric": {"value": 420e9, "rel_tol": 0.02}, "citations": [], "answerable": True},
     {"id": "t3", "category": "followup", "turns": ["How is OpenAI using its models in chip design?"],
      "question": "And how long does that take?", "reference": "3 years", "keywords": ["3 years"],
      "citations": [{"source": TALK, "at": "36:02"}], "answerable": True},
-    {"id": "t4", "category": "abstain", "question": "What is the guest's favourite programming language?",
+    {"id": "t4", "category": "abstain", "question": "Which football club does the guest support?",
      "reference": "", "keywords": [], "citations": [], "answerable": False},
 ]
 
@@ -87,7 +87,7 @@ def test_judged_run_against_the_fake_openai_server(tmp_path: Path) -> None:
     doc = tmp_path / "talk.txt"
     doc.write_text("# T\nhttps://youtu.be/abc\n[00:05] Power is the bottleneck.\n[00:09] A gigawatt is half a million GPUs.\n")
     gold = tmp_path / "g.jsonl"
-    gold.write_text(json.dumps({"id": "j1", "category": "lookup", "question": "How many GPUs is a gigawatt?",
+    gold.write_text(json.dumps({"id": "j1", "category": "lookup", "question": "What does one gigawatt hold, in GPUs?",
                                 "reference": "Half a million", "keywords": ["half a million"],
                                 "citations": [{"source": "talk", "at": "00:09"}], "answerable": True}) + "\n")
 

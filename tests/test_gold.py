@@ -161,3 +161,41 @@ def test_missing_file_raises_with_path(tmp_path: Path) -> None:
 def test_error_str_without_file() -> None:
     assert str(GoldError(7, "question", "missing")) == "line 7: field 'question': missing"
     assert str(GoldError(7, "id", "x", file="gold.jsonl")) == "gold.jsonl:7: field 'id': x"
+
+
+# --------------------------------------------------------------------------- the project's gold files
+
+GOLD_DIR = Path(__file__).resolve().parent.parent / "evals" / "gold"
+
+
+def _norm(text: str) -> str:
+    return " ".join(text.lower().split()).rstrip("?")
+
+
+def test_project_gold_files_load_and_cite_real_moments() -> None:
+    from ingest.pipeline import bundled_corpus
+
+    corpus = bundled_corpus()
+    stems = {p.stem: p.read_text(encoding="utf-8") for p in corpus.glob("*.txt")}
+    seen: set[str] = set()
+    for name in ("kb.jsonl", "dev.jsonl", "report.jsonl"):
+        questions, errors = load_gold(GOLD_DIR / name)
+        assert not errors and questions, name
+        for q in questions:
+            assert _norm(q.question) not in seen, f"{name}: {q.id} repeats a question of another gold file"
+            seen.add(_norm(q.question))
+            for c in q.citations:
+                assert c.source in stems, f"{name}: {q.id} cites unknown source {c.source}"
+                if c.at_s is not None:
+                    from kb.timecode import format_timecode
+
+                    assert f"[{format_timecode(c.at_s)}]" in stems[c.source], f"{name}: {q.id} cites no line at {c.at_s}"
+
+
+def test_no_test_quotes_a_reported_gold_question() -> None:
+    """The reported set measures questions no code was tuned on: no test may contain one."""
+    questions, _ = load_gold(GOLD_DIR / "report.jsonl")
+    tests_text = " ".join(" ".join(p.read_text(encoding="utf-8").lower().split())
+                          for p in Path(__file__).resolve().parent.rglob("*.py"))
+    quoted = [q.id for q in questions if _norm(q.question) in tests_text or any(_norm(t) in tests_text for t in q.turns)]
+    assert not quoted

@@ -1,0 +1,1 @@
+"""Converters that turn public QA benchmarks into a transcript corpus plus gold files for `kb eval`."""
