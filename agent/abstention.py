@@ -45,10 +45,11 @@ _WANTS = (
     ("duration", re.compile(r"\bhow\s+(?:long|many\s+(?:days|weeks|months|years|hours|minutes|seconds))\b", re.I),
      re.compile(r"\b(?:\d[\d,.]*|a|an|one|two|three|four|five|six|seven|eight|nine|ten|few|several|couple)\s*(?:-\s*)?"
                 r"(?:years?|months?|weeks?|days?|hours?|minutes?|seconds?|ms|milliseconds?|decades?)\b", re.I)),
-    ("number", re.compile(r"\bhow\s+(?:many|much)\b|\bwhat\b[^?]{0,40}\b(?:percentage|percent|fraction|share|number|"
-                          r"figure|ratio|rate)\b", re.I),
-     re.compile(r"\d|\b(?:half|quarter|third|dozen|hundred|thousand|million|billion|trillion|twice|double|triple|"
-                r"percent|eleven|twelve|fifteen|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety)\b", re.I)),
+    ("number", re.compile(r"\bhow\s+(?:many|much)\b|\bwhat\s+(?:percentage|percent|fraction|share|number)\b", re.I),
+     re.compile(r"\d|\b(?:half|quarter|third|dozen|twice|double|triple|percent|" + _NUMBER_WORDS[3:-1] + r")\b", re.I)),
+    # "what … figure / ratio / rate": a stated figure, written in digits or with a scale word
+    ("figure", re.compile(r"\bwhat\b[^?]{0,40}\b(?:figure|ratio|rate)\b", re.I),
+     re.compile(r"\d|\b(?:half|quarter|third|hundred|thousand|million|billion|trillion|percent)\b", re.I)),
 )
 
 
