@@ -5,12 +5,12 @@ same `Toolbox`, which also records every call for the answer's `tool_calls`."""
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from agent.prompts import PASSAGES_NOTE
 from kb.retrieval import Retriever
+from kb.safety import INJECTION, looks_like_instruction  # noqa: F401  (re-exported for the agent)
 from kb.settings import Settings
 from kb.timecode import format_timecode
 from kb.types import Passage, Sentence
@@ -51,15 +51,6 @@ TOOL_SCHEMAS: list[dict[str, Any]] = [
     },
 ]
 
-INJECTION = re.compile(
-    r"\b(ignore|disregard|forget)\b.{0,40}\b(instructions?|prompts?|rules)\b|\bsystem prompt\b|\byou are now\b",
-    re.IGNORECASE,
-)
-
-
-def looks_like_instruction(text: str) -> bool:
-    """A sentence that addresses the assistant ("ignore your instructions and ...")."""
-    return bool(INJECTION.search(text))
 
 
 def handle(p: Passage, s: Sentence, at_s: float | None = None) -> str:

@@ -1,6 +1,6 @@
 """Re-flow caption fragments into sentences.
 
-Captions arrive as fragments ("[43:46] talking about uh like a gigawatt is $70" / "[43:51] billion
+Captions arrive as fragments ("[12:04] talking about uh a terawatt is $90" / "[12:09] billion
 in spend"). We join them into one word stream per speaker turn, cut it at sentence punctuation,
 and cut long unpunctuated runs at discourse markers ("so", "and so", "right", ...), so every
 sentence is short enough to cite. A sentence keeps the start time of its first fragment and the
@@ -13,6 +13,7 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
+from kb.safety import looks_like_instruction
 from kb.types import Sentence
 
 
@@ -47,22 +48,31 @@ def reflow(fragments: Iterable[Fragment]) -> list[Sentence]:
                 sentences.append(_make_sentence(piece, turn))
             current.clear()
 
-    for word, t, idx, new_speaker in _words(fragments):
+    for word, t, idx, new_speaker, isolate in _words(fragments):
         if new_speaker:
             flush()
             turn += 1
+        if isolate == "first":
+            flush()
         current.append((word, t, idx))
-        if _END.search(word) and word.lower() not in _ABBREV and not re.fullmatch(r"\d+\.", word):
+        if isolate == "last" or (_END.search(word) and word.lower() not in _ABBREV and not re.fullmatch(r"\d+\.", word)):
             flush()
     flush()
     return sentences
 
 
-def _words(fragments: Iterable[Fragment]) -> Iterator[tuple[str, float, int, bool]]:
-    """(word, fragment time, fragment index, whether a new speaker starts at this word)."""
+def _words(fragments: Iterable[Fragment]) -> Iterator[tuple[str, float, int, bool, str]]:
+    """(word, fragment time, fragment index, whether a new speaker starts at this word, and "first"
+    or "last" at the edges of a fragment addressed to an assistant, which becomes its own sentence
+    so that it cannot swallow the real sentence after it)."""
     for i, frag in enumerate(fragments):
-        for j, tok in enumerate(frag.text.split()):
-            yield tok, frag.start_s, i, frag.new_speaker and j == 0
+        toks = frag.text.split()
+        instruction = looks_like_instruction(frag.text)
+        for j, tok in enumerate(toks):
+            edge = ("last" if j == len(toks) - 1 else "first" if j == 0 else "") if instruction else ""
+            if instruction and len(toks) == 1:
+                edge = "last"
+            yield tok, frag.start_s, i, frag.new_speaker and j == 0, edge
 
 
 def _split_long(words: list[tuple[str, float, int]]) -> list[list[tuple[str, float, int]]]:
