@@ -30,7 +30,7 @@ def test_eval_refuses_bad_inputs_before_running(home: Path, tmp_path: Path, caps
     invalid = tmp_path / "invalid.jsonl"
     invalid.write_text('{"id": "x"}\nnot json\n')
     good = tmp_path / "good.jsonl"
-    good.write_text(json.dumps({"id": "g", "category": "lookup", "question": "How many GPUs is a gigawatt?",
+    good.write_text(json.dumps({"id": "g", "category": "lookup", "question": "How many GPUs fit in one gigawatt?",
                                 "reference": "half a million", "answerable": True}) + "\n")
     cases = [
         (["eval", "--gold", str(empty)], "no valid question (empty file)"),

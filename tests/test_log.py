@@ -28,12 +28,12 @@ def cli(home: Path, *args: str) -> int:
 
 
 def test_ask_is_logged_and_feedback_exports_gold(home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert cli(home, "ask", "How many GPUs is a gigawatt?") == 0
+    assert cli(home, "ask", "How many GPUs fit in one gigawatt?") == 0
     assert cli(home, "ask", "What is the bottleneck for data centers?") == 0
     capsys.readouterr()
     settings = Settings(home=home, embedding_model="hashing")
     entries = log.rows(settings)
-    assert [e["question"] for e in entries] == ["What is the bottleneck for data centers?", "How many GPUs is a gigawatt?"]
+    assert [e["question"] for e in entries] == ["What is the bottleneck for data centers?", "How many GPUs fit in one gigawatt?"]
     first = entries[1]
     assert first["interface"] == "ask" and first["backend"] == "offline" and first["citations"][0]["at"] == "00:09"
     assert first["retrieved"] and first["latency_s"] > 0 and first["prompt_tokens"] == 0
@@ -48,7 +48,7 @@ def test_ask_is_logged_and_feedback_exports_gold(home: Path, tmp_path: Path, cap
     rated = tmp_path / "rated.jsonl"
     assert cli(home, "log", "--export-gold", str(rated)) == 0
     questions, errors = load_gold(rated)
-    assert not errors and [q.question for q in questions] == ["How many GPUs is a gigawatt?"]
+    assert not errors and [q.question for q in questions] == ["How many GPUs fit in one gigawatt?"]
     assert questions[0].citations[0].source == "talk" and questions[0].citations[0].at_s == 9.0
     everything = tmp_path / "all.jsonl"
     assert cli(home, "log", "--export-gold", str(everything), "--all") == 0

@@ -11,7 +11,7 @@ from kb.settings import Settings
 
 
 def test_gigawatt_query_points_at_the_second(corpus_settings: Settings, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["--home", str(corpus_settings.home), "search", "how many GPUs is a gigawatt", "--json"]) == 0
+    assert main(["--home", str(corpus_settings.home), "search", "how many GPUs fit in one gigawatt", "--json"]) == 0
     hits = json.loads(capsys.readouterr().out)
     assert len(hits) == 5
     for h in hits:
