@@ -10,8 +10,8 @@ Nothing here knows a corpus: the same rules apply to every transcript.
 
 from __future__ import annotations
 
-import math
 import re
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -44,26 +44,28 @@ class SentenceEncoder:
     def __init__(self, embedder: Any | None) -> None:
         # an embedder that only hashes words (the tests' stand-in) says nothing about meaning
         self.embedder = embedder if getattr(embedder, "semantic", True) else None
-        self._cache: dict[str, list[float]] = {}
+        self._cache: dict[str, Any] = {}
+        self._lock = threading.Lock()  # questions may be answered in parallel; the cache is shared
 
     def similarities(self, query: str, texts: Sequence[str]) -> list[float]:
         if self.embedder is None or not texts:
             return [0.0] * len(texts)
+        with self._lock:
+            return self._similarities(query, texts)
+
+    def _similarities(self, query: str, texts: Sequence[str]) -> list[float]:
         missing = [t for t in dict.fromkeys([query, *texts]) if t not in self._cache]
         if missing:
             for t, v in zip(missing, self.embedder.embed(missing)):
-                self._cache[t] = list(v)
+                self._cache[t] = v
             if len(self._cache) > 4096:
                 self._cache = {t: self._cache[t] for t in [query, *texts]}
-        q = self._cache[query]
-        return [_cosine(q, self._cache[t]) for t in texts]
+        import numpy as np
 
-
-def _cosine(a: Sequence[float], b: Sequence[float]) -> float:
-    dot = sum(x * y for x, y in zip(a, b))
-    na = math.sqrt(sum(x * x for x in a)) or 1.0
-    nb = math.sqrt(sum(y * y for y in b)) or 1.0
-    return dot / (na * nb)
+        q = np.asarray(self._cache[query], dtype=np.float32)
+        m = np.asarray([self._cache[t] for t in texts], dtype=np.float32)
+        norms = np.linalg.norm(m, axis=1) * (np.linalg.norm(q) or 1.0)
+        return (m @ q / np.where(norms == 0, 1.0, norms)).tolist()
 
 
 def content_terms(text: str, extra_stop: frozenset[str] = frozenset()) -> set[str]:
