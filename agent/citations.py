@@ -184,3 +184,195 @@ def sources_block(citations: Sequence[dict[str, Any]]) -> str:
         lines.append(f"[{c['at']}] {c['title']} — {where}")
     return "\n".join(lines)
 
+
+
+# --- attribution: every claim of the answer stands on a sentence of this turn's passages -----------
+
+_NUMBER = re.compile(r"(?<![\w.])\d+(?:,\d{3})*(?:\.\d+)?(?:e[+-]?\d+)?(?![\w])|(?<![\w.])\d+(?:\.\d+)?(?=%|[a-zA-Z])", re.I)
+_CODE = re.compile(r"`[^`\n]*`")
+_CLOCK = re.compile(rf"(?<![\d:]){_TIME}(?![\d:])")
+_ABBREV = re.compile(r"^(?:e\.g|i\.e|vs|etc|cf|approx|mr|mrs|ms|dr|st|no|fig)\.$", re.I)
+_PLACE = re.compile(r"\x01(\d+)\x01")
+
+
+def numbers(text: str) -> set[str]:
+    """The figures a text states, normalised ("1,500" and "1500.0" are both "1500"); citation
+    markers, clock times and code spans are not figures."""
+    text = _CLOCK.sub(" ", _CODE.sub(" ", CITE.sub(" ", text)))
+    out = set()
+    for m in _NUMBER.finditer(text):
+        try:
+            out.add(f"{float(m.group(0).replace(',', '')):g}")
+        except ValueError:
+            continue
+    return out
+
+
+@dataclass
+class Attribution:
+    text: str
+    citations: list[dict[str, Any]] = field(default_factory=list)
+    supported: int = 0  # claims that stand on a cited sentence (or state a computed figure)
+    attributed: int = 0  # claims that had no (valid) marker and got one
+    unsupported: int = 0  # claims dropped: nothing in this turn's passages supports them
+    computed: bool = False  # a kept claim states a figure the calculate tool produced
+
+
+def _sentence_spans(line: str) -> list[tuple[int, int]]:
+    """(start, end) of each sentence of one line; a citation marker after a sentence's full stop
+    belongs to that sentence ("It is big. [10:31] Next…")."""
+    masked = CITE.sub(lambda m: "\x01" + "0" * (len(m.group(0)) - 2) + "\x01", line)
+    words = [(m.start(), m.end()) for m in re.finditer(r"\S+", masked)]
+    spans, start = [], None
+    for i, (a, b) in enumerate(words):
+        start = a if start is None else start
+        word = masked[a:b]
+        nxt = masked[words[i + 1][0] : words[i + 1][1]] if i + 1 < len(words) else None
+        bare = _PLACE.sub("", re.sub(r"\x01\d*\x01", "", word))
+        ends = bool(re.search(r"[.!?…][\"'”’)*_]*$", bare or word)) and not _ABBREV.match(bare)
+        if bare == "" or re.fullmatch(r"\x01\d*\x01[.,;:!?…]*", word):
+            prev = masked[words[i - 1][0] : words[i - 1][1]] if i else ""
+            ends = bool(re.search(r"[.!?…]$", word)) or bool(re.search(r"[.!?…][\"'”’)*_]*$", prev))
+        if nxt is None or (ends and not re.match(r"\x01", nxt)):
+            spans.append((start, b))
+            start = None
+    return spans
+
+
+def _claim_text(sentence: str) -> str:
+    return re.sub(r"^\s*(?:[-*+•]|\d+[.)])\s+", "", CITE.sub(" ", sentence)).strip()
+
+
+def _is_claim(text: str) -> bool:
+    """A sentence that asserts something: a figure, or at least three content words."""
+    return bool(numbers(text)) or len(tokenize(text)) >= 3
+
+
+def _cosine(a: Sequence[float], b: Sequence[float]) -> float:
+    dot = sum(x * y for x, y in zip(a, b))
+    na = sum(x * x for x in a) ** 0.5
+    nb = sum(y * y for y in b) ** 0.5
+    return dot / (na * nb) if na and nb else 0.0
+
+
+class _Support:
+    """Finds the sentence of this turn's passages that supports a claim: all its words there
+    (a quote), or embedding similarity over the threshold; either way with every figure in it."""
+
+    def __init__(self, passages: Sequence[Passage], embed: Any, threshold: float) -> None:
+        seen: set[tuple[str, str]] = set()
+        self.cands: list[Candidate] = []
+        for c in candidates(passages):
+            if c.seconds == c.sentence.start_s and (c.passage.source, c.sentence.text) not in seen:
+                seen.add((c.passage.source, c.sentence.text))
+                self.cands.append(c)
+        self.embed, self.threshold = embed, threshold
+        self._vectors: list[list[float]] | None = None
+
+    def vectors(self) -> list[list[float]]:
+        if self._vectors is None:
+            self._vectors = list(self.embed([c.sentence.text for c in self.cands])) if self.embed and self.cands else []
+        return self._vectors
+
+    def find(self, claim: str, figures: set[str]) -> Candidate | None:
+        ok = [i for i, c in enumerate(self.cands) if figures <= numbers(c.sentence.text)]
+        if not ok:
+            return None
+        words = set(tokenize(claim))
+        quoted = [i for i in ok if words and words <= set(tokenize(self.cands[i].sentence.text))]
+        if quoted:
+            return self.cands[quoted[0]]
+        if not self.embed:
+            return None
+        vecs = self.vectors()
+        q = self.embed([claim])[0]
+        best = max(ok, key=lambda i: _cosine(q, vecs[i]))
+        return self.cands[best] if _cosine(q, vecs[best]) >= self.threshold else None
+
+
+def _with_marker(sentence: str, label: str) -> str:
+    body = CITE.sub("", sentence).rstrip()
+    body = re.sub(r"\s+([.,;:!?…])", r"\1", body)
+    m = re.search(r"[.!?…]+[\"'”’)*_]*$", body)
+    return f"{body[: m.start()]} [{label}]{body[m.start():]}" if m else f"{body} [{label}]"
+
+
+def attribute(checked: GuardResult, passages: Sequence[Passage], embed: Any = None, threshold: float = 0.6,
+              given: set[str] | None = None, computed: Any = None) -> Attribution:
+    """Hold every claim of a guarded answer to this turn's passages (one policy for every backend):
+    a claim with a citation stands when the cited sentences state each of its figures; a claim
+    without one (or whose citation does not state its figures) gets the citation of the sentence
+    that supports it; a claim nothing supports is dropped. `embed(texts)` gives vectors (the index's
+    embedder); `given` are figures from the question; `computed(text)` says whether a sentence
+    states a figure the calculate tool produced (it then stands on the calculation)."""
+    given = given or set()
+    support = _Support(passages, embed, threshold)
+    timed_sources = {c.passage.source for c in support.cands if c.seconds is not None}
+    out = Attribution(text="")
+    lines = []
+    for line in checked.text.split("\n"):
+        bullet = re.match(r"^\s*(?:[-*+•]|\d+[.)])\s+", line)
+        prefix = bullet.group(0) if bullet else ""
+        body = line[len(prefix):]
+        spans = _sentence_spans(body)
+        line_quotes = [q for m in CITE.finditer(body) for q in _quotes(m.group(1), checked.citations)]
+        kept = [_judge(body[s:e], checked.citations, line_quotes, support, timed_sources, given, computed, out)
+                for s, e in spans]
+        if all(k == body[s:e] for k, (s, e) in zip(kept, spans)):
+            lines.append(line)  # nothing to change: the line stays exactly as written
+        elif any(kept):
+            lines.append(prefix + " ".join(k for k in kept if k))
+    text = re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
+    final = guard(text, passages) if out.attributed else checked  # canonical markers, their records
+    out.text = final.text if out.attributed else text
+    out.citations = _cited(out.text, final.citations)
+    return out
+
+
+def _judge(sentence: str, citations: Sequence[dict[str, Any]], line_quotes: list[str], support: _Support,
+           timed_sources: set[str], given: set[str], computed: Any, out: Attribution) -> str:
+    """The sentence as it stays in the answer: unchanged, with a citation added, or "" (dropped)."""
+    claim = _claim_text(sentence)
+    if not _is_claim(claim):
+        return sentence
+    if computed is not None and computed(sentence):
+        out.computed = True
+        out.supported += 1
+        return sentence
+    figures = numbers(claim) - given
+    quotes = [q for m in CITE.finditer(sentence) for q in _quotes(m.group(1), citations)]
+    if quotes and figures <= set().union(*(numbers(q) for q in quotes)):
+        out.supported += 1
+        return sentence
+    words = set(tokenize(claim))
+    if not quotes and any(words <= set(tokenize(q)) and figures <= numbers(q) for q in line_quotes):
+        out.supported += 1  # part of a quoted sentence whose citation follows on the line
+        return sentence
+    c = support.find(claim, figures)
+    if c is None:
+        out.unsupported += 1
+        return ""
+    label = f"{c.passage.source} {c.label}" if c.seconds is not None and len(timed_sources) > 1 else c.label
+    out.supported += 1
+    out.attributed += 1
+    return _with_marker(sentence, label)
+
+
+def _quotes(body: str, citations: Sequence[dict[str, Any]]) -> list[str]:
+    out = []
+    for item in re.split(r"\s*[,;]\s*", body.strip()):
+        c = find_citation(item, citations)
+        if c is not None:
+            out.append(str(c.get("quote") or ""))
+    return out
+
+
+def _cited(text: str, citations: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The citations the text still carries (a dropped claim takes its citations with it)."""
+    wanted = []
+    for m in CITE.finditer(text):
+        for item in re.split(r"\s*[,;]\s*", m.group(1).strip()):
+            c = find_citation(item, citations)
+            if c is not None and c not in wanted:
+                wanted.append(c)
+    return wanted

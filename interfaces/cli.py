@@ -107,16 +107,20 @@ def cmd_sources(args: argparse.Namespace) -> int:
 def cmd_ask(args: argparse.Namespace) -> int:
     from agent.answer import answer
     from agent.models import ModelUnavailable
+    from kb.errors import UnknownSource
 
     settings = _settings(args)
     if not args.question.strip():
         print("kb: the question is empty", file=sys.stderr)
         return EXIT_USAGE
     try:
-        result = answer(args.question, thread_id=args.thread, settings=settings)
+        result = answer(args.question, thread_id=args.thread, settings=settings, source=args.source)
     except ModelUnavailable as exc:
         print(f"kb: {exc}", file=sys.stderr)
         return EXIT_UNAVAILABLE
+    except UnknownSource as exc:
+        print(f"kb: {exc}", file=sys.stderr)
+        return EXIT_INPUT
     from interfaces.log import record
 
     record(settings, "ask", result)
@@ -179,7 +183,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 def cmd_chat(args: argparse.Namespace) -> int:
     from interfaces.repl import main as chat_main
 
-    return chat_main(_settings(args), thread_id=args.thread)
+    return chat_main(_settings(args), thread_id=args.thread, source=args.source)
 
 
 def cmd_slack(args: argparse.Namespace) -> int:
@@ -266,11 +270,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("ask", parents=[common], help="answer a question with cited timestamps")
     p.add_argument("question")
     p.add_argument("--thread", help="continue this conversation (its id is printed after each answer)")
+    p.add_argument("--source", help="ask only this document (its id, as `kb sources` lists it)")
     p.add_argument("--json", action="store_true", help="print the structured answer")
     p.set_defaults(func=cmd_ask)
 
     p = sub.add_parser("chat", parents=[common], help="terminal chat (REPL) with citations, /sources, /threads")
     p.add_argument("--thread", help="resume this conversation")
+    p.add_argument("--source", help="ask only this document (change it in the chat with /source ID)")
     p.set_defaults(func=cmd_chat)
 
     p = sub.add_parser("slack", parents=[common], help="run the Slack bot (HTTP Events API, or --socket for Socket Mode)")

@@ -60,6 +60,9 @@ class Settings:
     context_token_budget: int = 3000
     abstain_threshold: float = 0.33  # dense similarity below which no passage counts as relevant
     min_coverage: float = 0.47  # offline: share of the question's terms a passage must contain
+    model_tools: str = "auto"  # auto | on | off: send the tool schemas to an OpenAI-compatible model
+    attribution_threshold: float = 0.6  # cosine a passage sentence needs to support an uncited claim
+    slack_workers: int = 8  # Slack answers in flight at once (remote models spend most of it waiting)
     prices: Mapping[str, tuple[float, float]] = field(default_factory=lambda: dict(DEFAULT_PRICES))
 
     def __post_init__(self) -> None:

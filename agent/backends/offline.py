@@ -54,10 +54,12 @@ SYNONYMS: dict[str, set[str]] = {
 
 
 class OfflineModel:
-    def __init__(self, settings: Settings | None = None, idf: Callable[[str], float] | None = None) -> None:
+    def __init__(self, settings: Settings | None = None, idf: Callable[[str], float] | None = None,
+                 embedder: Any = None) -> None:
         self.settings = settings or Settings()
         self.name = "offline"
         self.idf = idf  # term weights from the BM25 index; uniform when not given
+        self.embedder = embedder  # the index's embedder (kb.embeddings), when given
 
     def complete(
         self, messages: Sequence[dict[str, Any]], tools: Sequence[dict[str, Any]] | None = None,
