@@ -72,12 +72,11 @@ class Agent:
 
             checkpointer = SqliteSaver(threads_connection(self.settings))  # the saver locks around its cursor
         self.checkpointer = checkpointer
-        embedder = getattr(self.retriever, "embedder", None)
         self.deps = Deps(chat=self.chat, toolbox=self.toolbox, max_tool_rounds=self.settings.max_tool_rounds,
                          max_history_turns=self.settings.max_history_turns,
-                         abstain_threshold=self.settings.abstain_threshold, checkpointer=checkpointer,
-                         top_k=self.settings.top_k, embed=embedder.embed if embedder is not None else None,
-                         attribution_threshold=self.settings.attribution_threshold)
+                         abstain_threshold=self.settings.abstain_threshold, min_coverage=self.settings.min_coverage,
+                         encoder=getattr(self.chat, "encoder", None), checkpointer=checkpointer,
+                         top_k=self.settings.top_k, attribution_threshold=self.settings.attribution_threshold)
         self.graph = build_graph(self.deps)
         self._sources: set[str] = set()
 

@@ -248,46 +248,32 @@ def _is_claim(text: str) -> bool:
     return bool(numbers(text)) or len(tokenize(text)) >= 3
 
 
-def _cosine(a: Sequence[float], b: Sequence[float]) -> float:
-    dot = sum(x * y for x, y in zip(a, b))
-    na = sum(x * x for x in a) ** 0.5
-    nb = sum(y * y for y in b) ** 0.5
-    return dot / (na * nb) if na and nb else 0.0
-
-
 class _Support:
     """Finds the sentence of this turn's passages that supports a claim: all its words there
-    (a quote), or embedding similarity over the threshold; either way with every figure in it."""
+    (a quote), or semantic similarity over the threshold; either way with every figure in it."""
 
-    def __init__(self, passages: Sequence[Passage], embed: Any, threshold: float) -> None:
+    def __init__(self, passages: Sequence[Passage], similar: Any, threshold: float) -> None:
         seen: set[tuple[str, str]] = set()
         self.cands: list[Candidate] = []
         for c in candidates(passages):
             if c.seconds == c.sentence.start_s and (c.passage.source, c.sentence.text) not in seen:
                 seen.add((c.passage.source, c.sentence.text))
                 self.cands.append(c)
-        self.embed, self.threshold = embed, threshold
-        self._vectors: list[list[float]] | None = None
-
-    def vectors(self) -> list[list[float]]:
-        if self._vectors is None:
-            self._vectors = list(self.embed([c.sentence.text for c in self.cands])) if self.embed and self.cands else []
-        return self._vectors
+        self.similar, self.threshold = similar, threshold
 
     def find(self, claim: str, figures: set[str]) -> Candidate | None:
-        ok = [i for i, c in enumerate(self.cands) if figures <= numbers(c.sentence.text)]
+        ok = [c for c in self.cands if figures <= numbers(c.sentence.text)]
         if not ok:
             return None
         words = set(tokenize(claim))
-        quoted = [i for i in ok if words and words <= set(tokenize(self.cands[i].sentence.text))]
+        quoted = [c for c in ok if words and words <= set(tokenize(c.sentence.text))]
         if quoted:
-            return self.cands[quoted[0]]
-        if not self.embed:
+            return quoted[0]
+        if self.similar is None:
             return None
-        vecs = self.vectors()
-        q = self.embed([claim])[0]
-        best = max(ok, key=lambda i: _cosine(q, vecs[i]))
-        return self.cands[best] if _cosine(q, vecs[best]) >= self.threshold else None
+        sims = self.similar(claim, [c.sentence.text for c in ok])
+        best = max(range(len(ok)), key=lambda i: sims[i])
+        return ok[best] if sims[best] >= self.threshold else None
 
 
 def _with_marker(sentence: str, label: str) -> str:
@@ -297,16 +283,16 @@ def _with_marker(sentence: str, label: str) -> str:
     return f"{body[: m.start()]} [{label}]{body[m.start():]}" if m else f"{body} [{label}]"
 
 
-def attribute(checked: GuardResult, passages: Sequence[Passage], embed: Any = None, threshold: float = 0.6,
+def attribute(checked: GuardResult, passages: Sequence[Passage], similar: Any = None, threshold: float = 0.6,
               given: set[str] | None = None, computed: Any = None) -> Attribution:
     """Hold every claim of a guarded answer to this turn's passages (one policy for every backend):
     a claim with a citation stands when the cited sentences state each of its figures; a claim
     without one (or whose citation does not state its figures) gets the citation of the sentence
-    that supports it; a claim nothing supports is dropped. `embed(texts)` gives vectors (the index's
-    embedder); `given` are figures from the question; `computed(text)` says whether a sentence
+    that supports it; a claim nothing supports is dropped. `similar(claim, texts)` gives cosine
+    similarities with the index's embedding model (agent.evidence.SentenceEncoder); `given` are figures from the question; `computed(text)` says whether a sentence
     states a figure the calculate tool produced (it then stands on the calculation)."""
     given = given or set()
-    support = _Support(passages, embed, threshold)
+    support = _Support(passages, similar, threshold)
     timed_sources = {c.passage.source for c in support.cands if c.seconds is not None}
     out = Attribution(text="")
     lines = []

@@ -8,7 +8,7 @@ few facts by dimensional analysis into ONE expression for `agent.calculator.calc
 
 How facts are read:
 - a quantity is a number (digits, `400k`, `half a million`, `a billion`, `seven`) followed by
-  a unit word (`GW`, `gigawatts`, the transcript's `gawatt`/`terowatts`, `ms`, `GPUs`,
+  a unit word (`GW`, `gigawatts`, misheard spellings from the lexicon, `ms`, `GPUs`,
   `people`, `%`), or `$` before a number;
 - a rate is `X per Y` / `X/Y` / `X a Y`, `a Y is|costs ... X` ("a gigawatt is half a million
   GPUs" -> GPU/GW) or `a <quantity> <count noun>` ("a 2 kW GPU" -> kW/GPU);
@@ -26,9 +26,9 @@ How a plan is chosen, first match wins:
    make up", "how many times larger is A than B" -> each side is a number of the question or
    the passage figure whose context best matches the phrase;
 4. "the guest's inference share applied to 30 GW" -> the matching passage percentage × 30 GW;
-5. otherwise a search over products/quotients of up to three facts (four with an assumed
-   "one GPU per person" bridge when the question says "for each ...") whose dimensions equal
-   the target's. Preferred: every number of the question used, then the rates the question
+5. otherwise a search over products/quotients of up to three facts, no two of one kind, whose
+   dimensions equal the target's; a percentage the question applies ("minus 10%") multiplies
+   the result. Preferred: every number of the question used, then the rates the question
    names ("at the guest's GPUs per gigawatt"), rates over bare passage figures, fewer passage
    facts, fewer facts, fewer divisions, passage facts whose context shares rare words with
    the question, earlier passages. A passage figure quoted as it stands is a lookup, not a plan.
@@ -47,6 +47,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from agent.calculator import CalcError, calculate, unit_dimensions
+from kb.lexicon import lexicon
 
 __all__ = ["Fact", "Plan", "extract_facts", "needs_figures", "plan"]
 
@@ -75,34 +76,11 @@ class Plan:
 
 # --- lexicon --------------------------------------------------------------------------------
 
-_WORD_UNITS = {
-    **dict.fromkeys(("watt", "watts"), "W"),
-    **dict.fromkeys(("kilowatt", "kilowatts"), "kW"),
-    **dict.fromkeys(("megawatt", "megawatts"), "MW"),
-    **dict.fromkeys(("gigawatt", "gigawatts", "gawatt", "gawatts", "gigwatt", "gigawatts"), "GW"),
-    **dict.fromkeys(("terawatt", "terawatts", "terowatt", "terowatts"), "TW"),
-    **dict.fromkeys(("kilowatt-hour", "kilowatt-hours", "kilowatt hour", "kilowatt hours"), "kWh"),
-    **dict.fromkeys(("megawatt-hour", "megawatt-hours"), "MWh"),
-    **dict.fromkeys(("gigawatt-hour", "gigawatt-hours"), "GWh"),
-    **dict.fromkeys(("terawatt-hour", "terawatt-hours"), "TWh"),
-    **dict.fromkeys(("millisecond", "milliseconds", "msec"), "ms"),
-    **dict.fromkeys(("second", "seconds", "sec", "secs"), "s"),
-    **dict.fromkeys(("minute", "minutes", "mins"), "minute"),
-    **dict.fromkeys(("hour", "hours", "hr", "hrs"), "hour"),
-    **dict.fromkeys(("day", "days"), "day"),
-    **dict.fromkeys(("week", "weeks"), "week"),
-    **dict.fromkeys(("month", "months"), "month"),
-    **dict.fromkeys(("year", "years", "yr", "yrs"), "year"),
-    **dict.fromkeys(("dollar", "dollars", "usd", "bucks"), "USD"),
-    **dict.fromkeys(("gpu", "gpus"), "GPU"),
-    **dict.fromkeys(("token", "tokens"), "token"),
-    **dict.fromkeys(("person", "persons", "people", "human", "humans"), "person"),
-    **dict.fromkeys(("percent", "per cent", "percentage points"), "%"),
-}
-_SYMBOL_UNITS = {"W": "W", "kW": "kW", "KW": "kW", "MW": "MW", "GW": "GW", "TW": "TW", "kWh": "kWh",
-                 "MWh": "MWh", "GWh": "GWh", "TWh": "TWh", "ms": "ms", "%": "%"}
+_LEXICON = lexicon()  # unit words (misheard forms included), symbols, count units: kb/data/lexicon.json
+_WORD_UNITS = dict(_LEXICON.word_units)
+_SYMBOL_UNITS = dict(_LEXICON.symbols)
 _DENOMINATOR_ONLY = {"s": "s", "h": "hour"}  # too ambiguous after a bare number ("1990s")
-_COUNT = {"GPU", "token", "person"}
+_COUNT = set(_LEXICON.count_units)
 _TIME_UNITS = {"ms", "s", "minute", "hour", "day", "week", "month", "year"}
 
 _NUMBER_WORDS = {
@@ -110,7 +88,7 @@ _NUMBER_WORDS = {
     "ten": 10, "eleven": 11, "twelve": 12, "fifteen": 15, "twenty": 20, "thirty": 30, "forty": 40,
     "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80, "ninety": 90,
 }
-_SCALES = {"hundred": 1e2, "thousand": 1e3, "million": 1e6, "mn": 1e6, "billion": 1e9, "bn": 1e9, "trillion": 1e12}
+_SCALES = dict(_LEXICON.scales)
 _SUFFIXES = {"k": 1e3, "K": 1e3, "M": 1e6, "B": 1e9, "bn": 1e9, "T": 1e12}
 _ORDINALS = {"half": 2, "third": 3, "quarter": 4, "fourth": 4, "fifth": 5, "sixth": 6, "seventh": 7,
              "eighth": 8, "ninth": 9, "tenth": 10, "hundredth": 100}
@@ -143,9 +121,12 @@ _PER = re.compile(
 )
 _COPULA = re.compile(
     r"\s+(?i:is|are|was|were|costs?|uses?|draws?|needs?|consumes?|takes?|requires?|means?|equals?|gets?"
-    r"|runs(?:\s+at)?)(?![A-Za-z])|\s*[=~≈]"
+    r"|runs(?:\s+at)?|holds?|has|have|contains?|houses?|fits?|supports?|powers?|buys?|delivers?|produces?)(?![A-Za-z])"
+    r"|\s*[=~≈]"
 )
-_ADJ_COUNT = re.compile(r"[\s-]*(?P<count>(?i:gpu|token|person|human))(?![A-Za-z0-9])")
+_ADJ_COUNT = re.compile(
+    rf"[\s-]*(?P<count>(?i:{_alternation([w for w, u in _WORD_UNITS.items() if u in _COUNT])}))(?![A-Za-z0-9])"
+)
 _RANGE_GAP = re.compile(r"\s*(?:to|-|–)\s*$", re.I)
 _FALSE_START_FILLERS = {"uh", "um", "er", "sorry", "i", "mean", "rather", "actually"}
 _FRACTION = re.compile(
@@ -250,7 +231,7 @@ def _drop_false_starts(text: str, qs: list[_Raw]) -> list[_Raw]:
             words = re.findall(r"[A-Za-z']+", gap)
             unit_word = (re.findall(r"[A-Za-z]+", text[nxt.start:nxt.end]) or [""])[-1].lower()
             if q.unit is None and not gap.strip():
-                continue  # "700 7 terowatts": a bare number restarted at once
+                continue  # "700 7 terawatts": a bare number restarted at once
             if (words and len(words) <= 3 and not re.search(r"[.?!;:]", gap)
                     and all(w.lower() in _FALSE_START_FILLERS or unit_word.startswith(w.lower()) for w in words)):
                 continue
@@ -369,13 +350,9 @@ _STOPWORDS = frozenset(
     """a an the of to in on at by for from with as and or but if then than that this these those it its is are was
     were be been being do does did would will could should can may might must have has had what which who whom whose
     when where why how many much more most less least about around roughly some any each every one per into over
-    under up down out off all just so very there their they them he his she her we our us you your i me my guest
-    speaker capstone talk lecture podcast blog author commenter figure number based using use used say said
-    according make made own uh um like right yeah""".split()
-)
-# Words nearly every sentence of these talks shares with a question: no evidence that a bare
-# figure is the one the question means ("building 50 megawatts of compute" is not "the target").
-_GENERIC = frozenset({"comput", "build", "ai", "model", "data", "cost", "us", "go", "get", "need", "year", "time"})
+    under up down out off all just so very there their they them he his she her we our us you your i me my
+    figure number based using use used say said according make made own uh um like right yeah""".split()
+) | _LEXICON.document_words
 _MEASURE_WORDS = frozenset(
     [w for w, u in _WORD_UNITS.items() if u not in _COUNT] + [s.lower() for s in _SYMBOL_UNITS] + list(_SCALES)
 )
@@ -616,33 +593,6 @@ def _describe(parts: Sequence[tuple[Fact, int]]) -> str:
     return described
 
 
-_BRIDGE_CUE = re.compile(
-    r"\b(?i:for\s+(?:each|every)(?:\s+one)?(?:\s+of)?|each\s+of|every\s+one\s+of|everyone|every\s+one|each\s+person"
-    r"|every\s+person|per\s+(?:person|head|capita)|one\s+per|apiece)\b"
-)
-
-
-def _bridges(question: str) -> list[_Cand]:
-    """'a GPU for each of a billion people': one GPU per person, so counts of both can be chained."""
-    cue = _BRIDGE_CUE.search(question)
-    if not cue:
-        return []
-    mentioned: list[tuple[int, str]] = []
-    for m in re.finditer(_UNIT, question):
-        unit = _lex(m.group(0))
-        if unit in _COUNT and unit not in [u for _, u in mentioned]:
-            mentioned.append((m.start(), unit))
-    out = []
-    for (pa, a), (pb, b) in itertools.combinations(mentioned, 2):
-        after_cue = [(p, u) for p, u in ((pa, a), (pb, b)) if p >= cue.end()]
-        den = after_cue[0][1] if after_cue else b
-        top = a if den == b else b
-        text = f"one {top} per {den} (from '{cue.group(0)}')"
-        fact = Fact(text, 1.0, f"{top}/{den}", "question", None, None)
-        out.append(_Cand(fact, "bridge", False, cue.start(), cue.end(), 10_000 + len(out)))
-    return out
-
-
 def _search(target: str, cands: list[_Cand], named: Sequence[str], asked: frozenset[str]) -> list[tuple[_Cand, int]] | None:
     """The best product/quotient of facts with the target's dimensions (see the module docstring)."""
     want = _dims(target)
@@ -650,35 +600,32 @@ def _search(target: str, cands: list[_Cand], named: Sequence[str], asked: frozen
     implied = {_dims(c.fact.unit) for c in cands if c.article and c.fact.unit}  # "a gigawatt" in the question
 
     def bare_figure_fits(c: _Cand) -> bool:
-        """A bare passage figure stands in for a quantity the question names in words ("OpenAI's
-        aspirational target" -> "the 30 gawatt number ... an aspirational goal"): its own sentence
-        must share a word with the question, and the question must not fix it ("a gigawatt")."""
-        return bool((asked & c.near) - _GENERIC) and _dims(c.fact.unit) not in implied
+        """A bare passage figure stands in for a quantity the question names in words ("the lab's
+        target" -> "the 30 gigawatt number ... the target"): its own sentence must share a word
+        with the question, and the question must not fix it ("a gigawatt")."""
+        return bool(asked & c.near) and _dims(c.fact.unit) not in implied
 
-    usable = [c for c in cands if c.kind in ("quantity", "rate", "bridge") and not c.article and c.fact.unit
+    usable = [c for c in cands if c.kind in ("quantity", "rate") and not c.article and c.fact.unit
               and (c.fact.origin == "question" or c.kind != "quantity" or bare_figure_fits(c))]
     dims = [_dims(c.fact.unit) for c in usable]
     named_dims = [_dims(n) for n in named]
-    required = {i for i, c in enumerate(usable) if c.fact.origin == "question" and c.kind != "bridge"}
+    required = {i for i, c in enumerate(usable) if c.fact.origin == "question"}
     best: tuple | None = None
     best_combo: list[tuple[_Cand, int]] | None = None
-    max_size = 4 if len(usable) <= 16 else 3
-    for size in range(1, min(max_size, len(usable)) + 1):
+    for size in range(1, min(3, len(usable)) + 1):
         for combo in itertools.combinations(range(len(usable)), size):
             chosen = [usable[i] for i in combo]
-            if size == 4 and not any(c.kind == "bridge" for c in chosen):
-                continue
-            plain = sum(1 for c in chosen if c.fact.origin == "passage" and c.kind == "quantity")
-            if plain > 1:
-                continue  # two bare figures from the passages rarely belong together
+            if len({dims[i] for i in combo}) < size:
+                continue  # two facts of one kind: the same figure twice, or a pair that only cancels
+            bare = [c for c in chosen if c.fact.origin == "passage" and c.kind == "quantity"]
+            plain = len(bare)
+            if plain > 1 and len({c.fact.sentence for c in bare}) > 1:
+                continue  # bare figures of different sentences rarely belong together; of one ("N in M") they do
             for signs in itertools.product((1, -1), repeat=size):
                 if size == 1 and signs[0] > 0 and chosen[0].fact.origin == "passage":
                     continue  # a figure quoted as it stands is a lookup, not a computation
                 if _combine([(dims[i], s) for i, s in zip(combo, signs)]) != want:
                     continue
-                if any(dims[i] == dims[j] and si != sj for (i, si), (j, sj)
-                       in itertools.combinations(zip(combo, signs), 2)):
-                    continue  # X / X-like pairs cancel: no information
                 key = (
                     len(required - set(combo)),
                     sum(1 for n in named_dims if not any(dims[i] == n for i in combo)),
@@ -821,63 +768,8 @@ def _phrase_ratio_plan(question: str, qcands: list[_Cand], pcands: list[_Cand]) 
         if pairs:
             *_, part, whole = max(pairs, key=lambda t: t[:3])
             return _build([(part.fact, 1), (whole.fact, -1)], to or None, why)
-        computed = _computed_side(question, m, options, pcands, to, why)
-        if computed:
-            return computed
     return None
 
-
-def _computed_side(
-    question: str, m: re.Match[str], options: list[list[tuple[_Cand, float]]], pcands: list[_Cand], to: str, why: str
-) -> Plan | None:
-    """No figure fits one side ("the guest's 'a GPU for every human' scenario"): compute it from the
-    passages (7 billion humans × one GPU per person × a kilowatt per GPU) in the other side's unit."""
-    for i, slot in enumerate(("part", "whole")):
-        other = options[1 - i]
-        if not other:
-            continue
-        anchor = max(other, key=lambda t: (t[1], -t[0].rank))[0]
-        if any(_dims(c.fact.unit) == _dims(anchor.fact.unit) for c, _ in options[i]):
-            continue
-        combo = _search(anchor.fact.unit, pcands + _bridges(question), (), _words(m.group(slot)))
-        if not combo or len(combo) < 2:
-            continue
-        sub = [(c.fact, sign) for c, sign in combo]
-        inner = _build(sub, None, "").expression
-        side = f"({inner})"
-        expression = f"{side} / {_fragment(anchor.fact)}" if slot == "part" else f"{_fragment(anchor.fact)} / {side}"
-        try:
-            calculate(expression, to=to or None)
-        except CalcError:
-            continue
-        facts = tuple(f for f, _ in sub) + (anchor.fact,) if slot == "part" else (anchor.fact, *(f for f, _ in sub))
-        computed = f"({_describe(sub)})"
-        named = f"'{anchor.fact.text}' ({_source(anchor.fact)})"
-        described = f"{computed} ÷ {named}" if slot == "part" else f"{named} ÷ {computed}"
-        return Plan(expression, to or None, facts, f"{why}: {described}" + (f" → {to}" if to else ""))
-    return None
-
-
-_SHARE_WORD = re.compile(r"\b(?i:share|percentage|percent|fraction|proportion|portion)\b")
-
-
-def _share_plan(question: str, qcands: list[_Cand], pcands: list[_Cand], target: str | None) -> Plan | None:
-    """'if the guest's inference share applied to 30 GW, how many GW ...' -> 80% (passage) × 30 GW."""
-    if target is None or not _SHARE_WORD.search(question) or any(c.kind == "fraction" for c in qcands):
-        return None
-    stated = [c for c in qcands if c.kind == "quantity" and not c.article and c.fact.unit]
-    if len(stated) != 1 or _dims(target) != _dims(stated[0].fact.unit):
-        return None
-    asked = _words(question)
-    shares = [c for c in pcands if c.kind == "fraction" and asked & c.context]
-    subject = re.search(r"\b([A-Za-z-]+)\s+(?i:share|percentage|fraction|proportion|portion)\b", question)
-    if subject and _stem(subject.group(1)) not in _STOPWORDS:
-        shares = [c for c in shares if _stem(subject.group(1)) in c.context]  # "inference share"
-    if not shares:
-        return None
-    weights = _weights(pcands)
-    share = max(shares, key=lambda c: (_relevance(asked, c, weights), -c.rank))
-    return _build([(share.fact, 1), (stated[0].fact, 1)], target, "Share of a quantity")
 
 
 _WHOLE_ASKED = re.compile(
@@ -910,30 +802,104 @@ def _fraction_plan(question: str, cands: list[_Cand], target: str | None) -> Pla
     return None
 
 
-def plan(question: str, passages: Sequence[str] = ()) -> Plan | None:
-    """One calculate() expression (with target unit and the facts used) answering `question`, or None."""
-    qcands = _question_cands(question)
-    growth = _growth_plan(question, qcands, passages)
-    if growth:
-        return growth
-    ratio = _ratio_plan(question, qcands)
-    if ratio:
-        return ratio
-    target = _target(question, qcands)
-    fraction = _fraction_plan(question, qcands, target)
-    if fraction:
-        return fraction
-    pcands = _passage_cands(passages, question, first_rank=len(qcands))
-    special = _phrase_ratio_plan(question, qcands, pcands) or _share_plan(question, qcands, pcands, target)
-    if special:
-        return special
-    if target is None:
+_POWER_NOTATION = re.compile(r"\d\s*(?:\*\*|\^)\s*[-+]?\d|\d\s*[eE]\s*[-+]?\d+\s*[A-Za-z]")
+_ADJUST = re.compile(
+    r"(?i:\b(?P<down>minus|less|lower|cheaper|fewer|off|discount(?:ed)?|reduced\s+by|down\s+by|cut\s+by)"
+    r"|\b(?P<up>plus|more|higher|extra|increased\s+by|up\s+by|raised\s+by|on\s+top))\s*$"
+)
+
+
+def _adjustment(question: str, c: _Cand) -> tuple[str, str] | None:
+    """A percentage of the question that changes another figure: "minus 10%" -> ("0.9", "minus 10%")."""
+    if c.fact.unit != "%" and c.kind != "fraction":
         return None
-    named = _named_rates(question, qcands)
-    combo = _search(target, qcands + _bridges(question) + pcands, named, _words(question))
-    if combo is None or (len(combo) == 1 and combo[0][1] > 0 and _same_unit(combo[0][0].fact.unit, target)):
-        return None  # "30 GW" answered with 30 GW: nothing was computed
-    return _build([(c.fact, s) for c, s in combo], target, f"Dimensional analysis for {target}")
+    after = question[c.end:c.end + 24]
+    before = question[max(0, c.start - 24):c.start]
+    m = _ADJUST.search(before)
+    share = c.fact.value / 100 if c.fact.unit == "%" else c.fact.value
+    if m is None:
+        tail = re.match(r"\s*(?i:(?P<down>less|lower|cheaper|fewer|off|smaller)|(?P<up>more|higher|larger|bigger))\b", after)
+        m = tail
+    if m is None:
+        return None
+    factor = 1 - share if m.group("down") else 1 + share
+    return f"{factor:.12g}", c.fact.text
+
+
+def _unread_numbers(question: str, qcands: Sequence[_Cand]) -> bool:
+    """Digits the reader did not take in (a power such as 10**400, a stray number): nothing is planned."""
+    if _POWER_NOTATION.search(question):
+        return True
+    spans = [(c.start, c.end) for c in qcands]
+    for m in re.finditer(r"\d+(?:[.,]\d+)*", question):
+        if not any(s <= m.start() and m.end() <= e for s, e in spans):
+            if not re.fullmatch(r"(?:19|20)\d\d", m.group(0)):  # a year names a time, it is not an operand
+                return True
+    return False
+
+
+def _is_year(f: Fact) -> bool:
+    return not f.unit and f.value == int(f.value) and 1900 <= f.value <= 2100 and re.fullmatch(r"\d{4}", f.text) is not None
+
+
+def _operands_ok(found: Plan, qcands: Sequence[_Cand], adjusted: Sequence[_Cand]) -> bool:
+    """Every figure of the question is used, each fact once, and the plan evaluates in its unit."""
+    stated = [c for c in qcands if not c.article and not _is_year(c.fact)]
+    used = list(found.facts)
+    if any(not any(c.fact == f or (c.fact.value, c.fact.unit) == (f.value, f.unit) for f in used)
+           for c in stated if c not in adjusted):
+        return False
+    if len(set(used)) < len(used) or len({(f.value, f.unit) for f in used}) < len(used):
+        return False
+    try:
+        calculate(found.expression, to=found.to)
+    except CalcError:
+        return False
+    return True
+
+
+def _with_adjustments(found: Plan, adjustments: Sequence[tuple[str, str]]) -> Plan:
+    if not adjustments:
+        return found
+    factors = " * ".join(f for f, _ in adjustments)
+    said = ", ".join(t for _, t in adjustments)
+    return Plan(f"({found.expression}) * {factors}", found.to, found.facts, f"{found.description}, {said}")
+
+
+def plan(question: str, passages: Sequence[str] = ()) -> Plan | None:
+    """One calculate() expression (with target unit and the facts used) answering `question`, or None.
+
+    A plan is returned only when every figure the question states is used, no fact is used twice
+    and the units work out; otherwise None, and the answer gives sentences instead of a number.
+    """
+    qcands = _question_cands(question)
+    if _unread_numbers(question, qcands):
+        return None
+    found = _growth_plan(question, qcands, passages) or _ratio_plan(question, qcands)
+    target = _target(question, qcands)
+    adjusted: list[_Cand] = []
+    adjustments: list[tuple[str, str]] = []
+    if found is None:
+        found = _fraction_plan(question, qcands, target)
+    if found is None:
+        for c in qcands:
+            adj = _adjustment(question, c)
+            if adj:
+                adjusted.append(c)
+                adjustments.append(adj)
+        rest = [c for c in qcands if c not in adjusted]
+        pcands = [c for c in _passage_cands(passages, question, first_rank=len(qcands))
+                  if not any((c.fact.value, c.fact.unit) == (q.fact.value, q.fact.unit) for q in rest)]
+        found = _phrase_ratio_plan(question, rest, pcands)
+        if found is None and target is not None:
+            combo = _search(target, rest + pcands, _named_rates(question, rest), _words(question))
+            if combo is None or (len(combo) == 1 and combo[0][1] > 0 and _same_unit(combo[0][0].fact.unit, target)
+                                 and not adjustments):
+                return None  # "30 GW" answered with 30 GW: nothing was computed
+            found = _build([(c.fact, s) for c, s in combo], target, f"Dimensional analysis for {target}")
+    if found is None or not _operands_ok(found, qcands, adjusted):
+        return None
+    return _with_adjustments(found, adjustments)
 
 
 # --- is this a computation question? -----------------------------------------------------------

@@ -23,11 +23,13 @@ import zlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any, TypedDict
 
+from agent.abstention import assess
 from agent.citations import attribute, guard, numbers
+from agent.evidence import SentenceEncoder
 from agent.followup import standalone_query
 from agent.models import ChatModel, ModelReply
 from agent.prompts import FINAL_ROUND_PROMPT, NOT_IN_KB, SYSTEM_PROMPT
-from agent.tools import TOOL_SCHEMAS, Toolbox
+from agent.tools import TOOL_SCHEMAS, Toolbox, looks_like_instruction
 from kb.types import Passage
 
 if TYPE_CHECKING:
@@ -51,11 +53,12 @@ class Deps:
     toolbox: Toolbox
     max_tool_rounds: int = 4
     max_history_turns: int = 6
-    abstain_threshold: float = 0.3
+    abstain_threshold: float = 0.45
+    min_coverage: float = 0.25
+    encoder: Any = None  # agent.evidence.SentenceEncoder over the index's embedding model
     checkpointer: Any = None
     top_k: int = 5
-    embed: Any = None  # texts -> vectors (the index's embedder), for attributing uncited claims
-    attribution_threshold: float = 0.6
+    attribution_threshold: float = 0.6  # similarity (deps.encoder) a sentence needs to support an uncited claim
 
 
 def _run(config: Any) -> dict[str, Any]:
@@ -71,6 +74,19 @@ def _emit(config: Any, kind: str, data: dict[str, Any]) -> None:
 
 def _passages(state: AgentState) -> list[Passage]:
     return [Passage.from_state(p) for p in state.get("passages", [])]
+
+
+def evidence_items(passages: list[Passage]) -> list[dict[str, Any]]:
+    """The sentences of this turn's passages, in the form the abstention policy reads."""
+    return [{"text": s.text, "passage": i, "pos": j} for i, p in enumerate(passages) for j, s in enumerate(p.sentences)]
+
+
+def _searched_query(state: AgentState) -> str | None:
+    """The query of the turn's first search (a follow-up's standalone form), if any."""
+    for r in state.get("tool_calls", []):
+        if r.get("name") == "search_knowledge_base" and isinstance(r.get("arguments"), dict):
+            return str(r["arguments"].get("query") or "") or None
+    return None
 
 
 def _normal(text: str) -> str:
@@ -97,11 +113,11 @@ def _relevance(passages: list[Passage]) -> float | None:
 
 
 def _final(text: str, citations: list[dict[str, Any]], abstained: bool, checked: Any, claims: Any,
-           passages: list[Passage]) -> dict[str, Any]:
+           relevance: float | None) -> dict[str, Any]:
     return {"answer": text, "citations": citations, "abstained": abstained,
             "citations_corrected": checked.corrected, "citations_dropped": checked.dropped,
             "claims_attributed": claims.attributed if claims else 0,
-            "claims_unsupported": claims.unsupported if claims else 0, "relevance": _relevance(passages)}
+            "claims_unsupported": claims.unsupported if claims else 0, "relevance": relevance}
 
 
 def _turn(state: AgentState, answer: str) -> list[dict[str, Any]]:
@@ -110,6 +126,9 @@ def _turn(state: AgentState, answer: str) -> list[dict[str, Any]]:
 
 def build_graph(deps: Deps) -> Any:
     from langgraph.graph import END, START, StateGraph
+
+    if deps.encoder is None:
+        deps.encoder = SentenceEncoder(getattr(deps.toolbox.retriever, "embedder", None))
 
     def model_messages(state: AgentState, final_round: bool = False) -> list[dict[str, Any]]:
         msgs = [{"role": "system", "content": SYSTEM_PROMPT}]
@@ -175,19 +194,20 @@ def build_graph(deps: Deps) -> Any:
         passages = _passages(state)
         checked = guard(text, passages)
         if not checked.text or _normal(checked.text) == _normal(NOT_IN_KB):
-            return {"final": _final(NOT_IN_KB, [], True, checked, None, passages), "history": _turn(state, NOT_IN_KB)}
+            return {"final": _final(NOT_IN_KB, [], True, checked, None, _relevance(passages)), "history": _turn(state, NOT_IN_KB)}
         calcs = [r["result"] for r in state.get("tool_calls", []) if r["name"] == "calculate" and "error" not in r["result"]]
-        claims = attribute(checked, passages, deps.embed, deps.attribution_threshold, given=numbers(state["question"]),
-                           computed=lambda sentence: states_a_figure(sentence, calcs))
+        claims = attribute(checked, passages, deps.encoder.similarities, deps.attribution_threshold,
+                           given=numbers(state["question"]), computed=lambda sentence: states_a_figure(sentence, calcs))
         computed = claims.computed
-        relevance = _relevance(passages)
+        verdict = assess(state["question"], evidence_items(passages), deps.encoder, deps.abstain_threshold,
+                         deps.min_coverage, looks_like_instruction, _searched_query(state))
         abstained = (
             not claims.text
-            or (relevance is not None and relevance < deps.abstain_threshold and not computed)
+            or (not verdict.answerable and not computed)
             or (not claims.citations and not computed)
         )
         final = _final(NOT_IN_KB if abstained else claims.text, [] if abstained else claims.citations, abstained,
-                       checked, claims, passages)
+                       checked, claims, verdict.similarity)
         return {"final": final, "history": _turn(state, final["answer"])}
 
     g = StateGraph(AgentState)

@@ -57,3 +57,8 @@ Reply with a JSON object only: {{"correct": true|false, "faithful": true|false, 
 "correct": the answer agrees with the reference (an abstention is correct only when the reference
 says the knowledge base does not cover it). "faithful": every claim in the answer is supported by
 the passages."""
+
+NOT_COMPUTED = (
+    "No figure computed: the question's numbers and the passages' do not combine into one calculation "
+    "that uses each of them once. What the transcripts say:"
+)

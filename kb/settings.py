@@ -58,8 +58,9 @@ class Settings:
     max_tool_rounds: int = 4
     max_history_turns: int = 6  # earlier turns of a thread sent with each question
     context_token_budget: int = 3000
-    abstain_threshold: float = 0.33  # dense similarity below which no passage counts as relevant
-    min_coverage: float = 0.47  # offline: share of the question's terms a passage must contain
+    abstain_threshold: float = 0.45  # best claim sentence's semantic similarity below which kb abstains (agent.abstention)
+    min_coverage: float = 0.25  # share of the question's content words one sentence and its neighbours must contain
+    lexicon_file: str | None = None  # extra domain words merged over kb/data/lexicon.json
     model_tools: str = "auto"  # auto | on | off: send the tool schemas to an OpenAI-compatible model
     attribution_threshold: float = 0.6  # cosine a passage sentence needs to support an uncited claim
     slack_workers: int = 8  # Slack answers in flight at once (remote models spend most of it waiting)

@@ -70,10 +70,11 @@ def test_invented_time_is_corrected_or_dropped() -> None:
 
 def _attribute(text: str, passages: list[Passage] | None = None, **kw: object) -> object:
     from agent.citations import attribute
+    from agent.evidence import SentenceEncoder
     from kb.embeddings import HashingEmbedder
 
     passages = passages or [TALK]
-    return attribute(guard(text, passages), passages, HashingEmbedder().embed, 0.6, **kw)
+    return attribute(guard(text, passages), passages, SentenceEncoder(HashingEmbedder()).similarities, 0.6, **kw)
 
 
 def test_a_claim_without_a_marker_gets_the_sentence_that_supports_it() -> None:

@@ -17,8 +17,10 @@ from collections.abc import Callable, Sequence
 from functools import lru_cache
 from typing import Any
 
+from agent.abstention import QUESTION_WORDS, assess, names, question_terms
+from agent.evidence import SentenceEncoder, display, is_claim, near_duplicate, score, weighted_share, with_context
 from agent.models import ModelReply, TokenCallback, ToolCall
-from agent.prompts import NOT_IN_KB
+from agent.prompts import NOT_COMPUTED, NOT_IN_KB
 from agent.tools import looks_like_instruction
 from kb.lexical import tokenize
 from kb.settings import Settings
@@ -26,40 +28,22 @@ from kb.settings import Settings
 MAX_SENTENCES = 3
 _HANDLE = re.compile(r"^\[([^\]]+)\]\s*(.*)$")
 _FOLLOWUP_START = re.compile(r"^(and|but|so|also|what about|how about|then|ok|okay)\b", re.IGNORECASE)
-_PRONOUN = re.compile(r"\b(that|this|it|they|them|those|these|he|she|his|her|its|their|there)\b", re.IGNORECASE)
-_FILLER = re.compile(r"\b(uh|um|uh uh|you know|I mean|like)\b[,]?\s+", re.IGNORECASE)
-# words in a question that say what kind of answer is wanted, not what it is about
-_QUESTION_WORDS = set(tokenize(
-    "many much big long large often fast kind type way according mention mentioned discuss describe explain give "
-    "example compare call need both "
-    # words that name a document or a speaker, not what the question is about
-    "guest speaker talk lecture podcast transcript summary blog comment comments commenter commenters author "
-    "host interviewer episode video document capstone enterprise"))
-
-
-# A question word also counts as found when one of these stands in the text instead.
-SYNONYMS: dict[str, set[str]] = {
-    "cost": {"spend", "price", "expensive", "dollar", "$", "billion", "capex"},
-    "price": {"cost", "dollar", "$"},
-    "expensive": {"cost", "spend", "price", "$"},
-    "dollar": {"$", "usd"},
-    "build": {"building", "construct"},
-    "favourite": {"favorite"},
-    "favorite": {"favourite"},
-    "fast": {"speed", "quick", "quickly"},
-    "slow": {"slowdown"},
-    "big": {"large", "larger", "massive"},
-    "percentage": {"%", "percent"},
-}
+_PRONOUN = re.compile(r"\b(that|this|it|they|them|those|these|he|she|his|her|its|their|there|one|ones)\b", re.IGNORECASE)
+# "How many would 10 GW be?": a quantity question whose counted thing is left out
+_ELLIPTICAL = re.compile(r"^\s*how\s+(?:many|much)\s+(?:would|will|could|does|do|did|is|are|was|were|for|in)\b", re.IGNORECASE)
 
 
 class OfflineModel:
+    """The model-free backend. `idf` (term weights) and `embedder` (for sentence meaning) come from
+    the retriever; without them it falls back to uniform weights and term overlap."""
+
     def __init__(self, settings: Settings | None = None, idf: Callable[[str], float] | None = None,
-                 embedder: Any = None) -> None:
+                 embedder: Any | None = None) -> None:
         self.settings = settings or Settings()
         self.name = "offline"
-        self.idf = idf  # term weights from the BM25 index; uniform when not given
-        self.embedder = embedder  # the index's embedder (kb.embeddings), when given
+        self.idf = idf
+        self.embedder = embedder
+        self.encoder = SentenceEncoder(embedder)
 
     def complete(
         self, messages: Sequence[dict[str, Any]], tools: Sequence[dict[str, Any]] | None = None,
@@ -70,15 +54,15 @@ class OfflineModel:
         searches = [r for name, r in results if name == "search_knowledge_base"]
         calcs = [r for name, r in results if name == "calculate"]
         can_call = bool(tools)
+        query = standalone_query(question, history)
         if not searches and can_call:
-            return _call("search_knowledge_base", {"query": standalone_query(question, history), "k": self.settings.top_k})
+            return _call("search_knowledge_base", {"query": query, "k": self.settings.top_k})
         sentences = _sentences(searches)
-        scorer = Scorer(self.idf)
         if not calcs and can_call:
             from agent.figures import needs_figures
 
-            if needs_figures(question):
-                p = _plan(question, tuple(s["text"] for s in by_relevance(question, sentences, scorer)))
+            if needs_figures(query):
+                p = _plan(query, tuple(s["text"] for s in self.by_relevance(query, sentences)))
                 if p is not None:
                     args = {"expression": p.expression}
                     if p.to:
@@ -86,11 +70,99 @@ class OfflineModel:
                     return _call("calculate", args)
                 if len(searches) == 1:  # a fact may be missing: look wider once
                     wider = max(2 * self.settings.top_k, 10)
-                    return _call("search_knowledge_base", {"query": standalone_query(question, history), "k": wider})
-        text = compose(question, history, sentences, calcs, scorer, self.settings.min_coverage)
+                    return _call("search_knowledge_base", {"query": query, "k": wider})
+        text = self.compose(question, history, sentences, calcs)
         if on_token:
             on_token(text)
         return ModelReply(content=text)
+
+    def by_relevance(self, query: str, sentences: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Sentences most like the question first (stable, so retrieval order breaks ties)."""
+        scored = score(query, question_terms(query), sentences, self.encoder, self.idf)
+        order = sorted(range(len(sentences)), key=lambda i: -scored[i].score)
+        return [sentences[i] for i in order]
+
+    def pick(self, question: str, history: Sequence[str], sentences: Sequence[dict[str, Any]],
+             n: int = MAX_SENTENCES) -> list[dict[str, Any]]:
+        """The sentences that answer: the best claim by meaning and term weight, then others close to
+        it that add something (a near-duplicate adds nothing). A follow-up's own words weigh more
+        than the topic carried over from the previous turn."""
+        query = standalone_query(question, history)
+        own = question_terms(question) if history and is_followup(question) else set()
+        claims = [s for s in sentences if is_claim(s["text"], looks_like_instruction)]
+        if not claims:
+            return []
+        ranked = []
+        for sc in score(query, question_terms(query), claims, self.encoder, self.idf):
+            total = sc.score + answer_type_bonus(question, sc.item["text"]) - 0.01 * sc.item["rank"]
+            if own:
+                total = 0.5 * total + 0.5 * weighted_share(own, sc.item["text"], self.idf)
+            if names(question):
+                total += 0.1 * _name_share(question, sc.item["text"])
+            ranked.append((total, sc))
+        ranked.sort(key=lambda x: -x[0])
+        top = ranked[0][0]
+        chosen: list[dict[str, Any]] = []
+        for total, sc in ranked:
+            if len(chosen) >= n or total < top * RELATIVE_FLOOR:
+                break
+            if any(near_duplicate(sc.item["text"], c["text"]) for c in chosen):
+                continue
+            chosen.append(sc.item)
+        return chosen
+
+    def compose(self, question: str, history: Sequence[str], sentences: Sequence[dict[str, Any]],
+                calcs: Sequence[dict[str, Any]]) -> str:
+        calc = next((c for c in calcs if "error" not in c), None)
+        if calc is not None:
+            return self._compose_figure(question, history, sentences, calc)
+        verdict = assess(question, sentences, self.encoder, self.settings.abstain_threshold, self.settings.min_coverage,
+                         looks_like_instruction, standalone_query(question, history))
+        chosen = self.pick(question, history, sentences)
+        if not chosen or not verdict.answerable:
+            return NOT_IN_KB
+        from agent.figures import needs_figures
+
+        lines = [NOT_COMPUTED] if needs_figures(standalone_query(question, history)) else []
+        return "\n".join(lines + _bullets(chosen, sentences))
+
+    def _compose_figure(self, question: str, history: Sequence[str], sentences: Sequence[dict[str, Any]],
+                        calc: dict[str, Any]) -> str:
+        query = standalone_query(question, history)
+        ordered = self.by_relevance(query, sentences)
+        p = _plan(query, tuple(s["text"] for s in ordered))
+        lines = [f"**{calc['text']}** — computed with the calculate tool: `{calc['expression']}`."]
+        cited: list[dict[str, Any]] = []
+        for fact in p.facts if p else ():
+            if fact.origin == "passage" and fact.passage_index is not None:
+                s = ordered[fact.passage_index]
+                if s not in cited:
+                    cited.append(s)
+        if not cited:
+            cited = self.pick(question, history, sentences, n=1)
+        return "\n".join(lines + [f"- {display(s['text'])} [{s['handle']}]" for s in cited])
+
+
+RELATIVE_FLOOR = 0.8  # a further sentence must score at least this share of the best one
+
+
+def _bullets(chosen: Sequence[dict[str, Any]], sentences: Sequence[dict[str, Any]]) -> list[str]:
+    """One bullet per chosen sentence (with its context), no sentence shown twice."""
+    shown: set[tuple[Any, int]] = set()
+    out = []
+    for s in chosen:
+        parts = [x for x in with_context(s, sentences, looks_like_instruction) if (x["passage"], x["pos"]) not in shown]
+        if s not in parts:
+            continue
+        shown.update((x["passage"], x["pos"]) for x in parts)
+        out.append("- " + " ".join(f"{display(x['text'])} [{x['handle']}]" for x in parts))
+    return out
+
+
+def _name_share(question: str, text: str) -> float:
+    asked = names(question)
+    low = text.lower()
+    return sum(1 for n in asked if n.lower() in low) / len(asked) if asked else 0.0
 
 
 def _call(name: str, args: dict[str, Any]) -> ModelReply:
@@ -128,10 +200,11 @@ def _tool_results(turn: Sequence[dict[str, Any]]) -> list[tuple[str, dict[str, A
 
 
 def is_followup(question: str) -> bool:
-    """"and how long does that take?", "why?": it leans on the previous turn for its topic."""
-    content = [t for t in tokenize(question) if t not in _QUESTION_WORDS]
-    return (not content or bool(_FOLLOWUP_START.match(question.strip()))
-            or (len(content) <= 3 and bool(_PRONOUN.search(question))))
+    """"and how long does that take?", "why?", "How many would 10 GW be?": it leans on the previous
+    turn for its topic."""
+    content = [t for t in tokenize(question) if t not in QUESTION_WORDS]
+    return (not content or bool(_FOLLOWUP_START.match(question.strip())) or bool(_ELLIPTICAL.match(question))
+            or (len(content) <= 3 and bool(_PRONOUN.search(question))) or len(content) <= 1)
 
 
 def standalone_query(question: str, history: Sequence[str]) -> str:
@@ -141,7 +214,10 @@ def standalone_query(question: str, history: Sequence[str]) -> str:
     previous = history[-1]
     if len(history) > 1 and is_followup(previous):
         previous = standalone_query(previous, history[:-1])
-    topic = " ".join(w for w in re.findall(r"[\w$%.-]+", previous) if tokenize(w) and tokenize(w)[0] not in _QUESTION_WORDS)
+    topic = " ".join(w for w in re.findall(r"[\w$%.-]+", previous) if tokenize(w) and tokenize(w)[0] not in QUESTION_WORDS)
+    counted = re.search(r"\bhow\s+(?:many|much)\s+([A-Za-z][\w-]*)", previous, re.IGNORECASE)
+    if counted and _ELLIPTICAL.match(question):  # "How many would 10 GW be?" counts what the last turn counted
+        question = re.sub(r"^(\s*how\s+(?:many|much))\s+", rf"\1 {counted.group(1)} ", question, count=1, flags=re.IGNORECASE)
     return f"{question} ({topic})"
 
 
@@ -159,49 +235,6 @@ def _sentences(searches: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
                     out.append({"handle": m.group(1), "text": m.group(2), "rank": rank, "passage": (n, rank), "pos": pos,
                                 "source": p.get("source")})
     return out
-
-
-def _content_terms(question: str) -> set[str]:
-    return {t for t in tokenize(question) if t not in _QUESTION_WORDS}
-
-
-def _found(terms: set[str], text: str) -> set[str]:
-    words = set(tokenize(text))
-    if "$" in text:
-        words.add("$")
-    return {t for t in terms if t in words or SYNONYMS.get(t, set()) & words}
-
-
-def share(terms: set[str], text: str) -> float:
-    """Unweighted share of the question's terms found in `text` (gates abstention: on the dev gold
-    set it separates answerable from unanswerable questions better than the weighted score)."""
-    return len(_found(terms, text)) / len(terms) if terms else 0.0
-
-
-class Scorer:
-    """Ranks sentences by the share of the question's terms they contain, rare terms weighing more
-    (IDF from the BM25 index when given, else uniform)."""
-
-    def __init__(self, idf: Callable[[str], float] | None = None) -> None:
-        self.idf = idf
-
-    def score(self, terms: set[str], text: str) -> float:
-        if not terms:
-            return 0.0
-        weight = self.idf or (lambda _term: 1.0)
-        total = sum(weight(t) for t in terms)
-        return sum(weight(t) for t in _found(terms, text)) / total if total else 0.0
-
-
-def clean(text: str) -> str:
-    """Caption text made readable: fillers removed, first letter capitalised, ends with a stop."""
-    text = _FILLER.sub("", text).strip()
-    text = re.sub(r"\b(\w+)( \1\b)+", r"\1", text, flags=re.IGNORECASE)  # "is is is" -> "is"
-    if text and text[0].islower():
-        text = text[0].upper() + text[1:]
-    if text and text[-1] not in ".?!":
-        text += "…"
-    return text
 
 
 _ANSWER_TYPES: tuple[tuple[re.Pattern[str], re.Pattern[str]], ...] = (
@@ -224,126 +257,3 @@ def answer_type_bonus(question: str, text: str) -> float:
     return 0.0
 
 
-def pick(question: str, history: Sequence[str], sentences: Sequence[dict[str, Any]], scorer: Scorer,
-         n: int = MAX_SENTENCES) -> list[dict[str, Any]]:
-    """The best supporting sentences: the one with most of the (standalone) question's terms, then
-    only sentences that bring terms the chosen ones lack (so a two-part question gets both parts).
-    A follow-up's own words weigh more than the topic carried over from the previous turn."""
-    terms = _content_terms(standalone_query(question, history))
-    own = _content_terms(question) if history and is_followup(question) else set()
-    scored = []
-    for s in sentences:
-        text = s["text"].strip()
-        if looks_like_instruction(text) or len(text.split()) < 4 or text.endswith("?"):
-            continue
-        sc = scorer.score(terms, s["text"])
-        if own:
-            sc = 0.5 * sc + 0.5 * scorer.score(own, s["text"])
-        if sc > 0:
-            bonus = answer_type_bonus(question, s["text"]) + 0.2 * entity_share(question, s["text"])
-            scored.append((sc + bonus - 0.02 * s["rank"], s))
-    if not scored:
-        return []
-    scored.sort(key=lambda x: -x[0])
-    top = scored[0][0]
-    chosen: list[dict[str, Any]] = []
-    covered: set[str] = set()
-    for sc, s in scored:
-        if sc < top * 0.5 or len(chosen) >= n:
-            break
-        found = _found(own or terms, s["text"])
-        if chosen and not found - covered:
-            continue
-        covered |= found
-        chosen.append(s)
-    return chosen
-
-
-def by_relevance(question: str, sentences: Sequence[dict[str, Any]], scorer: Scorer) -> list[dict[str, Any]]:
-    """Sentences with the most question terms first (stable, so retrieval order breaks ties)."""
-    terms = _content_terms(question)
-    return sorted(sentences, key=lambda s: -scorer.score(terms, s["text"]))
-
-
-def coverage(question: str, history: Sequence[str], sentences: Sequence[dict[str, Any]]) -> float:
-    """The largest share of the question's content terms found in one sentence and its neighbours."""
-    terms = _content_terms(standalone_query(question, history))
-    if not terms:
-        return 0.0
-    best = 0.0
-    for i, s in enumerate(sentences):
-        window = " ".join(x["text"] for x in sentences[max(0, i - 1) : i + 2] if x["passage"] == s["passage"])
-        best = max(best, share(terms, window))
-    return best
-
-
-_ENTITY = re.compile(r"(?<![.?!]\s)(?<!^)\b([A-Z][\w&-]*[A-Za-z0-9](?:\s+[A-Z0-9][\w-]*)*)|\b([A-Za-z]+\d[\w.-]*)\b")
-_NOT_ENTITIES = {"I", "AI", "OK", "US", "USA", "What", "How", "Why", "Who", "When", "Which", "Where", "And", "The", "In", "If"}
-
-
-def entities(question: str) -> list[str]:
-    out = []
-    for m in _ENTITY.finditer(question):
-        name = (m.group(1) or m.group(2) or "").strip()
-        out += [re.sub(r"('s|’s)$", "", w) for w in re.split(r"\s+", name) if w and w not in _NOT_ENTITIES]
-    return [w for w in out if len(w) > 1]
-
-
-def entity_share(question: str, text: str) -> float:
-    """Share of the question's names that `text` mentions (0.0 when the question names none)."""
-    names = entities(question)
-    if not names:
-        return 0.0
-    stems = set(tokenize(text))
-    return sum(1 for w in names if w.lower() in text.lower() or set(tokenize(w)) <= stems) / len(names)
-
-
-def missing_entities(question: str, sentences: Sequence[dict[str, Any]]) -> list[str]:
-    """Names in the question (capitalised words, model names like V4 or H100) that no retrieved
-    sentence mentions: a passage about something else does not answer a question about them."""
-    text = " ".join(s["text"] for s in sentences).lower()
-    stems = set(tokenize(text))
-    return [w for w in entities(question) if w.lower() not in text and not set(tokenize(w)) <= stems]
-
-
-def compose(question: str, history: Sequence[str], sentences: Sequence[dict[str, Any]], calcs: Sequence[dict[str, Any]],
-            scorer: Scorer, min_coverage: float = 0.0) -> str:
-    calc = next((c for c in calcs if "error" not in c), None)
-    if calc is not None:
-        return _compose_figure(question, sentences, calc, scorer)
-    chosen = pick(question, history, sentences, scorer)
-    if not chosen or coverage(question, history, sentences) < min_coverage or missing_entities(question, sentences):
-        return NOT_IN_KB
-    return "\n".join("- " + " ".join(f"{clean(x['text'])} [{x['handle']}]" for x in with_context(s, sentences)) for s in chosen)
-
-
-def with_context(s: dict[str, Any], sentences: Sequence[dict[str, Any]], min_words: int = 15, most: int = 4) -> list[dict[str, Any]]:
-    """A short sentence ("Biggest unsolved problem right now.") plus the next sentences of its
-    passage, until there are enough words to carry an answer."""
-    out = [s]
-    words = len(s["text"].split())
-    following = [x for x in sentences if x["passage"] == s["passage"] and x["pos"] > s["pos"]]
-    for x in sorted(following, key=lambda x: x["pos"])[: most - 1]:
-        if words >= min_words:
-            break
-        if looks_like_instruction(x["text"]):
-            break
-        out.append(x)
-        words += len(_FILLER.sub("", x["text"]).split())
-    return out
-
-
-def _compose_figure(question: str, sentences: Sequence[dict[str, Any]], calc: dict[str, Any], scorer: Scorer) -> str:
-    ordered = by_relevance(question, sentences, scorer)
-    p = _plan(question, tuple(s["text"] for s in ordered))
-    lines = [f"**{calc['text']}** — computed with the calculate tool: `{calc['expression']}`."]
-    cited: set[int] = set()
-    for fact in p.facts if p else ():
-        if fact.origin == "passage" and fact.passage_index is not None and fact.passage_index not in cited:
-            cited.add(fact.passage_index)
-            s = ordered[fact.passage_index]
-            lines.append(f"- {clean(s['text'])} [{s['handle']}]")
-    if len(lines) == 1:
-        support = pick(question, [], sentences, scorer, n=1)
-        lines += [f"- {clean(s['text'])} [{s['handle']}]" for s in support]
-    return "\n".join(lines)

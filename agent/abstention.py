@@ -1,0 +1,113 @@
+"""The one abstention policy: does this turn's evidence answer the question?
+
+Two scores that mean the same thing on every corpus, and one check:
+- `similarity`: the best cosine similarity between the question and a claim sentence of the
+  retrieved passages (the index's embedding model);
+- `coverage`: the largest share of the question's content words found in one sentence and its
+  neighbours;
+- names: a name the question asks about (a capitalised word, a model name such as H100) that no
+  retrieved sentence mentions, even spelled a little differently, means the passages are about
+  something else.
+The thresholds were calibrated on the dev questions (`evals/gold/dev.jsonl`, `evals/gold/kb.jsonl`)
+and are settings (`KB_ABSTAIN_SIMILARITY`, `KB_MIN_COVERAGE`). The offline model, the graph's final
+check and the OpenAI path all call `assess`.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from agent.evidence import SentenceEncoder, content_terms, is_claim
+from kb.lexical import tokenize
+from kb.lexicon import lexicon
+
+_ENTITY = re.compile(r"(?<![.?!]\s)(?<!^)\b([A-Z][\w&-]*[A-Za-z0-9](?:\s+[A-Z0-9][\w-]*)*)|\b([A-Za-z]+\d[\w.-]*)\b")
+_NOT_ENTITIES = {"I", "AI", "OK", "US", "USA", "What", "How", "Why", "Who", "When", "Which", "Where", "And", "The",
+                 "In", "If", "Is", "Are", "Do", "Does", "Did", "Can", "Could", "Would", "Should", "Was", "Were"}
+# words that say what kind of answer is wanted, not what it is about
+QUESTION_WORDS = frozenset(tokenize(
+    "many much big long large often fast kind type way according mention mentioned discuss discussed describe "
+    "explain give example compare call need both main point points reason reasons think view opinion"
+)) | frozenset(tokenize(" ".join(sorted(lexicon().document_words))))
+
+
+@dataclass
+class Assessment:
+    similarity: float
+    coverage: float
+    missing_names: list[str] = field(default_factory=list)
+    answerable: bool = False
+    reason: str = ""
+
+
+def question_terms(question: str) -> set[str]:
+    return content_terms(question, QUESTION_WORDS)
+
+
+def names(question: str) -> list[str]:
+    out = []
+    for m in _ENTITY.finditer(question):
+        name = (m.group(1) or m.group(2) or "").strip()
+        out += [re.sub(r"('s|’s)$", "", w) for w in re.split(r"\s+", name) if w and w not in _NOT_ENTITIES]
+    return [w for w in out if len(w) > 1]
+
+
+def _mentioned(name: str, words: set[str], text: str) -> bool:
+    low = name.lower()
+    if low in text or set(tokenize(name)) <= words:
+        return True
+    # a name spelled a little differently ("Open AI" / "OpenAI", "Kubernetes" / "Kubernetis")
+    squashed = text.replace(" ", "")
+    if len(low) >= 4 and low in squashed:
+        return True
+    return len(low) >= 5 and any(difflib.SequenceMatcher(None, low, w).ratio() >= 0.8 for w in words if abs(len(w) - len(low)) <= 2)
+
+
+def missing_names(question: str, texts: Sequence[str]) -> list[str]:
+    """Names of the question that no retrieved sentence mentions."""
+    text = " ".join(texts).lower()
+    words = set(re.findall(r"[a-z0-9]+", text)) | set(tokenize(text))
+    return [n for n in names(question) if not _mentioned(n, words, text)]
+
+
+def coverage(terms: set[str], windows: Sequence[str]) -> float:
+    """The largest unweighted share of `terms` in one window of text."""
+    if not terms:
+        return 0.0
+    return max((len(terms & set(tokenize(w))) / len(terms) for w in windows), default=0.0)
+
+
+def windows(items: Sequence[dict]) -> list[str]:
+    """Each sentence with its neighbours in the same passage."""
+    out = []
+    for i, s in enumerate(items):
+        near = [x["text"] for x in items[max(0, i - 1): i + 2] if x.get("passage") == s.get("passage")]
+        out.append(" ".join(near))
+    return out
+
+
+def assess(question: str, items: Sequence[dict], encoder: SentenceEncoder, min_similarity: float, min_coverage: float,
+           looks_like_instruction, query: str | None = None) -> Assessment:
+    """Whether the sentences `items` (dicts with `text`, `passage`, `pos`) answer `question`.
+    `query` is the standalone form of a follow-up (what was searched for)."""
+    query = query or question
+    claims = [i for i in items if is_claim(i["text"], looks_like_instruction)]
+    if not claims:
+        return Assessment(0.0, 0.0, [], False, "no retrieved sentence makes a claim")
+    sims = encoder.similarities(query, [c["text"] for c in claims]) if encoder.embedder is not None else []
+    similarity = max(sims, default=0.0)
+    cov = coverage(question_terms(query), windows(items))
+    missing = missing_names(question, [i["text"] for i in items])
+    result = Assessment(round(similarity, 4), round(cov, 4), missing)
+    if missing:
+        result.reason = f"the passages never mention {', '.join(missing)}"
+    elif encoder.embedder is not None and similarity < min_similarity:
+        result.reason = f"no sentence is close enough in meaning ({similarity:.2f} < {min_similarity})"
+    elif cov < min_coverage:
+        result.reason = f"the passages cover too little of the question ({cov:.2f} < {min_coverage})"
+    else:
+        result.answerable = True
+    return result
