@@ -253,12 +253,15 @@ class _Support:
     (a quote), or semantic similarity over the threshold; either way with every figure in it."""
 
     def __init__(self, passages: Sequence[Passage], similar: Any, threshold: float) -> None:
-        seen: set[tuple[str, str]] = set()
-        self.cands: list[Candidate] = []
+        # one candidate per sentence, at the moment the search results showed for it (a passage's
+        # best sentence at the fragment where the match begins, any other at its start)
+        shown: dict[tuple[str, str], Candidate] = {}
         for c in candidates(passages):
-            if c.seconds == c.sentence.start_s and (c.passage.source, c.sentence.text) not in seen:
-                seen.add((c.passage.source, c.sentence.text))
-                self.cands.append(c)
+            key = (c.passage.source, c.sentence.text)
+            at = c.passage.at_s if c.sentence.text == c.passage.best_sentence and c.passage.at_s is not None else c.sentence.start_s
+            if key not in shown or c.seconds == at:
+                shown[key] = c
+        self.cands = list(shown.values())
         self.similar, self.threshold = similar, threshold
 
     def find(self, claim: str, figures: set[str]) -> Candidate | None:

@@ -58,7 +58,7 @@ class Deps:
     encoder: Any = None  # agent.evidence.SentenceEncoder over the index's embedding model
     checkpointer: Any = None
     top_k: int = 5
-    attribution_threshold: float = 0.6  # similarity (deps.encoder) a sentence needs to support an uncited claim
+    attribution_threshold: float = 0.55  # similarity (deps.encoder) a sentence needs to support an uncited claim
 
 
 def _run(config: Any) -> dict[str, Any]:

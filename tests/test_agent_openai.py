@@ -300,7 +300,7 @@ def test_a_simple_lookup_costs_one_model_call(kb_settings: Settings) -> None:
 
     from tests.fakes.openai_server import lookup_model
 
-    delay = 0.5
+    delay = 1.0
     with FakeOpenAI(lookup_model("tools", delay=delay)) as server:
         agent = Agent(openai_settings(kb_settings, server))
         agent.ask("warm up: how many GPUs is a gigawatt?")
@@ -368,3 +368,14 @@ def test_scope_keeps_every_search_in_one_document(tmp_path: Path) -> None:
     assert {r["source"] for r in result.retrieved} == {"beta"} and result.source == "beta"
     assert all(c["arguments"]["source"] == "beta" for c in result.tool_calls)
     assert {c["source"] for c in result.citations} == {"beta"}
+
+
+def test_kb_ask_source_flag(kb_settings: Settings, capsys: pytest.CaptureFixture[str]) -> None:
+    base = ["--home", str(kb_settings.home), "--embedding-model", "hashing", "--backend", "offline", "ask"]
+    assert main([*base, "--json", "--source", "talk", "How many GPUs is a gigawatt?"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["source"] == "talk" and all(r["source"] == "talk" for r in out["retrieved"])
+    assert "claims_unsupported" in out
+    assert main([*base, "--source", "no-such-talk", "How many GPUs is a gigawatt?"]) == 1
+    err = capsys.readouterr().err
+    assert "no document 'no-such-talk'" in err and "Traceback" not in err
