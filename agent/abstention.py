@@ -34,6 +34,31 @@ QUESTION_WORDS = frozenset(tokenize(
 )) | frozenset(tokenize(" ".join(sorted(lexicon().document_words))))
 
 
+# What a question asks for, and what a sentence must hold to give it: a quantity question needs a
+# number, a money question an amount of money, a duration question a length of time.
+_WANTS = (
+    ("money", re.compile(r"\b(?:in|how\s+many)\s+(?:us\s+)?dollars\b|\bhow\s+much\b.*\b(?:cost|costs|pay|paid|price|spend|spent|earn|earns|revenue)\b|\bprice\b", re.I),
+     re.compile(r"[$€£¥]\s?\d|\b\d[\d,.]*\s*(?:k|m|bn|b)?\s*(?:dollars?|usd|euros?|pounds?)\b|\b(?:dollars?|usd)\b.{0,20}\d", re.I)),
+    ("duration", re.compile(r"\bhow\s+(?:long|many\s+(?:days|weeks|months|years|hours|minutes|seconds))\b", re.I),
+     re.compile(r"\b(?:\d[\d,.]*|a|an|one|two|three|four|five|six|seven|eight|nine|ten|few|several|couple)\s*(?:-\s*)?"
+                r"(?:years?|months?|weeks?|days?|hours?|minutes?|seconds?|ms|milliseconds?|decades?)\b", re.I)),
+    ("number", re.compile(r"\bhow\s+(?:many|much)\b|\bwhat\s+(?:percentage|percent|fraction|share|number)\b", re.I),
+     re.compile(r"\d|\b(?:half|quarter|third|dozen|hundred|thousand|million|billion|trillion|twice|double|triple|"
+                r"one|two|three|four|five|six|seven|eight|nine|ten|twenty|thirty|forty|fifty|percent)\b", re.I)),
+)
+
+
+def wanted(question: str) -> tuple[str, re.Pattern[str]] | None:
+    """The kind of thing the question asks for ("money", "duration", "number"), when it asks for one."""
+    changes = re.search(r"\b(?:cut|cuts|reduce|reduces|lower|lowers|save|saves|drop|drops|shrink|shrinks)\b", question, re.I)
+    for name, asks, holds in _WANTS:
+        if name == "money" and changes:
+            continue  # "how much does that cut costs?" asks for a share, not an amount of money
+        if asks.search(question):
+            return name, holds
+    return None
+
+
 @dataclass
 class Assessment:
     similarity: float
@@ -57,7 +82,7 @@ def names(question: str) -> list[str]:
 
 def _mentioned(name: str, words: set[str], text: str) -> bool:
     low = name.lower()
-    if low in text or set(tokenize(name)) <= words:
+    if re.search(rf"(?<![a-z0-9]){re.escape(low)}(?![a-z0-9])", text) or set(tokenize(name)) <= words:
         return True
     # a name spelled a little differently ("Open AI" / "OpenAI", "Kubernetes" / "Kubernetis")
     squashed = text.replace(" ", "")
@@ -90,9 +115,10 @@ def windows(items: Sequence[dict]) -> list[str]:
 
 
 def assess(question: str, items: Sequence[dict], encoder: SentenceEncoder, min_similarity: float, min_coverage: float,
-           looks_like_instruction, query: str | None = None) -> Assessment:
+           looks_like_instruction, query: str | None = None, answer: Sequence[str] | None = None) -> Assessment:
     """Whether the sentences `items` (dicts with `text`, `passage`, `pos`) answer `question`.
-    `query` is the standalone form of a follow-up (what was searched for)."""
+    `query` is the standalone form of a follow-up (what was searched for); `answer`, the sentences
+    an answer would quote (all claims when not given), must hold the kind of thing asked for."""
     query = query or question
     claims = [i for i in items if is_claim(i["text"], looks_like_instruction)]
     if not claims:
@@ -109,5 +135,10 @@ def assess(question: str, items: Sequence[dict], encoder: SentenceEncoder, min_s
     elif cov < min_coverage:
         result.reason = f"the passages cover too little of the question ({cov:.2f} < {min_coverage})"
     else:
-        result.answerable = True
+        kind = wanted(question)
+        quoted = list(answer) if answer is not None else [c["text"] for c in claims]
+        if kind and not any(kind[1].search(t) for t in quoted):
+            result.reason = f"the question asks for {kind[0]} and no sentence states one"
+        else:
+            result.answerable = True
     return result

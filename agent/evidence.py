@@ -100,10 +100,11 @@ def score(query: str, terms: set[str], items: Sequence[dict[str, Any]], encoder:
 
 
 def near_duplicate(a: str, b: str, threshold: float = 0.8) -> bool:
+    """The same words (most of the shorter sentence's words are in the longer one)."""
     ta, tb = set(tokenize(a)), set(tokenize(b))
     if not ta or not tb:
         return a.strip().lower() == b.strip().lower()
-    return len(ta & tb) / len(ta | tb) >= threshold
+    return len(ta & tb) / min(len(ta), len(tb)) >= threshold
 
 
 def with_context(s: dict[str, Any], items: Sequence[dict[str, Any]], looks_like_instruction: Callable[[str], bool],
@@ -111,18 +112,18 @@ def with_context(s: dict[str, Any], items: Sequence[dict[str, Any]], looks_like_
     """The sentence, preceded by the one before it when it starts mid-thought ("And that's why…"),
     followed by the next ones of its passage while it is too short to carry an answer."""
     same = sorted((x for x in items if x["passage"] == s["passage"]), key=lambda x: x["pos"])
-    before = [x for x in same if x["pos"] == s["pos"] - 1]
+    before = [x for x in same if x["pos"] < s["pos"] and is_claim(x["text"], looks_like_instruction)][-1:]
     out = []
-    if _MID_THOUGHT.match(s["text"].strip()) and before and not looks_like_instruction(before[0]["text"]) \
-            and not before[0]["text"].strip().endswith("?"):
-        out.append(before[0])
+    if _MID_THOUGHT.match(s["text"].strip()) and before and before[0]["pos"] >= s["pos"] - 2:
+        out.append(before[0])  # a backchannel between the two ("Mhm.") is skipped
     out.append(s)
     words = sum(len(x["text"].split()) for x in out)
     for x in (x for x in same if x["pos"] > s["pos"]):
         if words >= min_words or len(out) >= most or looks_like_instruction(x["text"]):
             break
-        out.append(x)
-        words += len(x["text"].split())
+        if is_claim(x["text"], looks_like_instruction):  # "Oh, you name it." carries nothing
+            out.append(x)
+            words += len(x["text"].split())
     return out
 
 

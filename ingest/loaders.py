@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import hashlib
+from dataclasses import replace
 from pathlib import Path
 
 from ingest.errors import IngestError
 from kb.types import Document
 
-SUPPORTED_SUFFIXES = (".txt", ".md", ".srt", ".vtt")
+SUPPORTED_SUFFIXES = (".txt", ".md", ".srt", ".vtt", ".json")
+
+
+def is_companion(path: Path) -> bool:
+    """A file that belongs to a `NAME.info.json` beside it (yt-dlp's captions): not a document itself."""
+    from ingest.youtube import is_companion as companion
+
+    return companion(path)
 
 
 def read_text(path: Path) -> tuple[str, str]:
@@ -52,6 +60,11 @@ def load_document(path: Path) -> Document:
         from ingest.subtitles import parse_vtt
 
         doc = parse_vtt(path, text)
+    elif suffix == ".json":
+        from ingest.json_transcripts import parse_json_transcript
+        from ingest.youtube import is_info_json, parse_info_json
+
+        doc = parse_info_json(path, text) if is_info_json(path) else parse_json_transcript(path, text)
     else:
         from ingest.text import parse_plain
         from ingest.transcripts import looks_like_transcript, parse_transcript
@@ -59,15 +72,7 @@ def load_document(path: Path) -> Document:
         doc = parse_transcript(path, text) if looks_like_transcript(text) else parse_plain(path, text)
     if not doc.sentences:
         raise IngestError(path, "no text found")
-    return Document(
-        source=doc.source,
-        title=doc.title,
-        path=str(path.absolute()),
-        sentences=doc.sentences,
-        url=doc.url,
-        kind=doc.kind,
-        content_hash=digest,
-    )
+    return replace(doc, path=str(path.absolute()), content_hash=doc.content_hash or digest)
 
 
 def humanize_stem(stem: str) -> str:

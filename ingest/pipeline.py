@@ -18,10 +18,10 @@ from typing import Any
 
 from ingest.chunking import chunk_document, embedding_text
 from ingest.errors import IngestError
-from ingest.loaders import SUPPORTED_SUFFIXES, load_document
+from ingest.loaders import SUPPORTED_SUFFIXES, is_companion, load_document
 from kb.embeddings import Embedder, get_embedder
 from kb.settings import Settings
-from kb.store import Store
+from kb.store import Store, document_metadata
 
 
 def bundled_corpus() -> Path:
@@ -64,6 +64,7 @@ def expand_paths(paths: Iterable[Path]) -> tuple[list[Path], list[IngestError]]:
                 f for f in p.rglob("*")
                 if f.is_file() and f.suffix.lower() in SUPPORTED_SUFFIXES
                 and not any(part.startswith(".") for part in f.relative_to(p).parts)
+                and not is_companion(f)
             )
             files.extend(found)
         elif p.exists():
@@ -145,9 +146,9 @@ def ingest(
             continue
         todo = [c for c in chunks if c.id not in existing]
         vectors = _embed(embedder, [embedding_text(c.title, c.text) for c in todo], settings.embedding_batch_size, show, doc.source)
-        store.add(todo, vectors, doc.content_hash, doc.path, doc.kind)
+        store.add(todo, vectors, doc.content_hash, doc.path, doc.kind, document_metadata(doc))
         kept = [i for i in new_ids if i in existing]
-        store.mark_current(kept, doc.content_hash, doc.path, len(chunks))
+        store.mark_current(kept, doc.content_hash, doc.path, len(chunks), document_metadata(doc))
         report.chunks_deleted += store.delete(i for i in existing if i not in set(new_ids))
         report.chunks_added += len(todo)
         report.files_ingested += 1

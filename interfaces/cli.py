@@ -34,26 +34,91 @@ def _print_json(obj: Any) -> None:
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
-    from ingest.pipeline import ingest
+    from ingest.errors import IngestError
+    from ingest.pipeline import IngestReport, ingest
+    from ingest.sync import is_url
 
     settings = _settings(args)
     quiet = args.json or args.quiet
+    urls = [a for a in args.paths if is_url(a)]
+    paths = [Path(a) for a in args.paths if not is_url(a)]
 
     def on_file(path: str, status: str) -> None:
         if not quiet:
             print(f"  {Path(path).name}: {status}", file=sys.stderr)
 
-    report = ingest([Path(p) for p in args.paths] or None, settings=settings, prune=args.prune,
-                    progress=None if not quiet else False, on_file=on_file)
+    report = IngestReport()
+    if paths or not urls:
+        report = ingest(paths or None, settings=settings, prune=args.prune,
+                        progress=None if not quiet else False, on_file=on_file)
+    try:
+        sources = _ingest_urls(urls, settings, args.prune, quiet) if urls else None
+    except IngestError as exc:  # the list of feeds in KB_HOME cannot be read
+        print(f"kb: {exc}", file=sys.stderr)
+        return EXIT_INPUT
     if args.json:
         data = report.to_json()
-        _print_json({k: data[k] for k in ("files_seen", "files_ingested", "files_skipped", "files_failed",
-                                          "chunks_added", "chunks_deleted", "chunks_total", "errors", "seconds")})
+        out = {k: data[k] for k in ("files_seen", "files_ingested", "files_skipped", "files_failed",
+                                    "chunks_added", "chunks_deleted", "chunks_total", "errors", "seconds")}
+        if sources is not None:  # URLs: their episodes count as files; a failed one is an error naming its URL
+            out["sources"] = sources.to_json()["items"]
+            for key in ("files_seen", "files_ingested", "files_skipped", "chunks_added", "chunks_deleted"):
+                out[key] += getattr(sources.ingest, key)
+            out["files_failed"] += sources.failed
+            out["errors"] += [{"file": i.url or i.source_url, "reason": i.reason} for i in sources.items if i.status == "failed"]
+            out["chunks_total"] = sources.ingest.chunks_total
+        _print_json(out)
     else:
         for err in report.errors:
             print(f"error: {err['file']}: {err['reason']}", file=sys.stderr)
+        if paths or not urls:
+            print(report.summary_line())
+        if sources is not None:
+            print(sources.summary_line())
+    failed = report.files_failed + (sources.failed if sources is not None else 0)
+    return EXIT_INPUT if failed else EXIT_OK
+
+
+def _ingest_urls(urls: Sequence[str], settings: Any, prune: bool, quiet: bool, sync_all: bool = False) -> Any:
+    """Feeds and YouTube URLs (ingest.sync); one line per episode on stderr unless quiet."""
+    from ingest.sync import SyncReport, ingest_url, sync
+
+    def on_item(item: Any) -> None:
+        if item.status == "failed":
+            print(f"error: {item.line()}", file=sys.stderr)
+        elif not quiet and not item.repeat:
+            print(f"  {item.line()}", file=sys.stderr)
+
+    if sync_all:
+        return sync(settings, prune=prune, on_item=on_item)
+    total = SyncReport()
+    for url in urls:
+        part = ingest_url(url, settings, prune=prune, on_item=on_item)
+        total.items += part.items
+        for name in ("files_seen", "files_ingested", "files_skipped", "files_failed", "chunks_added", "chunks_deleted"):
+            setattr(total.ingest, name, getattr(total.ingest, name) + getattr(part.ingest, name))
+        total.ingest.chunks_total = part.ingest.chunks_total
+    return total
+
+
+def cmd_sync(args: argparse.Namespace) -> int:
+    from ingest.errors import IngestError
+    from ingest.sync import feeds_summary
+
+    settings = _settings(args)
+    try:
+        if not feeds_summary(settings):
+            print("No feeds or playlists yet: `kb ingest URL` adds one (a podcast feed, a YouTube video or playlist).")
+            return EXIT_OK
+        report = _ingest_urls([], settings, args.prune, args.json or args.quiet, sync_all=True)
+    except IngestError as exc:  # the list of feeds in KB_HOME cannot be read
+        print(f"kb: {exc}", file=sys.stderr)
+        return EXIT_INPUT
+    if args.json:
+        _print_json(report.to_json())
+    else:
         print(report.summary_line())
-    return EXIT_INPUT if report.files_failed else EXIT_OK
+    return EXIT_INPUT if report.failed else EXIT_OK
 
 
 def cmd_search(args: argparse.Namespace) -> int:
@@ -85,22 +150,58 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 def cmd_sources(args: argparse.Namespace) -> int:
     import datetime as dt
+    from dataclasses import asdict
 
     from kb.store import Store
 
-    store = Store(_settings(args))
+    settings = _settings(args)
+    if args.feeds:
+        return _print_feeds(settings, args.json)
+    store = Store(settings)
     if args.count:
         print(store.count() if store.exists() else 0)
         return EXIT_OK
     infos = store.sources() if store.exists() else []
     if args.json:
-        _print_json([info.__dict__ for info in infos])
+        _print_json([asdict(info) for info in infos])
         return EXIT_OK
     if not infos:
         print(f"The index at {store.where} is empty. Run `kb ingest` to add the bundled corpus.")
+    from kb.timecode import format_timecode
+
     for info in infos:
         when = dt.datetime.fromtimestamp(info.ingested_at).strftime("%Y-%m-%d %H:%M")
         print(f"{info.source}  {info.chunks} chunks  ingested {when}\n    {info.title}")
+        extra = " · ".join(x for x in (info.feed, info.published and f"published {info.published}", info.url) if x)
+        if extra and (info.feed or info.published):
+            print(f"    {extra}")
+        if info.chapters:
+            print("    chapters: " + " · ".join(f"{format_timecode(c.start_s)} {c.title}" for c in info.chapters))
+    return EXIT_OK
+
+
+def _print_feeds(settings: Any, as_json: bool) -> int:
+    import datetime as dt
+
+    from ingest.errors import IngestError
+    from ingest.sync import feeds_summary
+
+    try:
+        feeds = feeds_summary(settings)
+    except IngestError as exc:
+        print(f"kb: {exc}", file=sys.stderr)
+        return EXIT_INPUT
+    if as_json:
+        _print_json(feeds)
+        return EXIT_OK
+    if not feeds:
+        print("No feeds or playlists yet: `kb ingest URL` adds one.")
+    for f in feeds:
+        when = dt.datetime.fromtimestamp(f["synced_at"]).strftime("%Y-%m-%d %H:%M") if f.get("synced_at") else "never"
+        counts = ", ".join(f"{n} {status}" for status, n in sorted(f["episodes"].items())) or "no episodes"
+        print(f"{f['url']}  ({f['kind']})  synced {when}  {counts}\n    {f.get('title') or ''}")
+        if f.get("last_error"):
+            print(f"    last error: {f['last_error']}")
     return EXIT_OK
 
 
@@ -247,9 +348,10 @@ def build_parser() -> argparse.ArgumentParser:
     _global_options(common, argparse.SUPPRESS)  # the same options after the subcommand too
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    p = sub.add_parser("ingest", parents=[common], help="add files to the index (default: the bundled corpus)")
-    p.add_argument("paths", nargs="*", help="files or directories (.txt .md .srt .vtt)")
-    p.add_argument("--prune", action="store_true", help="drop documents whose files are gone")
+    p = sub.add_parser("ingest", parents=[common], help="add files, folders or URLs to the index (default: the bundled corpus)")
+    p.add_argument("paths", nargs="*", help="files or directories (.txt .md .srt .vtt .json, yt-dlp .info.json), "
+                                            "podcast feed URLs, YouTube video or playlist URLs")
+    p.add_argument("--prune", action="store_true", help="drop documents whose files are gone (for a URL: episodes gone from it)")
     p.add_argument("--json", action="store_true", help="print one summary object")
     p.add_argument("-q", "--quiet", action="store_true")
     p.set_defaults(func=cmd_ingest)
@@ -265,7 +367,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("sources", parents=[common], help="what is in the index")
     p.add_argument("--json", action="store_true")
     p.add_argument("--count", action="store_true", help="print only the number of chunks")
+    p.add_argument("--feeds", action="store_true", help="the feeds and playlists `kb sync` re-reads, with counts")
     p.set_defaults(func=cmd_sources)
+
+    p = sub.add_parser("sync", parents=[common], help="re-read every feed and playlist ingested by URL; add new episodes")
+    p.add_argument("--prune", action="store_true", help="drop episodes gone from their feed or playlist")
+    p.add_argument("--json", action="store_true", help="print one summary object")
+    p.add_argument("-q", "--quiet", action="store_true")
+    p.set_defaults(func=cmd_sync)
 
     p = sub.add_parser("ask", parents=[common], help="answer a question with cited timestamps")
     p.add_argument("question")

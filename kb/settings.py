@@ -65,12 +65,18 @@ class Settings:
     attribution_threshold: float = 0.55  # cosine a passage sentence needs to support an uncited claim (dev set: recall 0.91, 3% false)
     slack_workers: int = 8  # Slack answers in flight at once (remote models spend most of it waiting)
     prices: Mapping[str, tuple[float, float]] = field(default_factory=lambda: dict(DEFAULT_PRICES))
+    # podcast feeds and YouTube (ingest/fetch.py, ingest/feeds.py, ingest/youtube.py)
+    fetch_timeout_s: float = 20.0  # connect and read timeout per request
+    fetch_max_bytes: int = 50_000_000  # largest download (feed, transcript, chapters)
+    fetch_retries: int = 3  # retries on 429 and 5xx, with back-off
+    caption_language: str = "en"  # YouTube captions and preferred feed transcript language
 
     def __post_init__(self) -> None:
         if not isinstance(self.home, Path):
             object.__setattr__(self, "home", Path(self.home).expanduser())
         limits = {"top_k": 1, "candidates": 1, "embedding_batch_size": 1, "chunk_tokens": 32, "chunk_overlap_tokens": 0,
-                  "max_tool_rounds": 0, "max_history_turns": 0, "max_retries": 0, "context_token_budget": 100}
+                  "max_tool_rounds": 0, "max_history_turns": 0, "max_retries": 0, "context_token_budget": 100,
+                  "fetch_max_bytes": 1, "fetch_retries": 0}
         for name, low in limits.items():
             if getattr(self, name) < low:
                 raise SettingsError(f"KB_{name.upper()}={getattr(self, name)}: must be at least {low}")
@@ -78,6 +84,8 @@ class Settings:
             raise SettingsError(f"KB_CHUNK_OVERLAP_TOKENS={self.chunk_overlap_tokens}: must be below KB_CHUNK_TOKENS={self.chunk_tokens}")
         if self.request_timeout_s <= 0:
             raise SettingsError(f"KB_REQUEST_TIMEOUT_S={self.request_timeout_s}: must be positive")
+        if self.fetch_timeout_s <= 0:
+            raise SettingsError(f"KB_FETCH_TIMEOUT_S={self.fetch_timeout_s}: must be positive")
 
     @property
     def chroma_path(self) -> Path:
@@ -90,6 +98,11 @@ class Settings:
     @property
     def log_path(self) -> Path:
         return self.home / "log.sqlite"
+
+    @property
+    def sources_path(self) -> Path:
+        """Feeds and playlists ingested by URL (for `kb sync`) and their downloaded transcripts."""
+        return self.home / "sources"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:

@@ -14,14 +14,14 @@ import json
 import re
 import time
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlparse
 
 from kb.errors import IndexEmpty, StoreUnavailable
 from kb.settings import Settings
-from kb.types import Chunk, Passage, sentence_from_json, sentence_to_json
+from kb.types import Chapter, Chunk, Document, Passage, sentence_from_json, sentence_to_json
 
 
 @dataclass(frozen=True)
@@ -34,6 +34,9 @@ class SourceInfo:
     content_hash: str
     url: str | None
     kind: str
+    published: str | None = None
+    feed: str | None = None
+    chapters: tuple[Chapter, ...] = field(default=())
 
 
 @dataclass(frozen=True)
@@ -145,18 +148,21 @@ class Store:
         """{chunk id: content hash of the document version that wrote it} for one source."""
         return self.stored(source).chunk_hashes
 
-    def add(self, chunks: Sequence[Chunk], embeddings: Sequence[Sequence[float]], doc_hash: str, path: str, kind: str) -> None:
+    def add(self, chunks: Sequence[Chunk], embeddings: Sequence[Sequence[float]], doc_hash: str, path: str, kind: str,
+            doc_meta: Mapping[str, Any] | None = None) -> None:
+        """Write chunks; `doc_meta` (see `document_metadata`) is stored with each of them."""
         if not chunks:
             return
         now = time.time()
-        metas = [chunk_metadata(c, doc_hash, path, kind, now, len(chunks)) for c in chunks]
+        metas = [{**chunk_metadata(c, doc_hash, path, kind, now, len(chunks)), **(doc_meta or {})} for c in chunks]
         self._call(self.collection.upsert, ids=[c.id for c in chunks], documents=[c.text for c in chunks],
                    embeddings=[list(e) for e in embeddings], metadatas=metas)
 
-    def mark_current(self, ids: Sequence[str], doc_hash: str, path: str, n_chunks: int) -> None:
+    def mark_current(self, ids: Sequence[str], doc_hash: str, path: str, n_chunks: int,
+                     doc_meta: Mapping[str, Any] | None = None) -> None:
         """Point kept chunks at the new document version (their text did not change)."""
         if ids:
-            meta = {"doc_hash": doc_hash, "path": path, "doc_chunks": n_chunks, "ingested_at": time.time()}
+            meta = {"doc_hash": doc_hash, "path": path, "doc_chunks": n_chunks, "ingested_at": time.time(), **(doc_meta or {})}
             self._call(self.collection.update, ids=list(ids), metadatas=[dict(meta) for _ in ids])
 
     def delete(self, ids: Iterable[str]) -> int:
@@ -222,7 +228,8 @@ class Store:
         for source, metas in sorted(by_source.items()):
             m = max(metas, key=lambda x: x.get("ingested_at", 0))
             out.append(SourceInfo(source, m.get("title", source), m.get("path", ""), len(metas),
-                                  float(m.get("ingested_at", 0)), m.get("doc_hash", ""), m.get("url") or None, m.get("kind", "")))
+                                  float(m.get("ingested_at", 0)), m.get("doc_hash", ""), m.get("url") or None, m.get("kind", ""),
+                                  m.get("published") or None, m.get("feed") or None, chapters_from_metadata(m)))
         return out
 
 
@@ -241,6 +248,23 @@ def chunk_metadata(c: Chunk, doc_hash: str, path: str, kind: str, now: float, n_
         if value is not None:
             meta[key] = value
     return meta
+
+
+def document_metadata(doc: Document) -> dict[str, Any]:
+    """A document's own fields stored with each of its chunks: chapters (JSON), published, feed.
+    Always all three keys, so a new version that lost one overwrites the old value."""
+    return {
+        "chapters": json.dumps([[c.start_s, c.title] for c in doc.chapters], ensure_ascii=False),
+        "published": doc.published or "",
+        "feed": doc.feed or "",
+    }
+
+
+def chapters_from_metadata(meta: Mapping[str, Any]) -> tuple[Chapter, ...]:
+    try:
+        return tuple(Chapter(float(t), str(title)) for t, title in json.loads(meta.get("chapters") or "[]"))
+    except (ValueError, TypeError):
+        return ()
 
 
 def passage_from(chunk_id: str, text: str, meta: dict[str, Any], score: float) -> Passage:

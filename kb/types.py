@@ -34,16 +34,28 @@ class Sentence:
 
 
 @dataclass(frozen=True)
+class Chapter:
+    """A titled section of an episode or video, from its start time (seconds)."""
+
+    start_s: float
+    title: str
+
+
+@dataclass(frozen=True)
 class Document:
-    """A parsed source file: its id (the file stem), title, video URL and sentences."""
+    """A parsed source file: its id (the file stem), title, video URL and sentences; for an episode
+    or video also its chapters, publication date (ISO `YYYY-MM-DD`) and feed or channel name."""
 
     source: str
     title: str
     path: str
     sentences: tuple[Sentence, ...]
     url: str | None = None
-    kind: str = "text"  # transcript | srt | vtt | text
+    kind: str = "text"  # transcript | srt | vtt | text | json | info.json
     content_hash: str = ""
+    chapters: tuple[Chapter, ...] = ()
+    published: str | None = None
+    feed: str | None = None
 
     @property
     def timed(self) -> bool:

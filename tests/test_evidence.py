@@ -52,3 +52,19 @@ def test_assess_abstains_on_an_absent_topic_and_answers_a_covered_one() -> None:
     yes = assess("How many parcels does the warehouse ship every night?", s, enc, 0.2, 0.3, looks_like_instruction)
     no = assess("What colour are the delivery vans painted?", s, enc, 0.2, 0.3, looks_like_instruction)
     assert yes.answerable and not no.answerable and no.reason
+
+
+def test_a_question_for_an_amount_needs_a_sentence_that_states_one() -> None:
+    enc = SentenceEncoder(HashingEmbedder())
+    s = items("The bakery sells bread to the hotel every morning.", "The bakery delivers bread to the hotel by van.")
+    money = assess("How much does the hotel pay the bakery for bread in dollars?", s, enc, 0.0, 0.3, looks_like_instruction)
+    assert not money.answerable and "money" in money.reason
+    priced = items("The hotel pays the bakery $400 a week for bread.")
+    assert assess("How much does the hotel pay the bakery for bread in dollars?", priced, enc, 0.0, 0.3,
+                  looks_like_instruction).answerable
+
+
+def test_a_question_about_a_reduction_asks_for_a_share_not_money() -> None:
+    enc = SentenceEncoder(HashingEmbedder())
+    s = items("Caching cuts the bakery's delivery costs by about a third.")
+    assert assess("How much does caching cut delivery costs?", s, enc, 0.0, 0.3, looks_like_instruction).answerable

@@ -116,9 +116,10 @@ class OfflineModel:
         calc = next((c for c in calcs if "error" not in c), None)
         if calc is not None:
             return self._compose_figure(question, history, sentences, calc)
-        verdict = assess(question, sentences, self.encoder, self.settings.abstain_threshold, self.settings.min_coverage,
-                         looks_like_instruction, standalone_query(question, history))
         chosen = self.pick(question, history, sentences)
+        shown = [x["text"] for s in chosen for x in with_context(s, sentences, looks_like_instruction)]
+        verdict = assess(question, sentences, self.encoder, self.settings.abstain_threshold, self.settings.min_coverage,
+                         looks_like_instruction, standalone_query(question, history), shown)
         if not chosen or not verdict.answerable:
             return NOT_IN_KB
         from agent.figures import needs_figures
@@ -249,7 +250,19 @@ _ANSWER_TYPES: tuple[tuple[re.Pattern[str], re.Pattern[str]], ...] = (
 )
 
 
+_ASKS_NAME = re.compile(r"\b(?:which|what)\s+(?:company|companies|firm|lab|labs|model|models|product|products|person|"
+                        r"team|country|city|tool|tools|startup|organisation|organization)\b|^\s*who\b", re.I)
+_NAME = re.compile(r"(?<!^)(?<![.?!]\s)\b[A-Z][A-Za-z0-9&-]+")
+
+
 def answer_type_bonus(question: str, text: str) -> float:
+    if _ASKS_NAME.search(question):  # "which company…?": a sentence naming one the question does not
+        asked = {w.lower() for w in re.findall(r"[A-Za-z0-9&-]+", question)}
+        return 0.3 if any(m.group(0).lower() not in asked for m in _NAME.finditer(text.strip())) else 0.0
+    return _typed_bonus(question, text)
+
+
+def _typed_bonus(question: str, text: str) -> float:
     """0.3 when the sentence has the kind of thing the question asks for (a duration, a number, a date)."""
     for asks, has in _ANSWER_TYPES:
         if asks.search(question):
