@@ -296,6 +296,7 @@ def attribute(checked: GuardResult, passages: Sequence[Passage], similar: Any = 
     states a figure the calculate tool produced (it then stands on the calculation)."""
     given = given or set()
     support = _Support(passages, similar, threshold)
+    every = candidates(passages)
     timed_sources = {c.passage.source for c in support.cands if c.seconds is not None}
     out = Attribution(text="")
     lines = []
@@ -304,8 +305,8 @@ def attribute(checked: GuardResult, passages: Sequence[Passage], similar: Any = 
         prefix = bullet.group(0) if bullet else ""
         body = line[len(prefix):]
         spans = _sentence_spans(body)
-        line_quotes = [q for m in CITE.finditer(body) for q in _quotes(m.group(1), checked.citations)]
-        kept = [_judge(body[s:e], checked.citations, line_quotes, support, timed_sources, given, computed, out)
+        line_quotes = [q for m in CITE.finditer(body) for q in _quotes(m.group(1), every)]
+        kept = [_judge(body[s:e], every, line_quotes, support, timed_sources, given, computed, out)
                 for s, e in spans]
         if all(k == body[s:e] for k, (s, e) in zip(kept, spans)):
             lines.append(line)  # nothing to change: the line stays exactly as written
@@ -318,7 +319,7 @@ def attribute(checked: GuardResult, passages: Sequence[Passage], similar: Any = 
     return out
 
 
-def _judge(sentence: str, citations: Sequence[dict[str, Any]], line_quotes: list[str], support: _Support,
+def _judge(sentence: str, cands: Sequence[Candidate], line_quotes: list[str], support: _Support,
            timed_sources: set[str], given: set[str], computed: Any, out: Attribution) -> str:
     """The sentence as it stays in the answer: unchanged, with a citation added, or "" (dropped)."""
     claim = _claim_text(sentence)
@@ -329,7 +330,7 @@ def _judge(sentence: str, citations: Sequence[dict[str, Any]], line_quotes: list
         out.supported += 1
         return sentence
     figures = numbers(claim) - given
-    quotes = [q for m in CITE.finditer(sentence) for q in _quotes(m.group(1), citations)]
+    quotes = [q for m in CITE.finditer(sentence) for q in _quotes(m.group(1), cands)]
     if quotes and figures <= set().union(*(numbers(q) for q in quotes)):
         out.supported += 1
         return sentence
@@ -347,12 +348,15 @@ def _judge(sentence: str, citations: Sequence[dict[str, Any]], line_quotes: list
     return _with_marker(sentence, label)
 
 
-def _quotes(body: str, citations: Sequence[dict[str, Any]]) -> list[str]:
+def _quotes(body: str, cands: Sequence[Candidate]) -> list[str]:
+    """The sentences a marker's items cite (every sentence at that label: two may start at one second)."""
     out = []
     for item in re.split(r"\s*[,;]\s*", body.strip()):
-        c = find_citation(item, citations)
-        if c is not None:
-            out.append(str(c.get("quote") or ""))
+        m = _ITEM.match(item.strip())
+        if m:
+            source, label = m.groups()
+            out += [c.sentence.text for c in cands if c.label == item.strip()
+                    or (c.seconds is not None and c.label == label and source in (None, c.passage.source))]
     return out
 
 

@@ -116,3 +116,9 @@ def test_numbers_are_normalised() -> None:
     from agent.citations import numbers
 
     assert numbers("1,500 GPUs at 2.0 kW [10:31], 40% of `3*4` at 10:31") == {"1500", "2", "40"}
+
+
+def test_two_sentences_at_one_second_both_count_as_cited() -> None:
+    text = "- Right. [14:26] And a GPU is what a kilowatt to 2 kilowatt now. [14:26]"
+    r = _attribute(text)
+    assert r.text == guard(text, [TALK]).text and r.unsupported == 0 and r.attributed == 0
