@@ -85,7 +85,7 @@ class OpenAIChat:
 
         plain = not self.sends_tools()
         kwargs: dict[str, Any] = {"model": self.settings.model,
-                                  "messages": without_tool_messages(messages) if plain else list(messages)}
+                                  "messages": without_tool_messages(messages) if plain else _wire(messages)}
         if tools:
             kwargs["tools"] = list(tools)
         try:
@@ -107,6 +107,12 @@ class OpenAIChat:
 def _rejects_tools(exc: Any) -> bool:
     """A server that does not take the `tools` field answers 400/422 (or says "tool" in its error)."""
     return exc.status_code in (400, 422) or (exc.status_code >= 500 and "tool" in _short(exc).lower())
+
+
+def _wire(messages: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Messages as every server takes them: an assistant tool call without text leaves `content`
+    out instead of sending null (llama.cpp's server rejects a null)."""
+    return [{k: v for k, v in m.items() if not (k == "content" and v is None and m.get("tool_calls"))} for m in messages]
 
 
 def without_tool_messages(messages: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
