@@ -12,6 +12,7 @@ tool messages are given to the model as user messages with the same quoted-data 
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from collections.abc import Sequence
 from typing import Any
@@ -104,15 +105,19 @@ class OpenAIChat:
         return str(self.client.base_url).rstrip("/")
 
 
+_TOOLS_TROUBLE = re.compile(r"tool|template|role|content|validation", re.IGNORECASE)
+
+
 def _rejects_tools(exc: Any) -> bool:
-    """A server that does not take the `tools` field answers 400/422 (or says "tool" in its error)."""
-    return exc.status_code in (400, 422) or (exc.status_code >= 500 and "tool" in _short(exc).lower())
+    """A server that cannot take the `tools` field or tool messages answers 400/422, or fails with an
+    error about tools, roles or its chat template (llama.cpp: "'dict object' has no attribute 'content'")."""
+    return exc.status_code in (400, 422) or (exc.status_code >= 500 and bool(_TOOLS_TROUBLE.search(_short(exc))))
 
 
 def _wire(messages: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Messages as every server takes them: an assistant tool call without text leaves `content`
-    out instead of sending null (llama.cpp's server rejects a null)."""
-    return [{k: v for k, v in m.items() if not (k == "content" and v is None and m.get("tool_calls"))} for m in messages]
+    """Messages as every server takes them: an assistant tool call without text has empty `content`,
+    not null (llama.cpp's server rejects a null, and its chat templates read `content` of every message)."""
+    return [{**m, "content": ""} if m.get("tool_calls") and m.get("content") is None else dict(m) for m in messages]
 
 
 def without_tool_messages(messages: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
