@@ -34,17 +34,21 @@ QUESTION_WORDS = frozenset(tokenize(
 )) | frozenset(tokenize(" ".join(sorted(lexicon().document_words))))
 
 
+_NUMBER_WORDS = (r"(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|forty|fifty|"
+                 r"sixty|seventy|eighty|ninety|hundred|thousand|million|billion|trillion)")
 # What a question asks for, and what a sentence must hold to give it: a quantity question needs a
 # number, a money question an amount of money, a duration question a length of time.
 _WANTS = (
     ("money", re.compile(r"\b(?:in|how\s+many)\s+(?:us\s+)?dollars\b|\bhow\s+much\b.*\b(?:cost|costs|pay|paid|price|spend|spent|earn|earns|revenue)\b|\bprice\b", re.I),
-     re.compile(r"[$€£¥]\s?\d|\b\d[\d,.]*\s*(?:k|m|bn|b)?\s*(?:dollars?|usd|euros?|pounds?)\b|\b(?:dollars?|usd)\b.{0,20}\d", re.I)),
+     re.compile(r"[$€£¥]\s?\d|\b(?:\d[\d,.]*\s*(?:k|m|bn|b)?|" + _NUMBER_WORDS + r")\s*"
+                r"(?:dollars?|usd|euros?|eur|pounds?|cents?|bucks)\b|\b(?:dollars?|usd|euros?)\b.{0,20}\d", re.I)),
     ("duration", re.compile(r"\bhow\s+(?:long|many\s+(?:days|weeks|months|years|hours|minutes|seconds))\b", re.I),
      re.compile(r"\b(?:\d[\d,.]*|a|an|one|two|three|four|five|six|seven|eight|nine|ten|few|several|couple)\s*(?:-\s*)?"
                 r"(?:years?|months?|weeks?|days?|hours?|minutes?|seconds?|ms|milliseconds?|decades?)\b", re.I)),
-    ("number", re.compile(r"\bhow\s+(?:many|much)\b|\bwhat\s+(?:percentage|percent|fraction|share|number)\b", re.I),
+    ("number", re.compile(r"\bhow\s+(?:many|much)\b|\bwhat\b[^?]{0,40}\b(?:percentage|percent|fraction|share|number|"
+                          r"figure|ratio|rate)\b", re.I),
      re.compile(r"\d|\b(?:half|quarter|third|dozen|hundred|thousand|million|billion|trillion|twice|double|triple|"
-                r"one|two|three|four|five|six|seven|eight|nine|ten|twenty|thirty|forty|fifty|percent)\b", re.I)),
+                r"percent|eleven|twelve|fifteen|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety)\b", re.I)),
 )
 
 
@@ -85,8 +89,8 @@ def _mentioned(name: str, words: set[str], text: str) -> bool:
     if re.search(rf"(?<![a-z0-9]){re.escape(low)}(?![a-z0-9])", text) or set(tokenize(name)) <= words:
         return True
     # a name spelled a little differently ("Open AI" / "OpenAI", "Kubernetes" / "Kubernetis")
-    squashed = text.replace(" ", "")
-    if len(low) >= 4 and low in squashed:
+    squashed = re.sub(r"[^a-z0-9]", "", text)  # "L_C_D_", "L.C.D.", "Open AI" for LCD, OpenAI
+    if len(re.sub(r"[^a-z0-9]", "", low)) >= 3 and re.sub(r"[^a-z0-9]", "", low) in squashed:
         return True
     return len(low) >= 5 and any(difflib.SequenceMatcher(None, low, w).ratio() >= 0.8 for w in words if abs(len(w) - len(low)) <= 2)
 

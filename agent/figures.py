@@ -1,16 +1,16 @@
 """The deterministic "figures" planner of the offline backend: question -> one calculate() expression.
 
 No language model is involved. `plan(question, passages)` reads quantities with units out of
-the question and the retrieved passages ("$70 billion per gigawatt", "half a million GPUs",
-"400k tokens", "a fifth"), works out which unit the question asks for ("how many gigawatts"
+the question and the retrieved passages ("$70 billion per terawatt", "half a million GPUs",
+"400k tokens", "a fifth"), works out which unit the question asks for ("how many terawatts"
 -> GW, "what does one GPU cost" -> USD/GPU, "in percent" -> %), and then combines at most a
 few facts by dimensional analysis into ONE expression for `agent.calculator.calculate`.
 
 How facts are read:
 - a quantity is a number (digits, `400k`, `half a million`, `a billion`, `seven`) followed by
-  a unit word (`GW`, `gigawatts`, misheard spellings from the lexicon, `ms`, `GPUs`,
+  a unit word (`GW`, `terawatts`, misheard spellings from the lexicon, `ms`, `GPUs`,
   `people`, `%`), or `$` before a number;
-- a rate is `X per Y` / `X/Y` / `X a Y`, `a Y is|costs ... X` ("a gigawatt is half a million
+- a rate is `X per Y` / `X/Y` / `X a Y`, `a Y is|costs ... X` ("a terawatt is half a million
   GPUs" -> GPU/GW) or `a <quantity> <count noun>` ("a 2 kW GPU" -> kW/GPU);
 - a range ("a kilowatt to 2 kilowatt") counts as its low end; a false start corrected in
   speech ("a million G half a million GPUs") yields only the corrected value;
@@ -29,7 +29,7 @@ How a plan is chosen, first match wins:
 5. otherwise a search over products/quotients of up to three facts, no two of one kind, whose
    dimensions equal the target's; a percentage the question applies ("minus 10%") multiplies
    the result. Preferred: every number of the question used, then the rates the question
-   names ("at the guest's GPUs per gigawatt"), rates over bare passage figures, fewer passage
+   names ("at the guest's GPUs per terawatt"), rates over bare passage figures, fewer passage
    facts, fewer facts, fewer divisions, passage facts whose context shares rare words with
    the question, earlier passages. A passage figure quoted as it stands is a lookup, not a plan.
 
@@ -160,7 +160,7 @@ class _Raw:
     value: float
     unit: str | None  # None: a bare number (kept only to join ranges like "1 to 2 kW")
     kind: str  # "quantity" | "rate" | "fraction" | "multiplier" | "number" (no unit: "a million")
-    article: bool = False  # "a gigawatt", "one GPU": the 1 is implied, not stated
+    article: bool = False  # "a terawatt", "one GPU": the 1 is implied, not stated
     scale: float = 1.0  # the scale word's factor ("million"), to read "2.4-2.5 million" right
 
     def text(self, source: str) -> str:
@@ -319,7 +319,7 @@ def extract_facts(text: str) -> list[Fact]:
     """Every quantity, rate, fraction, multiplier and bare number in `text` (as question facts), in order.
 
     Units are calculator unit strings ("GW", "USD/GW", "GPU/GW", "%"); fractions, multipliers
-    and bare numbers have unit "". Articles alone ("a gigawatt") are not facts.
+    and bare numbers have unit "". Articles alone ("a terawatt") are not facts.
     """
     return [Fact(r.text(text), r.value, r.unit or "", "question", None, None) for r in _extract(text) if not r.article]
 
@@ -371,7 +371,7 @@ def _stem(word: str) -> str:
 def _words(text: str) -> frozenset[str]:
     """Content words (stemmed) for matching a fact's context to the question.
 
-    Measure words (gigawatt, dollars, years) say nothing about what is measured and are left
+    Measure words (terawatt, dollars, years) say nothing about what is measured and are left
     out; count nouns (GPU, human, token) stay.
     """
     tokens = [t.lower() for t in re.findall(r"[A-Za-z][A-Za-z0-9'’-]*", text)]
@@ -491,7 +491,7 @@ def _target(question: str, cands: list[_Cand]) -> str | None:
     for pattern in _PER_UNIT_COST:
         m = re.search(pattern, question)
         if m and re.search(r"\b(?i:at|using|with|based\s+on|from|given)\b[^,?;]*$", question[:m.start()]):
-            continue  # "..., at the guest's cost per gigawatt": a rate to use, not the one asked for
+            continue  # "..., at the guest's cost per terawatt": a rate to use, not the one asked for
         if m:
             per = _lex(m.group("u")) if m.group("u") else None
             if per is None:
@@ -519,8 +519,8 @@ def _target(question: str, cands: list[_Cand]) -> str | None:
 
 
 def _named_rates(question: str, cands: list[_Cand]) -> list[str]:
-    """Rates the question names without a number: "at the guest's GPUs per gigawatt", "how many GPUs
-    is a gigawatt" -> ["GPU/GW"]; a plan that uses them is preferred."""
+    """Rates the question names without a number: "at the guest's GPUs per terawatt", "how many GPUs
+    is a terawatt" -> ["GPU/GW"]; a plan that uses them is preferred."""
     stated = [c for c in cands if c.kind in ("quantity", "rate") and not c.article]
     out = []
     for m in _NAMED_RATE.finditer(question):
@@ -597,12 +597,12 @@ def _search(target: str, cands: list[_Cand], named: Sequence[str], asked: frozen
     """The best product/quotient of facts with the target's dimensions (see the module docstring)."""
     want = _dims(target)
     weights = _weights([c for c in cands if c.fact.origin == "passage"])
-    implied = {_dims(c.fact.unit) for c in cands if c.article and c.fact.unit}  # "a gigawatt" in the question
+    implied = {_dims(c.fact.unit) for c in cands if c.article and c.fact.unit}  # "a terawatt" in the question
 
     def bare_figure_fits(c: _Cand) -> bool:
         """A bare passage figure stands in for a quantity the question names in words ("the lab's
-        target" -> "the 30 gigawatt number ... the target"): its own sentence must share a word
-        with the question, and the question must not fix it ("a gigawatt")."""
+        target" -> "the 30 terawatt number ... the target"): its own sentence must share a word
+        with the question, and the question must not fix it ("a terawatt")."""
         return bool(asked & c.near) and _dims(c.fact.unit) not in implied
 
     usable = [c for c in cands if c.kind in ("quantity", "rate") and not c.article and c.fact.unit

@@ -53,8 +53,8 @@ class Deps:
     toolbox: Toolbox
     max_tool_rounds: int = 4
     max_history_turns: int = 6
-    abstain_threshold: float = 0.45
-    min_coverage: float = 0.25
+    abstain_threshold: float = 0.42
+    min_coverage: float = 0.22
     encoder: Any = None  # agent.evidence.SentenceEncoder over the index's embedding model
     checkpointer: Any = None
     top_k: int = 5
@@ -82,10 +82,13 @@ def evidence_items(passages: list[Passage]) -> list[dict[str, Any]]:
 
 
 def _searched_query(state: AgentState) -> str | None:
-    """The query of the turn's first search (a follow-up's standalone form), if any."""
+    """A follow-up's standalone form (a search query that extends the question with its topic), if any."""
+    question = state.get("question", "").strip()
     for r in state.get("tool_calls", []):
         if r.get("name") == "search_knowledge_base" and isinstance(r.get("arguments"), dict):
-            return str(r["arguments"].get("query") or "") or None
+            query = str(r["arguments"].get("query") or "")
+            if question and query.startswith(question) and query != question:
+                return query
     return None
 
 

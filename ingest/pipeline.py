@@ -163,6 +163,7 @@ def ingest(
             changed = True
     if changed:
         store.bump_fingerprint()
+        store.refresh_lexical()  # save the BM25 index for the new fingerprint: searches load it
     report.chunks_total = store.count()
     report.seconds = time.perf_counter() - started
     return report

@@ -293,6 +293,13 @@ def cmd_slack(args: argparse.Namespace) -> int:
     return slack_main(_settings(args), host=args.host, port=args.port, socket=args.socket)
 
 
+def cmd_mcp(args: argparse.Namespace) -> int:
+    from interfaces.mcp_server import main as mcp_main
+
+    return mcp_main(_settings(args), http=args.http, host=args.host, port=args.port, token=args.token,
+                    allow_ingest=args.allow_ingest)
+
+
 def cmd_log(args: argparse.Namespace) -> int:
     from interfaces import log
 
@@ -320,10 +327,84 @@ def cmd_log(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_brief(args: argparse.Namespace) -> int:
+    from agent.brief.build import get_brief
+    from agent.brief.document import UnknownSource
+
+    settings = _settings(args)
+    try:
+        brief = get_brief(args.source, settings, refresh=args.refresh)
+    except UnknownSource as exc:
+        print(f"kb: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    if args.html:
+        from interfaces.brief_html import render
+
+        Path(args.html).write_text(render(brief), encoding="utf-8")
+        print(f"wrote {args.html}", file=sys.stderr)
+    if args.json:
+        _print_json(brief)
+    elif args.md or not args.html:
+        from agent.brief.markdown import brief_markdown
+
+        print(brief_markdown(brief), end="")
+    return EXIT_OK
+
+
+def cmd_digest(args: argparse.Namespace) -> int:
+    from agent.brief.digest import digest, parse_window
+    from agent.brief.markdown import digest_markdown
+
+    settings = _settings(args)
+    try:
+        window = parse_window(args.since)
+    except ValueError as exc:
+        print(f"kb: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    items = digest(settings, since_s=window, top=args.top)
+    text = digest_markdown(items, args.since)
+    if args.slack_channel:
+        failed = _post_digest(text, args.slack_channel)
+        if failed:
+            print(f"kb: {failed}", file=sys.stderr)
+            return EXIT_UNAVAILABLE
+    if args.json:
+        _print_json(items)
+    else:
+        print(text, end="")
+    return EXIT_OK
+
+
+def _post_digest(markdown: str, channel: str) -> str | None:
+    """Post the digest to a Slack channel with the bot's token; the reason it failed, if it did."""
+    import os
+
+    from slack_sdk import WebClient
+    from slack_sdk.errors import SlackApiError
+
+    from interfaces.slack_bot import api_url
+
+    token = os.environ.get("SLACK_BOT_TOKEN")
+    if not token:
+        return "set SLACK_BOT_TOKEN (the app's Bot User OAuth Token, xoxb-…) to post the digest"
+    import re
+
+    mrkdwn = re.sub(r"\[([^\]]+)\]\((https?://[^)\s]+)\)", r"<\2|\1>", markdown)  # Markdown links -> Slack links
+    mrkdwn = re.sub(r"^# (.+)$", r"*\1*", mrkdwn, flags=re.M)
+    try:
+        WebClient(token=token, base_url=api_url()).chat_postMessage(channel=channel, text=mrkdwn, unfurl_links=False)
+    except SlackApiError as exc:
+        return f"Slack refused the digest for {channel}: {exc.response.get('error', exc)}"
+    except OSError as exc:
+        return f"cannot reach Slack at {api_url()}: {exc}"
+    return None
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     from evals.bench import main as bench_main
 
-    return bench_main(args.what, scale=args.scale, settings=_settings(args))
+    return bench_main(args.what, scale=args.scale, settings=_settings(args), chunks=args.chunks,
+                      concurrency=args.concurrency, delay=args.delay, bm25_only=args.bm25_only)
 
 
 def _positive_int(text: str) -> int:
@@ -394,6 +475,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--socket", action="store_true", help="Socket Mode (needs SLACK_APP_TOKEN)")
     p.set_defaults(func=cmd_slack)
 
+    p = sub.add_parser("mcp", parents=[common], help="serve the knowledge base to MCP clients (Claude, ChatGPT, agents): stdio, or --http")
+    p.add_argument("--http", action="store_true", help="Streamable HTTP at /mcp instead of stdio")
+    p.add_argument("--host", help="HTTP address to listen on (env KB_MCP_HOST, default 127.0.0.1)")
+    p.add_argument("--port", type=int, help="HTTP port (env KB_MCP_PORT, default 8765)")
+    p.add_argument("--token", help="require Authorization: Bearer TOKEN (env KB_MCP_TOKEN; the variable keeps it out of `ps`)")
+    p.add_argument("--allow-ingest", action="store_true", help="add the ingest tool (clients may then write to the index)")
+    p.set_defaults(func=cmd_mcp)
+
     p = sub.add_parser("log", parents=[common], help="the record of answered questions")
     p.add_argument("--limit", type=int, default=20)
     p.add_argument("--json", action="store_true")
@@ -412,9 +501,30 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument(f"--min-{metric}", type=float, help=f"exit 1 when {metric.replace('-', '_')} is below this")
     p.set_defaults(func=cmd_eval)
 
-    p = sub.add_parser("bench", parents=[common], help="print speed figures (ingest, search, startup, answer)")
-    p.add_argument("what", choices=["ingest", "search", "startup", "answer", "all"])
-    p.add_argument("--scale", type=int, default=100, help="size of the generated large corpus, in copies of the bundled one")
+    p = sub.add_parser("brief", parents=[common], help="an episode's TL;DR, key moments, chapters, figures, names and questions")
+    p.add_argument("source", help="the document id (file stem; a unique part of it is enough)")
+    p.add_argument("--json", action="store_true", help="print the brief as JSON")
+    p.add_argument("--md", action="store_true", help="print Markdown (the default output)")
+    p.add_argument("--html", metavar="OUT.html", help="write a self-contained HTML page")
+    p.add_argument("--refresh", action="store_true", help="rebuild instead of reading the cache")
+    p.set_defaults(func=cmd_brief)
+
+    p = sub.add_parser("digest", parents=[common], help="the top moments of the documents ingested recently")
+    p.add_argument("--since", default="24h", help="window: 24h, 7d, 90m (default 24h)")
+    p.add_argument("--top", type=_positive_int, default=5, help="moments to list (default 5)")
+    out = p.add_mutually_exclusive_group()
+    out.add_argument("--json", action="store_true")
+    out.add_argument("--md", action="store_true", help="Markdown (the default)")
+    p.add_argument("--slack-channel", metavar="C…", help="also post it to this Slack channel (SLACK_BOT_TOKEN)")
+    p.set_defaults(func=cmd_digest)
+
+    p = sub.add_parser("bench", parents=[common], help="print speed figures (ingest, search, startup, answer, load, scale)")
+    p.add_argument("what", choices=["ingest", "search", "startup", "answer", "load", "scale", "all"])
+    p.add_argument("--scale", type=_positive_int, default=5, help="size of the generated large corpus, in copies of the bundled one (default 5: about a minute)")
+    p.add_argument("--chunks", type=_positive_int, default=10_000, help="scale: number of synthetic chunks (e.g. 10000, 100000, 1000000)")
+    p.add_argument("--bm25-only", action="store_true", help="scale: only the lexical index (no Chroma), e.g. at 1,000,000 chunks")
+    p.add_argument("--concurrency", type=_positive_int, default=16, help="load: questions asked at once")
+    p.add_argument("--delay", type=float, default=0.5, help="load: seconds each fake model call takes")
     p.set_defaults(func=cmd_bench)
 
     return parser

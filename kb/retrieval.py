@@ -12,7 +12,7 @@ import threading
 from typing import Any
 
 from kb.embeddings import Embedder, get_embedder
-from kb.lexical import LexicalIndex, tokenize
+from kb.lexical import LexicalIndex, current_index, tokenize
 from kb.settings import Settings
 from kb.store import Store, passage_from
 from kb.types import Passage, Sentence
@@ -27,15 +27,16 @@ class Retriever:
         self.store = store or Store(self.settings, self.embedder)
         self._lexical: LexicalIndex | None = None
         self._lexical_fp: str | None = None
+        self.lexical_origin: str | None = None  # "loaded" (a saved, current index) or "built"
         self._lock = threading.Lock()
 
     def lexical(self) -> LexicalIndex:
-        """The BM25 index, rebuilt when the collection changed since it was built."""
+        """The BM25 index of the collection as it is now: the one in memory while the collection's
+        fingerprint is unchanged, else a current one saved under KB_HOME, else built (and saved)."""
         with self._lock:
             fp = self.store.fingerprint()
             if self._lexical is None or fp != self._lexical_fp:
-                ids, docs, metas = self.store.all_chunks()
-                self._lexical = LexicalIndex(ids, docs, [m.get("source", "") for m in metas])
+                self._lexical, self.lexical_origin = current_index(self.store, fp)
                 self._lexical_fp = fp
             return self._lexical
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 DEFAULT_EMBEDDING_MODEL = "all-MiniLM-L6-v2"
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 # USD per million tokens (prompt, completion); used to report cost_usd.
 DEFAULT_PRICES: dict[str, tuple[float, float]] = {
@@ -41,6 +42,8 @@ class Settings:
     chroma_url: str | None = None
     embedding_model: str = DEFAULT_EMBEDDING_MODEL
     embedding_device: str = "auto"
+    embedding_backend: str = "auto"  # auto | onnx | torch (see kb/embeddings.py)
+    model_cache: Path | None = None  # where ONNX exports of embedding models live (default KB_HOME/models)
     embedding_batch_size: int = 64
     chunk_tokens: int = 200  # capped at the model's own limit (256 for MiniLM); title prefix included
     chunk_overlap_tokens: int = 32  # whole sentences carried into the next window
@@ -58,8 +61,8 @@ class Settings:
     max_tool_rounds: int = 4
     max_history_turns: int = 6  # earlier turns of a thread sent with each question
     context_token_budget: int = 3000
-    abstain_threshold: float = 0.45  # best claim sentence's semantic similarity below which kb abstains (agent.abstention)
-    min_coverage: float = 0.25  # share of the question's content words one sentence and its neighbours must contain
+    abstain_threshold: float = 0.42  # best claim sentence's semantic similarity below which kb abstains (agent.abstention)
+    min_coverage: float = 0.22  # share of the question's content words one sentence and its neighbours must contain
     lexicon_file: str | None = None  # extra domain words merged over kb/data/lexicon.json
     model_tools: str = "auto"  # auto | on | off: send the tool schemas to an OpenAI-compatible model
     attribution_threshold: float = 0.55  # cosine a passage sentence needs to support an uncited claim (dev set: recall 0.91, 3% false)
@@ -70,6 +73,11 @@ class Settings:
     fetch_max_bytes: int = 50_000_000  # largest download (feed, transcript, chapters)
     fetch_retries: int = 3  # retries on 429 and 5xx, with back-off
     caption_language: str = "en"  # YouTube captions and preferred feed transcript language
+    # interfaces
+    log_level: str = "WARNING"  # KB_LOG_LEVEL: DEBUG, INFO, WARNING, ERROR (servers log to stderr)
+    mcp_token: str | None = None  # KB_MCP_TOKEN: `kb mcp --http` requires `Authorization: Bearer <token>`
+    mcp_host: str = "127.0.0.1"  # KB_MCP_HOST
+    mcp_port: int = 8765  # KB_MCP_PORT
 
     def __post_init__(self) -> None:
         if not isinstance(self.home, Path):
@@ -82,10 +90,22 @@ class Settings:
                 raise SettingsError(f"KB_{name.upper()}={getattr(self, name)}: must be at least {low}")
         if self.chunk_overlap_tokens >= self.chunk_tokens:
             raise SettingsError(f"KB_CHUNK_OVERLAP_TOKENS={self.chunk_overlap_tokens}: must be below KB_CHUNK_TOKENS={self.chunk_tokens}")
+        if self.embedding_backend not in ("auto", "onnx", "torch"):
+            raise SettingsError(f"KB_EMBEDDING_BACKEND={self.embedding_backend!r}: one of auto, onnx, torch")
+        if self.model_cache is not None and not isinstance(self.model_cache, Path):
+            object.__setattr__(self, "model_cache", Path(self.model_cache).expanduser())
         if self.request_timeout_s <= 0:
             raise SettingsError(f"KB_REQUEST_TIMEOUT_S={self.request_timeout_s}: must be positive")
         if self.fetch_timeout_s <= 0:
             raise SettingsError(f"KB_FETCH_TIMEOUT_S={self.fetch_timeout_s}: must be positive")
+        if self.log_level.upper() not in LOG_LEVELS:
+            raise SettingsError(f"KB_LOG_LEVEL={self.log_level!r}: must be one of {', '.join(LOG_LEVELS)}")
+        if not 0 < self.mcp_port < 65536:
+            raise SettingsError(f"KB_MCP_PORT={self.mcp_port}: must be a TCP port (1-65535)")
+
+    @property
+    def model_cache_path(self) -> Path:
+        return self.model_cache or self.home / "models"
 
     @property
     def chroma_path(self) -> Path:

@@ -14,7 +14,7 @@ import json
 import re
 import time
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlparse
@@ -22,6 +22,8 @@ from urllib.parse import urlparse
 from kb.errors import IndexEmpty, StoreUnavailable
 from kb.settings import Settings
 from kb.types import Chapter, Chunk, Document, Passage, sentence_from_json, sentence_to_json
+
+UNMARKED = "unmarked/"  # fingerprint prefix of a collection written without bump_fingerprint
 
 
 @dataclass(frozen=True)
@@ -155,8 +157,10 @@ class Store:
             return
         now = time.time()
         metas = [{**chunk_metadata(c, doc_hash, path, kind, now, len(chunks)), **(doc_meta or {})} for c in chunks]
+        import numpy as np
+
         self._call(self.collection.upsert, ids=[c.id for c in chunks], documents=[c.text for c in chunks],
-                   embeddings=[list(e) for e in embeddings], metadatas=metas)
+                   embeddings=np.asarray(embeddings, dtype=np.float32), metadatas=metas)
 
     def mark_current(self, ids: Sequence[str], doc_hash: str, path: str, n_chunks: int,
                      doc_meta: Mapping[str, Any] | None = None) -> None:
@@ -181,33 +185,51 @@ class Store:
         return fp
 
     def fingerprint(self) -> str:
-        """The collection's change marker (re-read from the store, so other writers are seen)."""
+        """The collection's change marker (re-read from the store, so other writers are seen).
+
+        One metadata read per call; the chunk count (a slow call on a big collection) is read only
+        for a collection that has never recorded a marker: `UNMARKED` + its count."""
         col = self._call(self._client.get_collection, name=self.name) if self._client is not None else self.collection
         self._collection = self._collection or col
-        return str((col.metadata or {}).get("kb_fingerprint", "")) + f"/{self._call(col.count)}"
+        marker = str((col.metadata or {}).get("kb_fingerprint", ""))
+        return marker or f"{UNMARKED}{self._call(col.count)}"
 
     # --- reading -------------------------------------------------------------------------------
     def all_chunks(self, batch: int = 5000) -> tuple[list[str], list[str], list[dict[str, Any]]]:
         ids: list[str] = []
         docs: list[str] = []
         metas: list[dict[str, Any]] = []
-        offset = 0
-        while True:
-            got = self._call(self.collection.get, include=["documents", "metadatas"], limit=batch, offset=offset)
+        for got in self._pages(batch):
             ids += got["ids"]
             docs += got["documents"]
             metas += got["metadatas"]
+        return ids, docs, metas
+
+    def iter_chunks(self, batch: int = 5000) -> Iterator[list[tuple[str, str, str]]]:
+        """Every chunk as (id, text, source), a page at a time (memory bounded by the page)."""
+        for got in self._pages(batch):
+            yield [(i, d or "", (m or {}).get("source", "")) for i, d, m in zip(got["ids"], got["documents"], got["metadatas"])]
+
+    def _pages(self, batch: int) -> Iterator[dict[str, Any]]:
+        offset = 0
+        while True:
+            got = self._call(self.collection.get, include=["documents", "metadatas"], limit=batch, offset=offset)
+            yield got
             if len(got["ids"]) < batch:
-                return ids, docs, metas
+                return
             offset += batch
 
+    def refresh_lexical(self) -> str:
+        """Build and save the BM25 index for the collection as it is now, unless a current one is
+        saved already (call after writing; searching processes then load it). Returns "built" or "loaded"."""
+        from kb.lexical import current_index
+
+        return current_index(self)[1]
+
     def query(self, embedding: Sequence[float], n: int, source: str | None = None) -> list[tuple[str, float, str, dict[str, Any]]]:
-        """Nearest chunks: (id, cosine similarity, text, metadata), best first."""
-        total = self.count()
-        if total == 0:
-            return []
+        """Nearest chunks: (id, cosine similarity, text, metadata), best first (fewer when the index holds fewer)."""
         got = self._call(
-            self.collection.query, query_embeddings=[list(embedding)], n_results=min(n, total),
+            self.collection.query, query_embeddings=[list(embedding)], n_results=n,
             where={"source": source} if source else None, include=["documents", "metadatas", "distances"],
         )
         return [(i, 1.0 - float(d), doc, meta or {}) for i, d, doc, meta in

@@ -8,6 +8,10 @@ from agent.tools import looks_like_instruction
 from kb.embeddings import HashingEmbedder
 
 
+class WordVectors(HashingEmbedder):
+    semantic = True  # use the hashing vectors as if they carried meaning
+
+
 def items(*texts: str, passage: int = 0) -> list[dict]:
     return [{"text": t, "passage": passage, "pos": i, "handle": f"00:{i:02d}", "rank": 0} for i, t in enumerate(texts)]
 
@@ -47,7 +51,7 @@ def test_names_the_passages_never_mention_are_missing() -> None:
 
 
 def test_assess_abstains_on_an_absent_topic_and_answers_a_covered_one() -> None:
-    enc = SentenceEncoder(HashingEmbedder())
+    enc = SentenceEncoder(WordVectors())
     s = items("The warehouse ships forty thousand parcels every night.", "Most parcels go to the coast by truck.")
     yes = assess("How many parcels does the warehouse ship every night?", s, enc, 0.2, 0.3, looks_like_instruction)
     no = assess("What colour are the delivery vans painted?", s, enc, 0.2, 0.3, looks_like_instruction)
@@ -55,7 +59,7 @@ def test_assess_abstains_on_an_absent_topic_and_answers_a_covered_one() -> None:
 
 
 def test_a_question_for_an_amount_needs_a_sentence_that_states_one() -> None:
-    enc = SentenceEncoder(HashingEmbedder())
+    enc = SentenceEncoder(WordVectors())
     s = items("The bakery sells bread to the hotel every morning.", "The bakery delivers bread to the hotel by van.")
     money = assess("How much does the hotel pay the bakery for bread in dollars?", s, enc, 0.0, 0.3, looks_like_instruction)
     assert not money.answerable and "money" in money.reason
@@ -65,6 +69,6 @@ def test_a_question_for_an_amount_needs_a_sentence_that_states_one() -> None:
 
 
 def test_a_question_about_a_reduction_asks_for_a_share_not_money() -> None:
-    enc = SentenceEncoder(HashingEmbedder())
+    enc = SentenceEncoder(WordVectors())
     s = items("Caching cuts the bakery's delivery costs by about a third.")
     assert assess("How much does caching cut delivery costs?", s, enc, 0.0, 0.3, looks_like_instruction).answerable
