@@ -244,8 +244,10 @@ def _claim_text(sentence: str) -> str:
 
 
 def _is_claim(text: str) -> bool:
-    """A sentence that asserts something: a figure, or at least three content words."""
-    return bool(numbers(text)) or len(tokenize(text)) >= 3
+    """A sentence that asserts something: a figure with a word to say of what, or at least three
+    content words ("4." alone is a list number, not a claim)."""
+    words = [t for t in tokenize(text) if not t[:1].isdigit()]
+    return (bool(numbers(text)) and bool(words)) or len(tokenize(text)) >= 3
 
 
 class _Support:

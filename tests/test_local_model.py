@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -77,6 +78,7 @@ def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 def _only_cited_claims(answer: str) -> None:
     """Every sentence that asserts something carries a citation marker."""
     for line in answer.splitlines():
+        line = re.sub(r"^\s*(?:[-*+•]|\d+[.)])\s+", "", line)  # a list bullet or number is not a claim
         for s, e in _sentence_spans(line):
             sentence = line[s:e]
             assert not _is_claim(_claim_text(sentence)) or CITE.search(sentence), f"uncited claim: {sentence!r}"

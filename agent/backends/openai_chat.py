@@ -94,11 +94,23 @@ class OpenAIChat:
                 return _from_response(self.client.chat.completions.create(**kwargs))
             stream = self.client.chat.completions.create(stream=True, stream_options={"include_usage": True}, **kwargs)
             try:
-                return _from_stream(stream, on_token)
+                return self._counted(_from_stream(stream, on_token), kwargs["messages"])
             finally:
                 stream.close()  # also when the callback cancels the answer mid-stream
         except openai.APIConnectionError as exc:
             raise ModelUnavailable(f"cannot reach the model service at {self._where}: {_short(exc)}") from None
+
+    def _counted(self, reply: ModelReply, messages: Sequence[dict[str, Any]]) -> ModelReply:
+        """Usage for a stream whose server sends none (llama.cpp ignores `include_usage`): counted
+        with the token counter (tiktoken, or its estimate) instead of reported as zero."""
+        if reply.prompt_tokens or reply.completion_tokens:
+            return reply
+        from agent.budget import get_counter
+
+        counter = get_counter(self.settings.model)
+        reply.prompt_tokens = sum(counter.count(str(m.get("content") or "")) + 4 for m in messages)
+        reply.completion_tokens = counter.count(reply.content) + sum(counter.count(c.arguments) for c in reply.tool_calls)
+        return reply
 
     @property
     def _where(self) -> str:
