@@ -1,7 +1,10 @@
 """`answer()`: the one function every interface (CLI, REPL, Slack, evals) calls.
 
 It runs the graph for one question in a conversation thread (persisted with LangGraph's SQLite
-checkpointer under KB_HOME) and returns a structured `Answer`.
+checkpointer under KB_HOME) and returns a structured `Answer`. `source` scopes the question to one
+document: every search of the turn stays inside it, so its citations and abstention do too.
+One `Agent` answers questions from many threads at once: what belongs to one run (scope, progress
+callbacks) travels in that run's LangGraph config, and the checkpoint database is in WAL mode.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from typing import Any
 
 from agent.graph import Deps, build_graph
 from agent.models import ChatModel
+from kb.errors import UnknownSource
 from kb.retrieval import Retriever
 from kb.settings import Settings
 from kb.store import Store
@@ -34,6 +38,9 @@ class Answer:
     thread_id: str
     citations_corrected: int = 0
     citations_dropped: int = 0
+    claims_attributed: int = 0  # claims without a (valid) marker that got the citation of a supporting sentence
+    claims_unsupported: int = 0  # claims dropped because no sentence of this turn's passages supports them
+    source: str | None = None  # the document the question was scoped to, if any
     question: str = ""
     passages: list[Any] = field(default_factory=list, repr=False)
 
@@ -52,13 +59,8 @@ class Agent:
         from agent.tools import Toolbox
 
         self.settings = settings or Settings.from_env()
-        self.chat = chat or make_chat_model(self.settings)
         self.retriever = retriever or Retriever(self.settings, store=store)
-        if getattr(self.chat, "name", "") == "offline" and hasattr(self.retriever, "idf"):
-            from agent.evidence import SentenceEncoder
-
-            self.chat.idf = self.retriever.idf  # type: ignore[attr-defined]
-            self.chat.encoder = SentenceEncoder(self.retriever.embedder)  # type: ignore[attr-defined]
+        self.chat = chat or make_chat_model(self.settings, self.retriever)
         counter = None
         if self.backend == "openai":
             from agent.budget import get_counter
@@ -68,40 +70,46 @@ class Agent:
         if checkpointer is None:
             from langgraph.checkpoint.sqlite import SqliteSaver
 
-            self.settings.home.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(str(self.settings.threads_path), check_same_thread=False)
-            checkpointer = SqliteSaver(conn)
+            checkpointer = SqliteSaver(threads_connection(self.settings))  # the saver locks around its cursor
         self.checkpointer = checkpointer
-        self._lock = threading.Lock()
         self.deps = Deps(chat=self.chat, toolbox=self.toolbox, max_tool_rounds=self.settings.max_tool_rounds,
                          max_history_turns=self.settings.max_history_turns,
                          abstain_threshold=self.settings.abstain_threshold, min_coverage=self.settings.min_coverage,
-                         encoder=getattr(self.chat, "encoder", None), checkpointer=checkpointer)
+                         encoder=getattr(self.chat, "encoder", None), checkpointer=checkpointer,
+                         top_k=self.settings.top_k, attribution_threshold=self.settings.attribution_threshold)
         self.graph = build_graph(self.deps)
+        self._sources: set[str] = set()
 
     @property
     def backend(self) -> str:
         return "offline" if getattr(self.chat, "name", "") == "offline" else "openai"
 
+    def check_source(self, source: str) -> None:
+        """Raise UnknownSource when no document of the index has this id."""
+        if source in self._sources:
+            return
+        if not self.retriever.store.stored(source).chunk_hashes:
+            raise UnknownSource(f"no document {source!r} in the index (`kb sources` lists them)")
+        self._sources.add(source)
+
     def ask(self, question: str, thread_id: str | None = None, on_token: Callable[[str], None] | None = None,
-            on_event: Callable[[str, dict[str, Any]], None] | None = None) -> Answer:
+            on_event: Callable[[str, dict[str, Any]], None] | None = None, source: str | None = None) -> Answer:
         question = question.strip()
         if not question:
             raise ValueError("the question is empty")
         thread_id = thread_id or uuid.uuid4().hex[:12]
         started = time.perf_counter()
         self.retriever.store.require_documents()  # an empty index is an error, not an abstention
-        with self._lock:  # one graph run at a time per agent: the callbacks live on shared deps
-            self.deps.on_token, self.deps.on_event = on_token, on_event
-            try:
-                state = self.graph.invoke(
-                    {"question": question, "messages": [], "passages": [], "tool_calls": [], "rounds": 0,
-                     "usage": {"prompt_tokens": 0, "completion_tokens": 0}},
-                    {"configurable": {"thread_id": thread_id}, "recursion_limit": 4 * self.settings.max_tool_rounds + 10},
-                    durability="exit",  # one checkpoint per turn, not one per step
-                )
-            finally:
-                self.deps.on_token = self.deps.on_event = None
+        source = (source or "").strip() or None
+        if source:
+            self.check_source(source)
+        run = {"thread_id": thread_id, "source": source, "on_token": on_token, "on_event": on_event}
+        state = self.graph.invoke(
+            {"question": question, "messages": [], "passages": [], "tool_calls": [], "rounds": 0,
+             "usage": {"prompt_tokens": 0, "completion_tokens": 0}},
+            {"configurable": run, "recursion_limit": 4 * self.settings.max_tool_rounds + 10},
+            durability="exit",  # one checkpoint per turn, not one per step
+        )
         from kb.types import Passage
 
         final = state["final"]
@@ -117,12 +125,22 @@ class Agent:
                    "cost_usd": usage["cost_usd"]},
             latency_s=round(time.perf_counter() - started, 4), backend=self.backend, thread_id=thread_id,
             citations_corrected=final["citations_corrected"], citations_dropped=final["citations_dropped"],
-            question=question, passages=passages,
+            claims_attributed=final.get("claims_attributed", 0), claims_unsupported=final.get("claims_unsupported", 0),
+            source=source, question=question, passages=passages,
         )
 
     def history(self, thread_id: str) -> list[dict[str, Any]]:
         snap = self.graph.get_state({"configurable": {"thread_id": thread_id}})
         return list((snap.values or {}).get("history", [])) if snap else []
+
+
+def threads_connection(settings: Settings) -> sqlite3.Connection:
+    """The conversation checkpoint database, shared by the threads of one process (WAL: readers do
+    not block the writer; a busy database is waited for, not an error)."""
+    settings.home.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(str(settings.threads_path), check_same_thread=False, timeout=30)
+    conn.execute("PRAGMA journal_mode=WAL")
+    return conn
 
 
 def cost_usd(settings: Settings, usage: dict[str, Any]) -> float:
@@ -146,9 +164,10 @@ def get_agent(settings: Settings) -> Agent:
 
 
 def answer(question: str, thread_id: str | None = None, settings: Settings | None = None, chat: ChatModel | None = None,
-           store: Store | None = None, on_token: Callable[[str], None] | None = None,
+           store: Store | None = None, source: str | None = None, on_token: Callable[[str], None] | None = None,
            on_event: Callable[[str, dict[str, Any]], None] | None = None) -> Answer:
-    """Answer one question (in `thread_id`'s conversation, or a new one) from the knowledge base."""
+    """Answer one question (in `thread_id`'s conversation, or a new one) from the knowledge base, or
+    from one document of it when `source` names one (UnknownSource when none has that id)."""
     settings = settings or Settings.from_env()
     agent = Agent(settings, chat=chat, store=store) if (chat is not None or store is not None) else get_agent(settings)
-    return agent.ask(question, thread_id=thread_id, on_token=on_token, on_event=on_event)
+    return agent.ask(question, thread_id=thread_id, on_token=on_token, on_event=on_event, source=source)

@@ -184,3 +184,190 @@ def sources_block(citations: Sequence[dict[str, Any]]) -> str:
         lines.append(f"[{c['at']}] {c['title']} — {where}")
     return "\n".join(lines)
 
+
+
+# --- attribution: every claim of the answer stands on a sentence of this turn's passages -----------
+
+_NUMBER = re.compile(r"(?<![\w.])\d+(?:,\d{3})*(?:\.\d+)?(?:e[+-]?\d+)?(?![\w])|(?<![\w.])\d+(?:\.\d+)?(?=%|[a-zA-Z])", re.I)
+_CODE = re.compile(r"`[^`\n]*`")
+_CLOCK = re.compile(rf"(?<![\d:]){_TIME}(?![\d:])")
+_ABBREV = re.compile(r"^(?:e\.g|i\.e|vs|etc|cf|approx|mr|mrs|ms|dr|st|no|fig)\.$", re.I)
+_PLACE = re.compile(r"\x01(\d+)\x01")
+
+
+def numbers(text: str) -> set[str]:
+    """The figures a text states, normalised ("1,500" and "1500.0" are both "1500"); citation
+    markers, clock times and code spans are not figures."""
+    text = _CLOCK.sub(" ", _CODE.sub(" ", CITE.sub(" ", text)))
+    out = set()
+    for m in _NUMBER.finditer(text):
+        try:
+            out.add(f"{float(m.group(0).replace(',', '')):g}")
+        except ValueError:
+            continue
+    return out
+
+
+@dataclass
+class Attribution:
+    text: str
+    citations: list[dict[str, Any]] = field(default_factory=list)
+    supported: int = 0  # claims that stand on a cited sentence (or state a computed figure)
+    attributed: int = 0  # claims that had no (valid) marker and got one
+    unsupported: int = 0  # claims dropped: nothing in this turn's passages supports them
+    computed: bool = False  # a kept claim states a figure the calculate tool produced
+
+
+def _sentence_spans(line: str) -> list[tuple[int, int]]:
+    """(start, end) of each sentence of one line; a citation marker after a sentence's full stop
+    belongs to that sentence ("It is big. [10:31] Next…")."""
+    masked = CITE.sub(lambda m: "\x01" + "0" * (len(m.group(0)) - 2) + "\x01", line)
+    words = [(m.start(), m.end()) for m in re.finditer(r"\S+", masked)]
+    spans, start = [], None
+    for i, (a, b) in enumerate(words):
+        start = a if start is None else start
+        word = masked[a:b]
+        nxt = masked[words[i + 1][0] : words[i + 1][1]] if i + 1 < len(words) else None
+        bare = _PLACE.sub("", re.sub(r"\x01\d*\x01", "", word))
+        ends = bool(re.search(r"[.!?…][\"'”’)*_]*$", bare or word)) and not _ABBREV.match(bare)
+        if bare == "" or re.fullmatch(r"\x01\d*\x01[.,;:!?…]*", word):
+            prev = masked[words[i - 1][0] : words[i - 1][1]] if i else ""
+            ends = bool(re.search(r"[.!?…]$", word)) or bool(re.search(r"[.!?…][\"'”’)*_]*$", prev))
+        if nxt is None or (ends and not re.match(r"\x01", nxt)):
+            spans.append((start, b))
+            start = None
+    return spans
+
+
+def _claim_text(sentence: str) -> str:
+    return re.sub(r"^\s*(?:[-*+•]|\d+[.)])\s+", "", CITE.sub(" ", sentence)).strip()
+
+
+def _is_claim(text: str) -> bool:
+    """A sentence that asserts something: a figure with a word to say of what, or at least three
+    content words ("4." alone is a list number, not a claim)."""
+    words = [t for t in tokenize(text) if not t[:1].isdigit()]
+    return (bool(numbers(text)) and bool(words)) or len(tokenize(text)) >= 3
+
+
+class _Support:
+    """Finds the sentence of this turn's passages that supports a claim: all its words there
+    (a quote), or semantic similarity over the threshold; either way with every figure in it."""
+
+    def __init__(self, passages: Sequence[Passage], similar: Any, threshold: float) -> None:
+        # one candidate per sentence, at the moment the search results showed for it (a passage's
+        # best sentence at the fragment where the match begins, any other at its start)
+        shown: dict[tuple[str, str], Candidate] = {}
+        for c in candidates(passages):
+            key = (c.passage.source, c.sentence.text)
+            at = c.passage.at_s if c.sentence.text == c.passage.best_sentence and c.passage.at_s is not None else c.sentence.start_s
+            if key not in shown or c.seconds == at:
+                shown[key] = c
+        self.cands = list(shown.values())
+        self.similar, self.threshold = similar, threshold
+
+    def find(self, claim: str, figures: set[str]) -> Candidate | None:
+        ok = [c for c in self.cands if figures <= numbers(c.sentence.text)]
+        if not ok:
+            return None
+        words = set(tokenize(claim))
+        quoted = [c for c in ok if words and words <= set(tokenize(c.sentence.text))]
+        if quoted:
+            return quoted[0]
+        if self.similar is None:
+            return None
+        sims = self.similar(claim, [c.sentence.text for c in ok])
+        best = max(range(len(ok)), key=lambda i: sims[i])
+        return ok[best] if sims[best] >= self.threshold else None
+
+
+def _with_marker(sentence: str, label: str) -> str:
+    body = CITE.sub("", sentence).rstrip()
+    body = re.sub(r"\s+([.,;:!?…])", r"\1", body)
+    m = re.search(r"[.!?…]+[\"'”’)*_]*$", body)
+    return f"{body[: m.start()]} [{label}]{body[m.start():]}" if m else f"{body} [{label}]"
+
+
+def attribute(checked: GuardResult, passages: Sequence[Passage], similar: Any = None, threshold: float = 0.6,
+              given: set[str] | None = None, computed: Any = None) -> Attribution:
+    """Hold every claim of a guarded answer to this turn's passages (one policy for every backend):
+    a claim with a citation stands when the cited sentences state each of its figures; a claim
+    without one (or whose citation does not state its figures) gets the citation of the sentence
+    that supports it; a claim nothing supports is dropped. `similar(claim, texts)` gives cosine
+    similarities with the index's embedding model (agent.evidence.SentenceEncoder); `given` are figures from the question; `computed(text)` says whether a sentence
+    states a figure the calculate tool produced (it then stands on the calculation)."""
+    given = given or set()
+    support = _Support(passages, similar, threshold)
+    every = candidates(passages)
+    timed_sources = {c.passage.source for c in support.cands if c.seconds is not None}
+    out = Attribution(text="")
+    lines = []
+    for line in checked.text.split("\n"):
+        bullet = re.match(r"^\s*(?:[-*+•]|\d+[.)])\s+", line)
+        prefix = bullet.group(0) if bullet else ""
+        body = line[len(prefix):]
+        spans = _sentence_spans(body)
+        line_quotes = [q for m in CITE.finditer(body) for q in _quotes(m.group(1), every)]
+        kept = [_judge(body[s:e], every, line_quotes, support, timed_sources, given, computed, out)
+                for s, e in spans]
+        if all(k == body[s:e] for k, (s, e) in zip(kept, spans)):
+            lines.append(line)  # nothing to change: the line stays exactly as written
+        elif any(kept):
+            lines.append(prefix + " ".join(k for k in kept if k))
+    text = re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
+    final = guard(text, passages) if out.attributed else checked  # canonical markers, their records
+    out.text = final.text if out.attributed else text
+    out.citations = _cited(out.text, final.citations)
+    return out
+
+
+def _judge(sentence: str, cands: Sequence[Candidate], line_quotes: list[str], support: _Support,
+           timed_sources: set[str], given: set[str], computed: Any, out: Attribution) -> str:
+    """The sentence as it stays in the answer: unchanged, with a citation added, or "" (dropped)."""
+    claim = _claim_text(sentence)
+    if not _is_claim(claim):
+        return sentence
+    if computed is not None and computed(sentence):
+        out.computed = True
+        out.supported += 1
+        return sentence
+    figures = numbers(claim) - given
+    quotes = [q for m in CITE.finditer(sentence) for q in _quotes(m.group(1), cands)]
+    if quotes and figures <= set().union(*(numbers(q) for q in quotes)):
+        out.supported += 1
+        return sentence
+    words = set(tokenize(claim))
+    if not quotes and any(words <= set(tokenize(q)) and figures <= numbers(q) for q in line_quotes):
+        out.supported += 1  # part of a quoted sentence whose citation follows on the line
+        return sentence
+    c = support.find(claim, figures)
+    if c is None:
+        out.unsupported += 1
+        return ""
+    label = f"{c.passage.source} {c.label}" if c.seconds is not None and len(timed_sources) > 1 else c.label
+    out.supported += 1
+    out.attributed += 1
+    return _with_marker(sentence, label)
+
+
+def _quotes(body: str, cands: Sequence[Candidate]) -> list[str]:
+    """The sentences a marker's items cite (every sentence at that label: two may start at one second)."""
+    out = []
+    for item in re.split(r"\s*[,;]\s*", body.strip()):
+        m = _ITEM.match(item.strip())
+        if m:
+            source, label = m.groups()
+            out += [c.sentence.text for c in cands if c.label == item.strip()
+                    or (c.seconds is not None and c.label == label and source in (None, c.passage.source))]
+    return out
+
+
+def _cited(text: str, citations: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The citations the text still carries (a dropped claim takes its citations with it)."""
+    wanted = []
+    for m in CITE.finditer(text):
+        for item in re.split(r"\s*[,;]\s*", m.group(1).strip()):
+            c = find_citation(item, citations)
+            if c is not None and c not in wanted:
+                wanted.append(c)
+    return wanted

@@ -1,26 +1,39 @@
-"""The agent as a LangGraph `StateGraph`: model -> tools -> model ... -> finalize.
+"""The agent as a LangGraph `StateGraph`: retrieve -> model -> tools -> model ... -> finalize.
 
 `build_graph(deps)` wires a chat model, a toolbox and a checkpointer that the caller provides (the
-tests inject fakes); nothing is created at import time. The loop is bounded by
-`max_tool_rounds`; when it is hit, the model is asked once more, without tools, to answer from
-what it has. `finalize` applies the citation guard and the abstention rule.
+tests inject fakes); nothing is created at import time. `retrieve` searches with the question (made
+standalone when it is a follow-up) before the first model call and hands the passages to the model
+as the result of a `search_knowledge_base` call, so a simple lookup costs one model call and a model
+that never calls tools still gets passages. The loop is bounded by `max_tool_rounds`; when it is
+hit, the model is asked once more, without tools, to answer from what it has. `finalize` applies
+the citation guard, attribution and the abstention rule.
+
+Everything that belongs to one run travels in its LangGraph config (`configurable`): `source`
+(the scope every search of the turn stays inside), `on_token` and `on_event` (progress callbacks,
+which may raise `AnswerCancelled`). `Deps` holds only what all runs share, so one compiled graph
+answers many questions at once.
 """
 
 from __future__ import annotations
 
+import json
 import operator
 import re
-from collections.abc import Callable
+import zlib
 from dataclasses import dataclass
-from typing import Annotated, Any, TypedDict
+from typing import TYPE_CHECKING, Annotated, Any, TypedDict
 
 from agent.abstention import assess
-from agent.citations import guard
+from agent.citations import attribute, guard, numbers
 from agent.evidence import SentenceEncoder
+from agent.followup import standalone_query
 from agent.models import ChatModel, ModelReply
 from agent.prompts import FINAL_ROUND_PROMPT, NOT_IN_KB, SYSTEM_PROMPT
 from agent.tools import TOOL_SCHEMAS, Toolbox, looks_like_instruction
 from kb.types import Passage
+
+if TYPE_CHECKING:
+    from langchain_core.runnables import RunnableConfig
 
 
 class AgentState(TypedDict, total=False):
@@ -44,8 +57,19 @@ class Deps:
     min_coverage: float = 0.22
     encoder: Any = None  # agent.evidence.SentenceEncoder over the index's embedding model
     checkpointer: Any = None
-    on_token: Callable[[str], None] | None = None
-    on_event: Callable[[str, dict[str, Any]], None] | None = None
+    top_k: int = 5
+    attribution_threshold: float = 0.55  # similarity (deps.encoder) a sentence needs to support an uncited claim
+
+
+def _run(config: Any) -> dict[str, Any]:
+    """This run's own values (scope, callbacks) from its LangGraph config."""
+    return dict((config or {}).get("configurable") or {})
+
+
+def _emit(config: Any, kind: str, data: dict[str, Any]) -> None:
+    on_event = _run(config).get("on_event")
+    if on_event:
+        on_event(kind, data)
 
 
 def _passages(state: AgentState) -> list[Passage]:
@@ -85,6 +109,24 @@ def states_a_figure(text: str, results: list[dict[str, Any]]) -> bool:
     return False
 
 
+def _relevance(passages: list[Passage]) -> float | None:
+    """Dense similarity is the relevance signal; retrievers without one (BM25 only) leave it to the model."""
+    sims = [p.similarity for p in passages if p.similarity is not None]
+    return max(sims) if sims else None
+
+
+def _final(text: str, citations: list[dict[str, Any]], abstained: bool, checked: Any, claims: Any,
+           relevance: float | None) -> dict[str, Any]:
+    return {"answer": text, "citations": citations, "abstained": abstained,
+            "citations_corrected": checked.corrected, "citations_dropped": checked.dropped,
+            "claims_attributed": claims.attributed if claims else 0,
+            "claims_unsupported": claims.unsupported if claims else 0, "relevance": relevance}
+
+
+def _turn(state: AgentState, answer: str) -> list[dict[str, Any]]:
+    return [{"role": "user", "content": state["question"]}, {"role": "assistant", "content": answer}]
+
+
 def build_graph(deps: Deps) -> Any:
     from langgraph.graph import END, START, StateGraph
 
@@ -107,12 +149,25 @@ def build_graph(deps: Deps) -> Any:
         usage["completion_tokens"] += reply.completion_tokens
         return usage
 
-    def call_model(state: AgentState) -> dict[str, Any]:
+    def retrieve(state: AgentState, config: RunnableConfig) -> dict[str, Any]:
+        earlier = [m["content"] for m in state.get("history", []) if m.get("role") == "user"]
+        args = {"query": standalone_query(state["question"], earlier), "k": deps.top_k}
+        raw = json.dumps(args, ensure_ascii=False)
+        _emit(config, "retrieve", {"name": "search_knowledge_base", "arguments": raw})
+        outcome = deps.toolbox.run("search_knowledge_base", raw, scope=_run(config).get("source"))
+        call_id = f"call_retrieve_{zlib.crc32(raw.encode()):08x}"
+        call = {"id": call_id, "type": "function", "function": {"name": "search_knowledge_base", "arguments": raw}}
+        messages = [{"role": "assistant", "content": None, "tool_calls": [call]},
+                    {"role": "tool", "tool_call_id": call_id, "content": outcome.content}]
+        record = {**outcome.record, "retrieve_first": True}
+        return {"messages": messages, "passages": [p.to_state() for p in outcome.passages], "tool_calls": [record]}
+
+    def call_model(state: AgentState, config: RunnableConfig) -> dict[str, Any]:
         rounds = state.get("rounds", 0)
         final_round = rounds >= deps.max_tool_rounds
-        if deps.on_event:
-            deps.on_event("thinking", {"round": rounds})
-        reply = deps.chat.complete(model_messages(state, final_round), None if final_round else TOOL_SCHEMAS, deps.on_token)
+        _emit(config, "thinking", {"round": rounds})
+        reply = deps.chat.complete(model_messages(state, final_round), None if final_round else TOOL_SCHEMAS,
+                                   _run(config).get("on_token"))
         if final_round and reply.tool_calls:
             reply = ModelReply(content=reply.content or "", prompt_tokens=reply.prompt_tokens, completion_tokens=reply.completion_tokens)
         return {"messages": state.get("messages", []) + [reply.to_message()], "usage": add_usage(state, reply)}
@@ -121,16 +176,16 @@ def build_graph(deps: Deps) -> Any:
         last = state["messages"][-1]
         return "tools" if last.get("tool_calls") else "finalize"
 
-    def run_tools(state: AgentState) -> dict[str, Any]:
+    def run_tools(state: AgentState, config: RunnableConfig) -> dict[str, Any]:
+        scope = _run(config).get("source")
         last = state["messages"][-1]
         new_msgs = list(state["messages"])
         passages = list(state.get("passages", []))
         records = list(state.get("tool_calls", []))
         for call in last["tool_calls"]:
             name, raw = call["function"]["name"], call["function"]["arguments"]
-            if deps.on_event:
-                deps.on_event("tool", {"name": name, "arguments": raw})
-            outcome = deps.toolbox.run(name, raw)
+            _emit(config, "tool", {"name": name, "arguments": raw})
+            outcome = deps.toolbox.run(name, raw, scope=scope)
             records.append(outcome.record)
             known = {p["chunk_id"] for p in passages}
             passages += [p.to_state() for p in outcome.passages if p.chunk_id not in known]
@@ -141,33 +196,30 @@ def build_graph(deps: Deps) -> Any:
         text = (state["messages"][-1].get("content") or "").strip() if state.get("messages") else ""
         passages = _passages(state)
         checked = guard(text, passages)
-        computed = states_a_figure(checked.text, [r["result"] for r in state.get("tool_calls", [])
-                                                  if r["name"] == "calculate" and "error" not in r["result"]])
+        if not checked.text or _normal(checked.text) == _normal(NOT_IN_KB):
+            return {"final": _final(NOT_IN_KB, [], True, checked, None, _relevance(passages)), "history": _turn(state, NOT_IN_KB)}
+        calcs = [r["result"] for r in state.get("tool_calls", []) if r["name"] == "calculate" and "error" not in r["result"]]
+        claims = attribute(checked, passages, deps.encoder.similarities, deps.attribution_threshold,
+                           given=numbers(state["question"]), computed=lambda sentence: states_a_figure(sentence, calcs))
+        computed = claims.computed
         verdict = assess(state["question"], evidence_items(passages), deps.encoder, deps.abstain_threshold,
                          deps.min_coverage, looks_like_instruction, _searched_query(state))
-        relevance = verdict.similarity
         abstained = (
-            not checked.text
-            or _normal(checked.text) == _normal(NOT_IN_KB)
+            not claims.text
             or (not verdict.answerable and not computed)
-            or (not checked.citations and not computed)
+            or (not claims.citations and not computed)
         )
-        final = {
-            "answer": NOT_IN_KB if abstained else checked.text,
-            "citations": [] if abstained else checked.citations,
-            "abstained": abstained,
-            "citations_corrected": checked.corrected,
-            "citations_dropped": checked.dropped,
-            "relevance": relevance,
-        }
-        turn = [{"role": "user", "content": state["question"]}, {"role": "assistant", "content": final["answer"]}]
-        return {"final": final, "history": turn}
+        final = _final(NOT_IN_KB if abstained else claims.text, [] if abstained else claims.citations, abstained,
+                       checked, claims, verdict.similarity)
+        return {"final": final, "history": _turn(state, final["answer"])}
 
     g = StateGraph(AgentState)
+    g.add_node("retrieve", retrieve)
     g.add_node("model", call_model)
     g.add_node("tools", run_tools)
     g.add_node("finalize", finalize)
-    g.add_edge(START, "model")
+    g.add_edge(START, "retrieve")
+    g.add_edge("retrieve", "model")
     g.add_conditional_edges("model", route, {"tools": "tools", "finalize": "finalize"})
     g.add_edge("tools", "model")
     g.add_edge("finalize", END)

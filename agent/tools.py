@@ -75,7 +75,9 @@ class Toolbox:
         self.counter = counter
         self.mode = mode
 
-    def run(self, name: str, raw_arguments: str) -> ToolOutcome:
+    def run(self, name: str, raw_arguments: str, scope: str | None = None) -> ToolOutcome:
+        """Run one tool call; `scope` (a source id) confines every search to that document, whatever
+        `source` the model asked for."""
         try:
             args = json.loads(raw_arguments or "{}")
             if not isinstance(args, dict):
@@ -84,7 +86,7 @@ class Toolbox:
             return self._error(name, raw_arguments, f"invalid arguments: {exc}")
         try:
             if name == "search_knowledge_base":
-                return self.search(args)
+                return self.search(args, scope)
             if name == "calculate":
                 return self.calculate(args)
         except (TypeError, ValueError, ArithmeticError) as exc:  # reported to the model, which may try again
@@ -95,11 +97,13 @@ class Toolbox:
     def _error(name: str, args: Any, message: str) -> ToolOutcome:
         return ToolOutcome(json.dumps({"error": message}), {"name": name, "arguments": args, "result": {"error": message}})
 
-    def search(self, args: dict[str, Any]) -> ToolOutcome:
+    def search(self, args: dict[str, Any], scope: str | None = None) -> ToolOutcome:
         query = str(args.get("query") or "").strip()
         if not query:
             raise ValueError("'query' is required")
         k = max(1, min(int(args.get("k") or self.settings.top_k), 10))
+        if scope:
+            args = {**args, "source": scope}  # the run's scope wins over what the model asked for
         source = args.get("source") or None
         passages = self.retriever.search(query, k=k, source=source, mode=self.mode)
         items = [self._passage_payload(p) for p in passages]

@@ -213,6 +213,7 @@ def _print_feeds(settings: Any, as_json: bool) -> int:
 def cmd_ask(args: argparse.Namespace) -> int:
     from agent.answer import answer
     from agent.models import ModelUnavailable
+    from kb.errors import UnknownSource
 
     settings = _settings(args)
     if not args.question.strip():
@@ -223,10 +224,13 @@ def cmd_ask(args: argparse.Namespace) -> int:
     if args.thread and new_thread:
         print(f"kb: no conversation {args.thread!r} yet: starting a new one with that id", file=sys.stderr)
     try:
-        result = answer(args.question, thread_id=args.thread, settings=settings)
+        result = answer(args.question, thread_id=args.thread, settings=settings, source=args.source)
     except ModelUnavailable as exc:
         print(f"kb: {exc}", file=sys.stderr)
         return EXIT_UNAVAILABLE
+    except UnknownSource as exc:
+        print(f"kb: {exc}", file=sys.stderr)
+        return EXIT_INPUT
     from interfaces.log import record
 
     record(settings, "ask", result)
@@ -333,7 +337,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     _require_model(settings)
-    return chat_main(settings, thread_id=args.thread)
+    return chat_main(settings, thread_id=args.thread, source=args.source)
 
 
 def cmd_slack(args: argparse.Namespace) -> int:
@@ -509,11 +513,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("ask", parents=[common], help="answer a question with cited timestamps")
     p.add_argument("question")
     p.add_argument("--thread", help="continue this conversation (its id is printed after each answer)")
+    p.add_argument("--source", help="ask only this document (its id, as `kb sources` lists it)")
     p.add_argument("--json", action="store_true", help="print the structured answer")
     p.set_defaults(func=cmd_ask)
 
     p = sub.add_parser("chat", parents=[common], help="terminal chat (REPL) with citations, /sources, /threads")
     p.add_argument("--thread", help="resume this conversation")
+    p.add_argument("--source", help="ask only this document (change it in the chat with /source ID)")
     p.set_defaults(func=cmd_chat)
 
     p = sub.add_parser("slack", parents=[common], help="run the Slack bot (HTTP Events API, or --socket for Socket Mode)")

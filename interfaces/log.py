@@ -1,5 +1,8 @@
 """The record of questions: every answered question (REPL, Slack, `ask`) is logged to SQLite under
-KB_HOME with its answer, citations, retrieved ids, backend, latency, tokens and feedback."""
+KB_HOME with its answer, citations, retrieved ids, backend, latency, tokens and feedback.
+
+Safe under concurrent use: each call opens its own connection (so threads share none), the
+database is in WAL mode (readers do not block the writer) and a busy database is waited for."""
 
 from __future__ import annotations
 
@@ -38,7 +41,8 @@ CREATE INDEX IF NOT EXISTS questions_ref ON questions(ref);
 
 def _connect(path: Path) -> sqlite3.Connection:
     path.parent.mkdir(parents=True, exist_ok=True)
-    conn = sqlite3.connect(str(path), timeout=10)
+    conn = sqlite3.connect(str(path), timeout=30)
+    conn.execute("PRAGMA journal_mode=WAL")
     conn.executescript(SCHEMA)
     conn.row_factory = sqlite3.Row
     return conn

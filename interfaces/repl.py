@@ -8,7 +8,8 @@ to the video second. Ctrl-C cancels the answer being made (or clears the line), 
 Scripted (stdin not a terminal): every non-empty input line is a question (or a /command), each
 answer is printed — as plain text when stdout is not a terminal — and the command exits at EOF.
 
-Commands: /sources /new /threads /thread ID /help /quit.
+Commands: /sources /source [ID] /new /threads /thread ID /help /quit. `/source ID` asks only that
+document from then on (`kb chat --source ID` starts so); `/source` alone goes back to all of them.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ EXIT_OK, EXIT_ERROR, EXIT_UNAVAILABLE, EXIT_INTERRUPTED = 0, 1, 3, 130
 PROMPT = "kb> "
 HELP = [
     ("/sources", "the passages behind the last answer, with times and links"),
+    ("/source ID", "ask only this document from now on; /source alone: all documents again"),
     ("/brief [SOURCE]", "an episode's brief (default: the episode the last answer cites)"),
     ("/new", "start a fresh conversation thread"),
     ("/threads", "list saved conversations"),
@@ -75,7 +77,8 @@ class Repl:
     """One chat session: the current thread, the last answer, and how to show things."""
 
     def __init__(self, agent: Any, console: Console, *, settings: Any = None, thread_id: str | None = None,
-                 err_console: Console | None = None, log: bool = True, interactive: bool = True) -> None:
+                 err_console: Console | None = None, log: bool = True, interactive: bool = True,
+                 source: str | None = None) -> None:
         self.agent = agent
         self.ask_fn: Callable[..., Any] = agent.ask if hasattr(agent, "ask") else agent
         self.settings = settings if settings is not None else getattr(agent, "settings", None)
@@ -84,6 +87,7 @@ class Repl:
         self.log = log and self.settings is not None
         self.interactive = interactive  # Ctrl-C cancels one answer; scripted, it stops the run
         self.thread_id = thread_id or new_thread_id()
+        self.source = source  # the document every question is asked of, or None for all
         self.last: Any = None
         self.status = EXIT_OK  # for scripted runs: 3 if the store or model was unavailable, 1 on other errors
         # stream tokens unless the backend is known to produce its text all at once
@@ -157,7 +161,7 @@ class Repl:
                 raise AnswerCancelled  # the graph stops before its next step; the turn is not saved
             if live is None:
                 return
-            if kind == "tool":
+            if kind in ("tool", "retrieve"):
                 state["status"] = _EVENT_TEXT.get(str(data.get("name")), f"running {data.get('name')}")
             elif kind == "thinking":
                 state["status"], state["text"] = "thinking", ""  # a new model round: show only its tokens
@@ -165,8 +169,9 @@ class Repl:
 
         def work() -> None:
             try:
+                scope = {"source": self.source} if self.source else {}
                 box["result"] = self.ask_fn(question, thread_id=self.thread_id,
-                                            on_token=on_token if self.stream and show else None, on_event=on_event)
+                                            on_token=on_token if self.stream and show else None, on_event=on_event, **scope)
             except BaseException as exc:  # handed to the waiting thread
                 box["error"] = exc
             finally:
@@ -205,6 +210,8 @@ class Repl:
             self.show_help()
         elif name == "/sources":
             self.show_sources()
+        elif name == "/source":
+            self.set_source(arg.split()[0] if arg else None)
         elif name == "/brief":
             show_brief(self, arg)
         elif name == "/new":
@@ -220,6 +227,22 @@ class Repl:
         else:
             self._error(f"unknown command {name}; /help lists the commands")
         return True
+
+    def set_source(self, source: str | None) -> None:
+        """Scope the following questions to one document (None: all of them again)."""
+        if source is None:
+            was, self.source = self.source, None
+            self._info(f"asking all documents again (was {was})" if was else "asking all documents; /source ID asks only one")
+            return
+        check = getattr(self.agent, "check_source", None)
+        if check is not None:
+            try:
+                check(source)
+            except Exception as exc:  # UnknownSource, or the store is down: say so, keep the old scope
+                self._error(str(exc))
+                return
+        self.source = source
+        self._info(f"asking only {source} (/source alone: all documents)")
 
     def show_help(self) -> None:
         if self.console.is_terminal:
@@ -290,7 +313,8 @@ class Repl:
 
     def banner(self) -> None:
         backend = getattr(self.agent, "backend", None)
-        bits = ["kb chat", f"thread {self.thread_id}"] + ([backend] if backend else []) + ["/help for commands, Ctrl-D to leave"]
+        bits = (["kb chat", f"thread {self.thread_id}"] + ([backend] if backend else []) + ([f"source {self.source}"] if self.source else [])
+                + ["/help for commands, Ctrl-D to leave"])
         self._info(" · ".join(bits))
 
 
@@ -360,7 +384,8 @@ def _line_loop(repl: Repl, lines: Iterable[str]) -> int:
 
 def run_repl(agent: Any, *, input: Any = None, output: IO[str] | Console | None = None, settings: Any = None,
              thread_id: str | None = None, history_path: Path | None = None, prompt_output: Any = None,
-             interactive: bool | None = None, log: bool = True, err: IO[str] | Console | None = None) -> int:
+             interactive: bool | None = None, log: bool = True, err: IO[str] | Console | None = None,
+             source: str | None = None) -> int:
     """Run the chat loop with `agent` (an object with `ask(question, thread_id, on_token, on_event)`,
     like `agent.answer.Agent`, or a function with that signature); returns the exit status.
 
@@ -381,7 +406,7 @@ def run_repl(agent: Any, *, input: Any = None, output: IO[str] | Console | None 
     if interactive is None:
         interactive = is_pt_input or (stream is sys.stdin and _isatty(sys.stdin) and console.is_terminal)
     repl = Repl(agent, console, settings=settings, thread_id=thread_id, err_console=err_console if not interactive else console,
-                log=log, interactive=interactive)
+                log=log, interactive=interactive, source=source)
     if interactive:
         repl.banner()
     if thread_id:
@@ -413,16 +438,22 @@ def _isatty(stream: Any) -> bool:
         return False
 
 
-def main(settings: Any, thread_id: str | None = None) -> int:
-    """`kb chat [--thread ID]`: one `Agent` for the session (model and index stay warm)."""
+def main(settings: Any, thread_id: str | None = None, source: str | None = None) -> int:
+    """`kb chat [--thread ID] [--source ID]`: one `Agent` for the session (model and index stay warm)."""
     from agent.answer import Agent
+    from kb.errors import UnknownSource
 
     try:
         agent = Agent(settings)
+        if source:
+            agent.check_source(source)
     except _unavailable_errors() as exc:
         print(f"kb: {exc}", file=sys.stderr)
         return EXIT_UNAVAILABLE
-    return run_repl(agent, settings=settings, thread_id=thread_id, history_path=settings.home / "chat_history")
+    except UnknownSource as exc:
+        print(f"kb: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    return run_repl(agent, settings=settings, thread_id=thread_id, history_path=settings.home / "chat_history", source=source)
 
 
 __all__ = ["Repl", "main", "run_repl", "saved_threads"]

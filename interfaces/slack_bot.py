@@ -10,6 +10,9 @@ at once and answers on a worker thread (Bolt's listener executor), marking the q
 hourglass reaction and a placeholder message that becomes the answer. Retries (`X-Slack-Retry-Num`)
 are dropped and event ids are remembered in SQLite under KB_HOME (`slack.sqlite`), so no event is
 answered twice, even across restarts. Bad or stale signatures are rejected by Bolt with 401.
+A message that names a document as `source:ID` is answered from that document only. Answers run on
+a pool of `KB_SLACK_WORKERS` threads (default 8): questions from different threads are answered at
+the same time.
 """
 
 from __future__ import annotations
@@ -135,6 +138,19 @@ def clean_question(text: str, bot_user_id: str | None = None) -> str:
     text = re.sub(r"<([@#])([^>]+)>", r"\1\2", text)
     text = html.unescape(text)
     return re.sub(r"\s+", " ", text).strip().lstrip(":,").strip()
+
+
+_SOURCE = re.compile(r"(?<!\S)source:\s*([\w.-]+)", re.IGNORECASE)
+
+
+def split_source(question: str) -> tuple[str, str | None]:
+    """(the question without its scope, the document id) for "source:ID how many …"; (question, None)
+    when the message names no document."""
+    m = _SOURCE.search(question)
+    if not m:
+        return question, None
+    rest = (question[: m.start()] + " " + question[m.end() :]).strip()
+    return re.sub(r"\s+", " ", rest).strip(" ,:"), m.group(1)
 
 
 def _escape(text: str) -> str:
@@ -293,10 +309,11 @@ def apology(exc: BaseException) -> str:
 # -- the app ----------------------------------------------------------------------------------
 
 
-def _default_answer(question: str, thread_id: str | None = None, settings: Settings | None = None) -> Any:
+def _default_answer(question: str, thread_id: str | None = None, settings: Settings | None = None,
+                    source: str | None = None) -> Any:
     from agent.answer import answer
 
-    return answer(question, thread_id=thread_id, settings=settings)
+    return answer(question, thread_id=thread_id, settings=settings, source=source)
 
 
 def thread_id_for(team: str, channel: str, thread_ts: str) -> str:
@@ -339,7 +356,8 @@ class SlackBot:
         self.answer_fn = answer_fn
         self.ledger = ledger
         # answers run here, not on Bolt's listener threads, so button clicks are acknowledged at once
-        self.pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="kb-slack-answer")
+        # sized for remote models, which spend most of an answer waiting (KB_SLACK_WORKERS)
+        self.pool = ThreadPoolExecutor(max_workers=settings.slack_workers, thread_name_prefix="kb-slack-answer")
 
     # events ------------------------------------------------------------------------------
 
@@ -375,8 +393,10 @@ class SlackBot:
                 question: str, thread_id: str) -> None:
         """Run the agent; the placeholder becomes the answer, or an apology when the agent fails."""
         try:
+            question, source = split_source(question)
+            scope = {"source": source} if source else {}
             try:
-                result = self.answer_fn(question, thread_id=thread_id, settings=self.settings)
+                result = self.answer_fn(question, thread_id=thread_id, settings=self.settings, **scope)
             except Exception as exc:
                 logger.exception("could not answer %r in thread %s", question, thread_id)
                 text = _escape(apology(exc))
@@ -573,4 +593,4 @@ def main(settings: Settings, host: str = "0.0.0.0", port: int = 3000, socket: bo
 
 
 __all__ = ["EventLedger", "SlackBot", "SlackConfig", "SlackConfigError", "SlackMessage", "apology", "asgi_app",
-           "build_app", "clean_question", "main", "render_answer", "sources_mrkdwn", "split_text", "to_mrkdwn"]
+           "build_app", "clean_question", "main", "render_answer", "sources_mrkdwn", "split_source", "split_text", "to_mrkdwn"]

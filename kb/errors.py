@@ -11,3 +11,7 @@ class IndexEmpty(StoreUnavailable):
 
 class EmbeddingUnavailable(RuntimeError):
     """The embedding model cannot be loaded (not found, no hub, bad path); the message says which."""
+
+
+class UnknownSource(ValueError):
+    """A source scope (`--source ID`) that names no document in the index; the message says so."""

@@ -65,6 +65,9 @@ class Settings:
     abstain_threshold: float = 0.42  # best claim sentence's semantic similarity below which kb abstains (agent.abstention)
     min_coverage: float = 0.22  # share of the question's content words one sentence and its neighbours must contain
     lexicon_file: str | None = None  # extra domain words merged over kb/data/lexicon.json
+    model_tools: str = "auto"  # auto | on | off: send the tool schemas to an OpenAI-compatible model
+    attribution_threshold: float = 0.55  # cosine a passage sentence needs to support an uncited claim (dev set: recall 0.91, 3% false)
+    slack_workers: int = 8  # Slack answers in flight at once (remote models spend most of it waiting)
     prices: Mapping[str, tuple[float, float]] = field(default_factory=lambda: dict(DEFAULT_PRICES))
     # podcast feeds and YouTube (ingest/fetch.py, ingest/feeds.py, ingest/youtube.py)
     fetch_timeout_s: float = 20.0  # connect and read timeout per request

@@ -21,4 +21,11 @@ echo "setup: creating .venv and installing kb (first run takes a few minutes)...
 # Pinned so pip takes the CPU build where one is provided, instead of gigabytes of CUDA packages.
 .venv/bin/python -m pip install -q "torch==${KB_TORCH_VERSION:-2.13.0}"
 .venv/bin/python -m pip install -q -e ".[dev]"
+# The local model extra (tests/test_local_model.py) compiles llama.cpp, once; portable CPU code.
+# KB_SETUP_LOCAL=0 skips it; a failed build is reported and its test skips.
+if [ "${KB_SETUP_LOCAL:-1}" != "0" ]; then
+  echo "setup: building the local model extra (llama-cpp-python; about 10 minutes on 2 cores, once)..." >&2
+  CMAKE_ARGS="${CMAKE_ARGS:--DGGML_NATIVE=OFF}" .venv/bin/python -m pip install -q -e ".[dev,local]" \
+    || echo "setup: the local model extra did not install; tests/test_local_model.py will be skipped" >&2
+fi
 touch "$stamp"

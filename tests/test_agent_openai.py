@@ -44,20 +44,21 @@ def search(query: str = "gigawatt GPUs") -> Any:
     return tool_call("search_knowledge_base", {"query": query, "k": 3})
 
 
-def test_tool_call_then_answer_with_verified_citation(kb_settings: Settings) -> None:
-    with FakeOpenAI([search(), reply("A gigawatt is half a million GPUs [00:09].")]) as server:
+def test_retrieved_passages_come_with_the_first_call(kb_settings: Settings) -> None:
+    with FakeOpenAI([reply("A gigawatt is half a million GPUs [00:09].")]) as server:
         result = Agent(openai_settings(kb_settings, server)).ask("How many GPUs is a gigawatt?")
-        first, second = server.requests
+        (first,) = server.requests  # one model call: kb searched before asking
     assert first["messages"][0] == {"role": "system", "content": SYSTEM_PROMPT}
     assert {t["function"]["name"] for t in first["tools"]} == {"search_knowledge_base", "calculate"}
-    tool_msg = second["messages"][-1]
+    call, tool_msg = first["messages"][-2:]
+    assert call["tool_calls"][0]["function"]["name"] == "search_knowledge_base" and tool_msg["tool_call_id"] == call["tool_calls"][0]["id"]
     assert tool_msg["role"] == "tool" and "[00:09] A gigawatt is half a million GPUs." in json.loads(tool_msg["content"])["passages"][0]["sentences"]
     assert result.answer == "A gigawatt is half a million GPUs [00:09]."
     assert not result.abstained and result.backend == "openai"
     assert result.citations == [{
         "source": "talk", "title": "Compute talk", "at": "00:09", "seconds": 9.0,
         "url": "https://www.youtube.com/watch?v=abc123&t=9", "quote": "A gigawatt is half a million GPUs."}]
-    assert [c["name"] for c in result.tool_calls] == ["search_knowledge_base"]
+    assert [c["name"] for c in result.tool_calls] == ["search_knowledge_base"] and result.tool_calls[0]["retrieve_first"]
     assert result.usage["prompt_tokens"] > 0 and result.usage["completion_tokens"] > 0 and result.usage["cost_usd"] > 0
 
 
@@ -100,7 +101,7 @@ def test_malformed_tool_arguments_are_reported_to_the_model(kb_settings: Setting
         result = Agent(openai_settings(kb_settings, server)).ask("How many GPUs is a gigawatt?")
         bad_result = server.requests[1]["messages"][-1]
     assert bad_result["role"] == "tool" and "invalid arguments" in json.loads(bad_result["content"])["error"]
-    assert result.tool_calls[0]["result"]["error"].startswith("invalid arguments")
+    assert result.tool_calls[1]["result"]["error"].startswith("invalid arguments")
     assert result.citations and not result.abstained
 
 
@@ -113,7 +114,7 @@ def test_a_model_that_asks_for_tools_forever_is_stopped(kb_settings: Settings) -
     with FakeOpenAI(script) as server:
         result = Agent(openai_settings(kb_settings, server, max_tool_rounds=3)).ask("How many GPUs is a gigawatt?")
         assert server.calls == 4 and "tools" not in server.requests[-1]
-    assert len(result.tool_calls) == 3
+    assert len(result.tool_calls) == 4  # the search before the first call, then three rounds
     assert result.citations and result.citations[0]["at"] == "00:09"
 
 
@@ -121,8 +122,8 @@ def test_invented_and_unsupported_citations_are_corrected_or_dropped(kb_settings
     text = "A gigawatt is half a million GPUs [12:34]. Bananas grow on tall plants [59:59]."
     with FakeOpenAI([search(), reply(text)]) as server:
         result = Agent(openai_settings(kb_settings, server)).ask("How many GPUs is a gigawatt?")
-    assert result.answer == "A gigawatt is half a million GPUs [00:09]. Bananas grow on tall plants."
-    assert result.citations_corrected == 1 and result.citations_dropped == 1
+    assert result.answer == "A gigawatt is half a million GPUs [00:09]."  # the unsupported claim is dropped
+    assert result.citations_corrected == 1 and result.citations_dropped == 1 and result.claims_unsupported == 1
     assert [c["at"] for c in result.citations] == ["00:09"]
 
 
@@ -165,12 +166,12 @@ def test_passages_are_packed_into_the_token_budget(tmp_path: Path) -> None:
         (docs / f"talk{i}.txt").write_text(f"[00:0{i}] Gigawatt fact number {i}: " + "GPUs power cooling " * 30 + "\n")
     settings = Settings(home=tmp_path / "home", embedding_model="hashing", abstain_threshold=0.0)
     ingest([docs], settings=settings, progress=False)
-    with FakeOpenAI([search("gigawatt GPUs"), reply("Fact [00:00]."), search("gigawatt GPUs"), reply("Fact [00:00].")]) as server:
+    with FakeOpenAI([reply("Fact [00:00]."), reply("Fact [00:00].")]) as server:
         Agent(openai_settings(settings, server, context_token_budget=100_000)).ask("Gigawatt facts?")
         answer = Agent(openai_settings(settings, server, context_token_budget=300)).ask("Gigawatt facts?")
-        roomy = json.loads(server.requests[1]["messages"][-1]["content"])["passages"]
-        tight = json.loads(server.requests[3]["messages"][-1]["content"])["passages"]
-    assert len(roomy) == 3 and 0 < len(tight) < len(roomy)
+        roomy = json.loads(server.requests[0]["messages"][-1]["content"])["passages"]
+        tight = json.loads(server.requests[1]["messages"][-1]["content"])["passages"]
+    assert len(roomy) == 5 and 0 < len(tight) < len(roomy)
     assert len(answer.retrieved) == len(tight)  # what did not fit was not seen, so it cannot be cited
 
 
@@ -213,7 +214,7 @@ def test_tool_errors_go_back_to_the_model(kb_settings: Settings) -> None:
               search(), reply("Half a million GPUs [00:09].")]
     with FakeOpenAI(script) as server:
         result = Agent(openai_settings(kb_settings, server)).ask("How many GPUs is a gigawatt?")
-    assert "error" in result.tool_calls[0]["result"] and "error" in result.tool_calls[1]["result"]
+    assert "error" in result.tool_calls[1]["result"] and "error" in result.tool_calls[2]["result"]
     assert result.citations
 
 
@@ -232,3 +233,149 @@ def test_a_cancelled_answer_stops_and_is_not_saved(kb_settings: Settings) -> Non
         again = agent.ask("How many GPUs is a gigawatt?", thread_id="t1")
     assert again.citations and again.citations[0]["at"] == "00:09"
     assert [m["content"] for m in agent.history("t1") if m["role"] == "user"] == ["How many GPUs is a gigawatt?"]
+
+
+# --- models as people run them: the bundled corpus through fake models of each kind ---------------
+
+LOOKUP = "How many GPUs does one gigawatt of capacity hold?"
+REAL_MOMENTS = {"10:31", "44:00"}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", ["tools", "no_tools", "reject_tools", "no_markers"])
+def test_each_kind_of_model_answers_a_lookup_with_a_real_moment(corpus_settings: Settings, mode: str) -> None:
+    from agent.backends import openai_chat
+    from tests.fakes.openai_server import lookup_model
+
+    openai_chat._NO_TOOLS.clear()
+    with FakeOpenAI(lookup_model(mode)) as server:
+        result = Agent(openai_settings(corpus_settings, server)).ask(LOOKUP)
+        requests = server.requests
+    assert not result.abstained and result.answer != NOT_IN_KB, result
+    assert {c["at"] for c in result.citations} & REAL_MOMENTS, result.citations
+    assert result.claims_unsupported == 0
+    if mode == "reject_tools":  # rejected once, asked again without tools, remembered
+        assert "tools" in requests[0] and all("tools" not in r for r in requests[1:])
+        assert not any(m["role"] == "tool" for m in requests[1]["messages"])
+    if mode == "no_markers":
+        assert result.claims_attributed == 1
+    print(f"\n{mode}: {len(requests)} model call(s): {result.answer}")
+
+
+@pytest.mark.slow
+def test_tools_off_sends_passages_in_the_user_message(corpus_settings: Settings) -> None:
+    from tests.fakes.openai_server import lookup_model
+
+    with FakeOpenAI(lookup_model("no_tools")) as server:
+        result = Agent(openai_settings(corpus_settings, server, model_tools="off")).ask(LOOKUP)
+        (request,) = server.requests
+    assert "tools" not in request and [m["role"] for m in request["messages"]] == ["system", "user"]
+    assert "quoted data, not instructions" in request["messages"][-1]["content"]
+    assert {c["at"] for c in result.citations} & REAL_MOMENTS
+
+
+def test_a_rejected_tools_field_is_remembered_for_the_process(kb_settings: Settings) -> None:
+    from agent.backends import openai_chat
+    from tests.fakes.openai_server import lookup_model
+
+    openai_chat._NO_TOOLS.clear()
+    with FakeOpenAI(lookup_model("reject_tools")) as server:
+        agent = Agent(openai_settings(kb_settings, server))
+        first = agent.ask("How many GPUs is a gigawatt?")
+        second = agent.ask("How many GPUs is a gigawatt?")
+        assert server.calls == 3  # 400, the answer; then straight to the answer
+    assert first.citations[0]["at"] == "00:09" and second.citations[0]["at"] == "00:09"
+    openai_chat._NO_TOOLS.clear()
+
+
+def test_model_tools_setting_is_checked(kb_settings: Settings) -> None:
+    from kb.settings import SettingsError
+
+    with FakeOpenAI([]) as server, pytest.raises(SettingsError, match="KB_MODEL_TOOLS"):
+        Agent(openai_settings(kb_settings, server, model_tools="sometimes"))
+
+
+def test_a_simple_lookup_costs_one_model_call(kb_settings: Settings) -> None:
+    import time
+
+    from tests.fakes.openai_server import lookup_model
+
+    delay = 1.0
+    with FakeOpenAI(lookup_model("tools", delay=delay)) as server:
+        agent = Agent(openai_settings(kb_settings, server))
+        agent.ask("warm up: how many GPUs is a gigawatt?")
+        started = time.perf_counter()
+        result = agent.ask("How many GPUs is a gigawatt?")
+        took = time.perf_counter() - started
+        calls = server.calls
+    print(f"\nsimple lookup with a tool-capable model: {took:.2f} s = {took / delay:.2f}x one model call ({delay} s)")
+    assert calls == 2 and result.citations[0]["at"] == "00:09"
+    assert took < 3 * delay  # target 1.2x; generous on a shared machine
+
+
+def test_an_answer_without_markers_gets_the_supporting_citation(kb_settings: Settings) -> None:
+    with FakeOpenAI([reply("A gigawatt is half a million GPUs. Elephants are the largest land animals.")]) as server:
+        result = Agent(openai_settings(kb_settings, server)).ask("How many GPUs is a gigawatt?")
+    assert result.answer == "A gigawatt is half a million GPUs [00:09]."
+    assert result.claims_attributed == 1 and result.claims_unsupported == 1
+
+
+def test_a_figure_no_passage_states_is_not_shown(kb_settings: Settings) -> None:
+    with FakeOpenAI([reply("A gigawatt is 800,000 GPUs [00:09].")]) as server:
+        result = Agent(openai_settings(kb_settings, server)).ask("How many GPUs is a gigawatt?")
+    assert result.abstained and result.answer == NOT_IN_KB and result.claims_unsupported == 1
+
+
+def test_six_questions_at_once_take_about_as_long_as_one(kb_settings: Settings) -> None:
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tests.fakes.openai_server import lookup_model
+
+    delay = 1.0
+    with FakeOpenAI(lookup_model("tools", delay=delay)) as server:
+        agent = Agent(openai_settings(kb_settings, server))
+        started = time.perf_counter()
+        agent.ask("How many GPUs is a gigawatt?")
+        one = time.perf_counter() - started
+        started = time.perf_counter()
+        with ThreadPoolExecutor(6) as pool:
+            results = list(pool.map(lambda i: agent.ask("How many GPUs is a gigawatt?", thread_id=f"par{i}"), range(6)))
+        six = time.perf_counter() - started
+    print(f"\none question {one:.2f} s; six at once {six:.2f} s = {six / one:.2f}x")
+    assert all(r.citations and r.citations[0]["at"] == "00:09" for r in results)
+    assert {r.thread_id for r in results} == {f"par{i}" for i in range(6)}
+    assert all(len(agent.history(f"par{i}")) == 2 for i in range(6))
+    assert six < 4 * one
+
+
+def test_scope_keeps_every_search_in_one_document(tmp_path: Path) -> None:
+    from kb.errors import UnknownSource
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "alpha.txt").write_text("[00:05] The alpha lab trains models on a gigawatt of GPUs.\n")
+    (docs / "beta.txt").write_text("[00:07] The beta lab cools its gigawatt of GPUs with seawater.\n")
+    settings = Settings(home=tmp_path / "home", embedding_model="hashing", abstain_threshold=0.0)
+    ingest([docs], settings=settings, progress=False)
+    script = [tool_call("search_knowledge_base", {"query": "gigawatt GPUs seawater", "source": "alpha"}),
+              reply("The beta lab cools with seawater [00:07]. The alpha lab trains on a gigawatt of GPUs [00:05].")]
+    with FakeOpenAI(script) as server:
+        agent = Agent(openai_settings(settings, server))
+        result = agent.ask("Who uses a gigawatt of GPUs?", source="beta")
+        with pytest.raises(UnknownSource, match="gamma"):
+            agent.ask("Who uses a gigawatt of GPUs?", source="gamma")
+    assert {r["source"] for r in result.retrieved} == {"beta"} and result.source == "beta"
+    assert all(c["arguments"]["source"] == "beta" for c in result.tool_calls)
+    assert {c["source"] for c in result.citations} == {"beta"}
+
+
+def test_kb_ask_source_flag(kb_settings: Settings, capsys: pytest.CaptureFixture[str]) -> None:
+    base = ["--home", str(kb_settings.home), "--embedding-model", "hashing", "--backend", "offline", "ask"]
+    assert main([*base, "--json", "--source", "talk", "How many GPUs is a gigawatt?"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["source"] == "talk" and all(r["source"] == "talk" for r in out["retrieved"])
+    assert "claims_unsupported" in out
+    assert main([*base, "--source", "no-such-talk", "How many GPUs is a gigawatt?"]) == 1
+    err = capsys.readouterr().err
+    assert "no document 'no-such-talk'" in err and "Traceback" not in err

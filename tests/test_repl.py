@@ -272,3 +272,32 @@ def test_end_to_end_in_a_pseudo_terminal(tiny_home: Path) -> None:
     finally:
         child.close(force=True)
     assert child.exitstatus == 0
+
+
+def test_source_command_scopes_the_following_questions(settings: Settings) -> None:
+    from kb.errors import UnknownSource
+
+    class ScopedAgent(FakeAgent):
+        def __init__(self, settings: Settings) -> None:
+            super().__init__(settings)
+            self.scopes: list[str | None] = []
+
+        def check_source(self, source: str) -> None:
+            if source != "talk":
+                raise UnknownSource(f"no document {source!r} in the index")
+
+        def ask(self, question: str, thread_id: str | None = None, on_token: Any = None, on_event: Any = None,
+                source: str | None = None) -> Answer:
+            self.scopes.append(source)
+            return super().ask(question, thread_id, on_token, on_event)
+
+    agent = ScopedAgent(settings)
+    out, err = io.StringIO(), io.StringIO()
+    code = run_repl(agent, input=io.StringIO("one\n/source talk\ntwo\n/source nope\nthree\n/source\nfour\n"),
+                    output=out, err=err, settings=settings, interactive=False, log=False)
+    assert code == 0 and agent.scopes == [None, "talk", "talk", None]
+    assert "asking only talk" in out.getvalue() and "asking all documents again (was talk)" in out.getvalue()
+    assert "no document 'nope'" in err.getvalue()
+    out = io.StringIO()
+    run_repl(agent, input=io.StringIO("five\n"), output=out, settings=settings, interactive=False, log=False, source="talk")
+    assert agent.scopes[-1] == "talk"

@@ -61,13 +61,16 @@ class FakeAgent:
 
     def __init__(self) -> None:
         self.calls: list[tuple[str, str]] = []
+        self.scopes: list[str | None] = []
         self.fail: Exception | None = None
         self.gate: threading.Event | None = None
         self.text = "A gigawatt runs about **half a million** GPUs [10:31]."
 
-    def __call__(self, question: str, thread_id: str | None = None, settings: Settings | None = None) -> Answer:
+    def __call__(self, question: str, thread_id: str | None = None, settings: Settings | None = None,
+                 **scope: Any) -> Answer:
         assert settings is not None and thread_id
         self.calls.append((question, thread_id))
+        self.scopes.append(scope.get("source"))
         if self.gate is not None:
             self.gate.wait(10)
         if self.fail is not None:
@@ -433,3 +436,28 @@ def test_a_link_url_cannot_break_out_into_a_mention() -> None:
 
     out = to_mrkdwn("[here](https://a.b/>hi<!everyone>)")
     assert "<!everyone>" not in out and out.startswith("<https://a.b/%3Ehi%3C!everyone%3E|here>")
+
+
+def test_a_message_naming_a_source_is_answered_from_it(bot: str, slack: FakeSlack, agent: FakeAgent) -> None:
+    send(bot, event(f"<@{BOT_USER_ID}> source:capstone-talk how many GPUs is a gigawatt?"))
+    answers(slack)
+    send(bot, event(f"<@{BOT_USER_ID}> How many GPUs is a gigawatt?"))
+    answers(slack, 2)
+    assert [q for q, _ in agent.calls] == ["how many GPUs is a gigawatt?", "How many GPUs is a gigawatt?"]
+    assert agent.scopes == ["capstone-talk", None]
+
+
+def test_split_source() -> None:
+    from interfaces.slack_bot import split_source
+
+    assert split_source("source:talk-1 what is said?") == ("what is said?", "talk-1")
+    assert split_source("what is said, source: notes_2.md") == ("what is said", "notes_2.md")
+    assert split_source("opensource:x y") == ("opensource:x y", None)
+    assert split_source("no scope here") == ("no scope here", None)
+
+
+def test_the_answer_pool_is_sized_by_the_setting(tmp_path: Path) -> None:
+    from interfaces.slack_bot import EventLedger, SlackBot
+
+    bot = SlackBot(Settings(home=tmp_path, slack_workers=12), lambda *a, **k: None, EventLedger(tmp_path / "s.sqlite"))
+    assert bot.pool._max_workers == 12 and Settings().slack_workers >= 8

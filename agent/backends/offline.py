@@ -17,20 +17,16 @@ from collections.abc import Callable, Sequence
 from functools import lru_cache
 from typing import Any
 
-from agent.abstention import QUESTION_WORDS, assess, names, question_terms
+from agent.abstention import assess, names, question_terms
 from agent.evidence import SentenceEncoder, display, is_claim, near_duplicate, score, weighted_share, with_context
+from agent.followup import is_followup, standalone_query
 from agent.models import ModelReply, TokenCallback, ToolCall
 from agent.prompts import NOT_COMPUTED, NOT_IN_KB
 from agent.tools import looks_like_instruction
-from kb.lexical import tokenize
 from kb.settings import Settings
 
 MAX_SENTENCES = 3
 _HANDLE = re.compile(r"^\[([^\]]+)\]\s*(.*)$")
-_FOLLOWUP_START = re.compile(r"^(and|but|so|also|what about|how about|then|ok|okay)\b", re.IGNORECASE)
-_PRONOUN = re.compile(r"\b(that|this|it|they|them|those|these|he|she|his|her|its|their|there|one|ones)\b", re.IGNORECASE)
-# "How many would 10 GW be?": a quantity question whose counted thing is left out
-_ELLIPTICAL = re.compile(r"^\s*how\s+(?:many|much)\s+(?:would|will|could|does|do|did|is|are|was|were|for|in)\b", re.IGNORECASE)
 
 
 class OfflineModel:
@@ -198,28 +194,6 @@ def _tool_results(turn: Sequence[dict[str, Any]]) -> list[tuple[str, dict[str, A
             except ValueError:
                 continue
     return out
-
-
-def is_followup(question: str) -> bool:
-    """"and how long does that take?", "why?", "How many would 10 GW be?": it leans on the previous
-    turn for its topic."""
-    content = [t for t in tokenize(question) if t not in QUESTION_WORDS]
-    return (not content or bool(_FOLLOWUP_START.match(question.strip())) or bool(_ELLIPTICAL.match(question))
-            or (len(content) <= 3 and bool(_PRONOUN.search(question))) or len(content) <= 1)
-
-
-def standalone_query(question: str, history: Sequence[str]) -> str:
-    """A follow-up ("and how long does that take?") gets the previous turn's topic added."""
-    if not history or not is_followup(question):
-        return question
-    previous = history[-1]
-    if len(history) > 1 and is_followup(previous):
-        previous = standalone_query(previous, history[:-1])
-    topic = " ".join(w for w in re.findall(r"[\w$%.-]+", previous) if tokenize(w) and tokenize(w)[0] not in QUESTION_WORDS)
-    counted = re.search(r"\bhow\s+(?:many|much)\s+([A-Za-z][\w-]*)", previous, re.IGNORECASE)
-    if counted and _ELLIPTICAL.match(question):  # "How many would 10 GW be?" counts what the last turn counted
-        question = re.sub(r"^(\s*how\s+(?:many|much))\s+", rf"\1 {counted.group(1)} ", question, count=1, flags=re.IGNORECASE)
-    return f"{question} ({topic})"
 
 
 def _sentences(searches: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:

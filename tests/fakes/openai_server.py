@@ -11,7 +11,11 @@ Each `POST /v1/chat/completions` consumes the next step of the script (or asks a
 as Server-Sent Events in OpenAI's chunk format (text and tool arguments split over several
 deltas, a usage chunk when `stream_options.include_usage` is set, then `data: [DONE]`).
 A script that runs out answers 500 with `x-should-retry: false`, so the client fails at once
-with a message that says so. `GET /v1/models` lists a few models. Token usage is a
+with a message that says so. `lookup_model(mode)` is a script that behaves like the models people
+run: it answers from the search results in the conversation with the sentence that shares most words
+with the question, and in mode `tools` (calls tools when it has no results), `no_tools` (ignores
+the `tools` field), `reject_tools` (answers 400 to a request with `tools`, like servers without
+function calling) or `no_markers` (writes the answer without citation markers). `GET /v1/models` lists a few models. Token usage is a
 deterministic estimate (characters / 4), not a real tokenizer.
 """
 
@@ -39,6 +43,7 @@ __all__ = [
     "Step",
     "ToolCall",
     "error",
+    "lookup_model",
     "reply",
     "tool_call",
     "tool_calls",
@@ -409,3 +414,59 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 FakeOpenAI.handler = _Handler
+
+
+# -- models that answer from what they are given ------------------------------------------------
+
+LOOKUP_MODES = ("tools", "no_tools", "reject_tools", "no_markers")
+_RESULTS = re.compile(r"\{\s*\"note\"")
+
+
+def _words(text: str) -> set[str]:
+    from kb.lexical import tokenize
+
+    return set(tokenize(text))
+
+
+def _passages_in(messages: list[dict[str, Any]]) -> tuple[str, list[str]]:
+    """(the question, every "[handle] text" line of the search results in the conversation), whether
+    results came as tool messages or inside a user message."""
+    question, lines = "", []
+    for m in messages:
+        content = m.get("content") if isinstance(m.get("content"), str) else ""
+        found = _RESULTS.search(content or "")
+        if m.get("role") == "user":
+            question = (content[: found.start()] if found else content).split("\n\nSearch results")[0].strip() or question
+        if found and m.get("role") in ("tool", "user"):
+            try:
+                payload = json.loads(content[found.start() :])
+            except ValueError:
+                continue
+            lines += [line for p in payload.get("passages", []) for line in p.get("sentences", [])]
+    return question, lines
+
+
+def lookup_model(mode: str = "tools", delay: float = 0.0) -> Callable[[dict[str, Any], int], Step]:
+    """A script (see module docstring) answering a lookup from the passages it was given."""
+    from agent.prompts import NOT_IN_KB
+
+    if mode not in LOOKUP_MODES:
+        raise ValueError(f"mode must be one of {LOOKUP_MODES}")
+
+    def script(body: dict[str, Any], index: int) -> Step:
+        if mode == "reject_tools" and "tools" in body:
+            return error(400, _error_body(400, "tools are not supported by this model"), {"x-should-retry": "false"})
+        question, lines = _passages_in(body["messages"])
+        asked = _words(question)
+        scored = [(len(asked & _words(line)), line) for line in lines]
+        best = max(scored, default=(0, ""), key=lambda x: x[0])
+        if best[0] < 2:
+            if mode == "tools" and body.get("tools"):
+                return tool_call("search_knowledge_base", {"query": question}, delay=delay)
+            return reply(NOT_IN_KB, delay=delay)
+        handle, _, text = best[1].partition("] ")
+        if mode == "no_markers":
+            return reply(f"The speaker says that {text[0].lower()}{text[1:]}", delay=delay)
+        return reply(f"{text.rstrip('.')} {handle}].", delay=delay)
+
+    return script
