@@ -22,6 +22,10 @@ from kb.lexical import tokenize
 SEMANTIC_WEIGHT = 0.6  # the rest is the IDF-weighted share of the question's terms
 MIN_CLAIM_TERMS = 3  # content words a sentence needs to carry a claim
 _MID_THOUGHT = re.compile(r"^(?:and|but|so|because|which|that|or|then|also|too|plus|as well)\b", re.IGNORECASE)
+_ANNOUNCES = re.compile(
+    r"\b(?:two|three|four|five|several|a\s+few|a\s+couple\s+of|a\s+number\s+of)\s+(?:\w+\s+)?"
+    r"(?:factors|reasons|things|ways|points|parts|problems|issues|drivers|tailwinds|headwinds|steps|options|kinds|types|"
+    r"lessons|challenges|questions|ideas|trends)\b|:\s*$", re.IGNORECASE)
 _DISFLUENCY = re.compile(r"\b(?:uh|um|uhm|er|erm|ah|hmm|mm)\b[,.]?\s*", re.IGNORECASE)
 _REPEAT = re.compile(r"\b(\w+)(?:,?\s+\1\b)+", re.IGNORECASE)
 
@@ -120,6 +124,8 @@ def with_context(s: dict[str, Any], items: Sequence[dict[str, Any]], looks_like_
     if _MID_THOUGHT.match(s["text"].strip()) and before and before[0]["pos"] >= s["pos"] - 2:
         out.append(before[0])  # a backchannel between the two ("Mhm.") is skipped
     out.append(s)
+    if _ANNOUNCES.search(s["text"]):  # "there are two reasons…": the reasons follow
+        min_words = max(min_words, 40)
     words = sum(len(x["text"].split()) for x in out)
     for x in (x for x in same if x["pos"] > s["pos"]):
         if words >= min_words or len(out) >= most or looks_like_instruction(x["text"]):

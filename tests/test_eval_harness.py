@@ -15,7 +15,7 @@ from tests.fakes.openai_server import FakeOpenAI, reply, tool_call
 
 TALK = "stanford-mse435-2026-infrastructure-capstone-transcript"
 GOLD = [
-    {"id": "t1", "category": "lookup", "question": "What makes CPUs a tailwind for Intel again?", "reference": "Agents use CPUs.",
+    {"id": "t1", "category": "lookup", "question": "Why are CPUs in demand again?", "reference": "Agents use CPUs.",
      "keywords": ["CPU", "agent"], "citations": [{"source": TALK, "at": "02:01"}], "answerable": True},
     {"id": "t2", "category": "compute", "question": "At $70 billion per gigawatt, what do 6 gigawatts cost?",
      "reference": "$420 billion", "keywords": [], "numeric": {"value": 420e9, "rel_tol": 0.02}, "citations": [], "answerable": True},

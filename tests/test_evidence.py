@@ -72,3 +72,10 @@ def test_a_question_about_a_reduction_asks_for_a_share_not_money() -> None:
     enc = SentenceEncoder(WordVectors())
     s = items("Caching cuts the bakery's delivery costs by about a third.")
     assert assess("How much does caching cut delivery costs?", s, enc, 0.0, 0.3, looks_like_instruction).answerable
+
+
+def test_a_sentence_that_announces_a_list_brings_what_follows() -> None:
+    s = items("There are two reasons the depot moved to the harbour last spring.",
+              "The first is cheaper land near the water.", "The second is the new rail spur to the port.")
+    out = with_context(s[0], s, looks_like_instruction)
+    assert [x["pos"] for x in out] == [0, 1, 2]

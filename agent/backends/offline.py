@@ -23,6 +23,7 @@ from agent.followup import is_followup, standalone_query
 from agent.models import ModelReply, TokenCallback, ToolCall
 from agent.prompts import NOT_COMPUTED, NOT_IN_KB
 from agent.tools import looks_like_instruction
+from kb.lexical import tokenize
 from kb.settings import Settings
 
 MAX_SENTENCES = 3
@@ -98,13 +99,20 @@ class OfflineModel:
             ranked.append((total, sc))
         ranked.sort(key=lambda x: -x[0])
         top = ranked[0][0]
+        terms = question_terms(query)
         chosen: list[dict[str, Any]] = []
+        covered: set[str] = set()
         for total, sc in ranked:
-            if len(chosen) >= n or total < top * RELATIVE_FLOOR:
+            if len(chosen) >= n or total < top * COVERING_FLOOR:
                 break
             if any(near_duplicate(sc.item["text"], c["text"]) for c in chosen):
                 continue
+            found = terms & set(tokenize(sc.item["text"]))
+            if chosen and total < top * RELATIVE_FLOOR and not found - covered:
+                continue  # a weaker sentence earns its place only with a part of the question the others miss
             chosen.append(sc.item)
+            covered |= found | {t for x in with_context(sc.item, sentences, looks_like_instruction)
+                                for t in terms & set(tokenize(x["text"]))}
         return chosen
 
     def compose(self, question: str, history: Sequence[str], sentences: Sequence[dict[str, Any]],
@@ -140,7 +148,8 @@ class OfflineModel:
         return "\n".join(lines + [f"- {display(s['text'])} [{s['handle']}]" for s in cited])
 
 
-RELATIVE_FLOOR = 0.8  # a further sentence must score at least this share of the best one
+RELATIVE_FLOOR = 0.8  # a further sentence scoring this share of the best one is kept
+COVERING_FLOOR = 0.5  # one scoring this share is kept when it covers question words the others do not
 
 
 def _bullets(chosen: Sequence[dict[str, Any]], sentences: Sequence[dict[str, Any]]) -> list[str]:
