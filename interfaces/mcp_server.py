@@ -23,6 +23,7 @@ from interfaces.mcp_auth import BearerTokenMiddleware, BindRefused, check_bind
 from interfaces.mcp_tools import (
     MAX_K,
     AskResult,
+    BriefResult,
     IngestResult,
     KBTools,
     SearchResult,
@@ -120,6 +121,14 @@ def build_server(settings: Settings, allow_ingest: bool = False, tools: KBTools 
         each with its mm:ss and a link to that second. At most 120 sentences per call; when
         `truncated`, call again with `start` = `next_start`."""
         return _result(kb.get_transcript(source, start=start, end=end))
+
+    @server.tool(annotations=READ_ONLY)
+    def brief(source: Annotated[str, Field(description="the document id from list_sources (a unique part is enough)")],
+              ) -> Annotated[CallToolResult, BriefResult]:
+        """What one episode is about before you know what to ask: a TL;DR, 5-7 key moments, chapters,
+        a table of the figures stated, the names mentioned and questions it answers — every line with
+        its [mm:ss] and a link to that second."""
+        return _result(kb.brief(source))
 
     if allow_ingest:
         @server.tool(annotations=ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=True,

@@ -70,6 +70,22 @@ class CitationOut(BaseModel):
     quote: str = Field(default="", description="the cited sentence")
 
 
+class BriefResult(BaseModel):
+    source: str
+    title: str
+    url: str | None = None
+    tldr: dict[str, Any] = Field(description="text and citations")
+    moments: list[dict[str, Any]] = Field(description="key moments in order: text, at, seconds, url, quote")
+    chapters: list[dict[str, Any]] = Field(description="title, at, seconds, url, moments")
+    figures: list[dict[str, Any]] = Field(description="value, unit, what, about, at, seconds, url, quote")
+    mentioned: list[dict[str, Any]] = Field(description="name, kind, at, seconds, url, count, description")
+    questions: list[dict[str, Any]] = Field(description="question, answer, citations: each checked by kb's own answer()")
+    markdown: str = Field(default="", exclude=True)
+
+    def as_text(self) -> str:
+        return self.markdown
+
+
 class AskResult(BaseModel):
     answer: str = Field(description="kb's verified answer; every [mm:ss] marker is a checked citation")
     citations: list[CitationOut]
@@ -314,6 +330,20 @@ class KBTools:
             record(self.settings, "mcp", result)
         except Exception as exc:  # the question log is a convenience: never fail an answer for it
             logger.warning("could not log the question: %s", _one_line(exc))
+
+    def brief(self, source: str) -> BriefResult:
+        """The episode brief (built once per document version, then cached), as `kb brief` gives it."""
+        from agent.brief.build import get_brief
+        from agent.brief.document import UnknownSource
+        from agent.brief.markdown import brief_markdown
+
+        with self._call():
+            try:
+                data = get_brief(source, self.settings)
+            except UnknownSource as exc:
+                raise ToolError(_one_line(exc)) from None
+        fields = {k: data.get(k) for k in BriefResult.model_fields if k != "markdown"}
+        return BriefResult(**fields, markdown=brief_markdown(data))
 
     def list_sources(self) -> SourcesResult:
         with self._call():

@@ -28,7 +28,7 @@ from kb.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 CAPSTONE = "stanford-mse435-2026-infrastructure-capstone-transcript"
-READ_TOOLS = {"search", "ask", "list_sources", "get_transcript"}
+READ_TOOLS = {"search", "ask", "list_sources", "get_transcript", "brief"}
 
 TALK = """# Cooling the racks
 https://www.youtube.com/watch?v=abc123XYZ00
@@ -374,3 +374,17 @@ def test_scoped_ask(corpus_settings: Settings) -> None:
     r = run(go)
     assert not r.is_error, text(r)
     assert r.structured_content["citations"] and all(c["source"] == CAPSTONE for c in r.structured_content["citations"])
+
+
+def test_brief_tool_gives_cited_moments_and_an_error_for_an_unknown_source(small_kb: Settings) -> None:
+    async def go() -> tuple[Any, Any]:
+        async with Client(build_server(small_kb)) as c:
+            sources = (await c.call_tool("list_sources", {})).structured_content["sources"]
+            good = await c.call_tool("brief", {"source": sources[0]["source"]})
+            bad = await c.call_tool("brief", {"source": "no-such-episode"})
+            return good, bad
+
+    good, bad = run(go)
+    assert not good.is_error and good.structured_content["moments"]
+    assert all(m["at"] for m in good.structured_content["moments"])
+    assert bad.is_error and "no-such-episode" in bad.content[0].text
