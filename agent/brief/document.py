@@ -12,13 +12,10 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from kb.errors import UnknownSource  # noqa: F401  (one error for an unknown document id)
 from kb.store import Store
 from kb.timecode import format_timecode
 from kb.types import Sentence, sentence_from_json, video_link
-
-
-class UnknownSource(LookupError):
-    """No document with that id; the message lists close matches."""
 
 
 @dataclass(frozen=True)
