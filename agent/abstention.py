@@ -34,8 +34,9 @@ QUESTION_WORDS = frozenset(tokenize(
 )) | frozenset(tokenize(" ".join(sorted(lexicon().document_words))))
 
 
-_NUMBER_WORDS = (r"(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|forty|fifty|"
-                 r"sixty|seventy|eighty|ninety|hundred|thousand|million|billion|trillion)")
+_NUMBER_WORD_LIST = (r"one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|forty|fifty|"
+                 r"sixty|seventy|eighty|ninety|hundred|thousand|million|billion|trillion")
+_NUMBER_WORDS = f"(?:{_NUMBER_WORD_LIST})"
 # What a question asks for, and what a sentence must hold to give it: a quantity question needs a
 # number, a money question an amount of money, a duration question a length of time.
 _WANTS = (
@@ -46,7 +47,7 @@ _WANTS = (
      re.compile(r"\b(?:\d[\d,.]*|a|an|one|two|three|four|five|six|seven|eight|nine|ten|few|several|couple)\s*(?:-\s*)?"
                 r"(?:years?|months?|weeks?|days?|hours?|minutes?|seconds?|ms|milliseconds?|decades?)\b", re.I)),
     ("number", re.compile(r"\bhow\s+(?:many|much)\b|\bwhat\s+(?:percentage|percent|fraction|share|number)\b", re.I),
-     re.compile(r"\d|\b(?:half|quarter|third|dozen|twice|double|triple|percent|" + _NUMBER_WORDS[3:-1] + r")\b", re.I)),
+     re.compile(r"\d|\b(?:half|quarter|third|dozen|twice|double|triple|percent|" + _NUMBER_WORD_LIST + r")\b", re.I)),
     # "what … figure / ratio / rate": a stated figure, written in digits or with a scale word
     ("figure", re.compile(r"\bwhat\b[^?]{0,40}\b(?:figure|ratio|rate)\b", re.I),
      re.compile(r"\d|\b(?:half|quarter|third|hundred|thousand|million|billion|trillion|percent)\b", re.I)),
