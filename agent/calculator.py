@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
+from kb.numbers import DIGITS, SCALE_LETTERS, SCALE_WORDS
+
 if TYPE_CHECKING:
     import pint
 
@@ -39,14 +41,14 @@ _DEFINITIONS = (
     "token = [token] = _ = tok",
     "person = [person] = _ = people = human = humans",
 )
-_SCALE_WORDS = {"k": 1e3, "thousand": 1e3, "million": 1e6, "mn": 1e6, "billion": 1e9, "bn": 1e9, "trillion": 1e12}
+_SCALE_WORDS = {"k": 1e3, **SCALE_WORDS}  # plain multipliers: "k", and the lexicon's "million", "bn", ...
 # Units whose pint abbreviation reads badly ("a" for year) keep their name.
 _SYMBOL_OVERRIDES = {"year": "year", "month": "month", "week": "week", "day": "day", "minute": "min", "percent": "%"}
 COUNT_UNITS = {"GPU": "GPUs", "token": "tokens", "person": "people"}
 _PLURAL_TIME = {"year", "month", "week", "day"}
 
 _TOKEN = re.compile(
-    r"\s*(?:(?P<number>\d{1,3}(?:,\d{3})+(?:\.\d+)?(?![\d,])|(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)"
+    rf"\s*(?:(?P<number>\d+\.(?!\d)(?:[eE][+-]?\d+)?|{DIGITS})"  # "5." too
     r"|(?P<name>[A-Za-z_][A-Za-z_0-9]*)|(?P<op>\*\*|[-+*/()%$]))"
 )
 _TRANSLATE = str.maketrans({"×": "*", "·": "*", "÷": "/", "−": "-", "–": "-"})
@@ -76,9 +78,6 @@ def _registry() -> pint.UnitRegistry:
     return ureg
 
 
-_SUFFIX_SCALES = {"k": 1e3, "K": 1e3, "M": 1e6, "MM": 1e6, "B": 1e9, "bn": 1e9, "T": 1e12, "tn": 1e12}
-
-
 def _tokenize(expression: str) -> list[tuple[str, str]]:
     """Split into ("num"|"name"|"op", text) tokens; `$` -> USD, `%` -> percent, `^` -> `**`."""
     text = expression.replace("^", "**").translate(_TRANSLATE)
@@ -96,9 +95,9 @@ def _tokenize(expression: str) -> list[tuple[str, str]]:
         if m.group("number") is not None:
             tokens.append(("num", m.group("number").replace(",", "")))
             number_end = pos
-        elif m.group("name") is not None and m.group("name") in _SUFFIX_SCALES and start == number_end:
+        elif m.group("name") is not None and m.group("name") in SCALE_LETTERS and start == number_end:
             # "$70B", "5M", "800k": a scale letter glued to a number, not bytes, molar or tesla
-            tokens[-1] = ("num", repr(float(tokens[-1][1]) * _SUFFIX_SCALES[m.group("name")]))
+            tokens[-1] = ("num", repr(float(tokens[-1][1]) * SCALE_LETTERS[m.group("name")]))
         elif m.group("name") is not None:
             tokens.append(("name", m.group("name")))
         else:

@@ -17,6 +17,7 @@ answers many questions at once.
 from __future__ import annotations
 
 import json
+import math
 import operator
 import re
 import zlib
@@ -30,6 +31,7 @@ from agent.followup import standalone_query
 from agent.models import ChatModel, ModelReply
 from agent.prompts import FINAL_ROUND_PROMPT, NOT_IN_KB, SYSTEM_PROMPT
 from agent.tools import TOOL_SCHEMAS, Toolbox, looks_like_instruction
+from kb.numbers import parse_numbers
 from kb.types import Passage
 
 if TYPE_CHECKING:
@@ -99,12 +101,11 @@ def _normal(text: str) -> str:
 def states_a_figure(text: str, results: list[dict[str, Any]]) -> bool:
     """Whether the answer states a figure the calculate tool computed (then it may stand without a
     passage to cite: the inputs were the question's). A calculation the answer ignores counts for nothing."""
-    flat = text.replace(",", "").lower()
+    stated = parse_numbers(text)
     for r in results:
-        value = float(r.get("value", 0))
-        phrase = re.search(r"\d[\d,.]*(?:\s*(?:thousand|million|billion|trillion))?", r.get("text", ""))
-        forms = {f"{value:.0f}", f"{value:g}"} | ({phrase.group(0).replace(",", "").lower()} if phrase else set())
-        if r.get("text", "").lower() in text.lower() or any(f and re.search(rf"(?<![\d.]){re.escape(f)}(?![\d])", flat) for f in forms):
+        shown = str(r.get("text", ""))
+        figures = [float(r.get("value", 0)), *parse_numbers(shown)]  # the value, and as shown ("1.235 million")
+        if shown.lower() in text.lower() or any(math.isclose(n, f, rel_tol=1e-9) for n in stated for f in figures):
             return True
     return False
 
