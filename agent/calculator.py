@@ -3,8 +3,9 @@
 An expression is numbers, unit names, `+ - * / **`, unary minus and parentheses, e.g.
 `70e9 USD/GW / (0.5e6 GPU/GW)` -> 140,000 USD/GPU. Juxtaposition multiplies and binds
 tighter than `*` and `/` (so `400e3 token / 500 ms` means `(400e3 token) / (500 ms)`), but
-looser than `**` (`10 m**2` is `10 * m**2`). `$` means USD, `%` means percent and the scale
-words `k`/`thousand`/`million`/`billion`/`trillion` (also `bn`) are plain multipliers.
+looser than `**` (`10 m**2` is `10 * m**2`). `$` means USD, `%` means percent; `k` and the scale
+words of the lexicon (`thousand`, `million`, `bn`, ...) are plain multipliers, and so are the scale
+letters glued to a number (`$70B`, `800k`): numbers, scale words and letters are `kb.numbers`'.
 
 Nothing is ever `eval`-ed: a small tokenizer makes the implicit multiplication explicit,
 Python's `ast` parses the result and `_evaluate` walks the tree, allowing only number
