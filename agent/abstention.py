@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from agent.evidence import SentenceEncoder, content_terms, is_claim
 from kb.lexical import tokenize
 from kb.lexicon import lexicon
-from kb.numbers import NUMBER_WORDS_PATTERN
+from kb.numbers import number_words_pattern
 
 _ENTITY = re.compile(r"(?<![.?!]\s)(?<!^)\b([A-Z][\w&-]*[A-Za-z0-9](?:\s+[A-Z0-9][\w-]*)*)|\b([A-Za-z]+\d[\w.-]*)\b")
 _NOT_ENTITIES = {"I", "AI", "OK", "US", "USA", "What", "How", "Why", "Who", "When", "Which", "Where", "And", "The",
@@ -35,7 +35,7 @@ QUESTION_WORDS = frozenset(tokenize(
 )) | frozenset(tokenize(" ".join(sorted(lexicon().document_words))))
 
 
-_NUMBER_WORD_LIST = NUMBER_WORDS_PATTERN  # "one" ... "ninety", "hundred" ... "trillion" (kb.numbers)
+_NUMBER_WORD_LIST = number_words_pattern()  # "one" ... "ninety", "hundred" ... "trillion" (kb.numbers)
 _NUMBER_WORDS = f"(?:{_NUMBER_WORD_LIST})"
 # What a question asks for, and what a sentence must hold to give it: a quantity question needs a
 # number, a money question an amount of money, a duration question a length of time.

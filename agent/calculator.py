@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from kb.numbers import DIGITS, SCALE_LETTERS, SCALE_WORDS
+from kb.numbers import DIGITS, SCALE_LETTERS, scale_words
 
 if TYPE_CHECKING:
     import pint
@@ -42,7 +42,6 @@ _DEFINITIONS = (
     "token = [token] = _ = tok",
     "person = [person] = _ = people = human = humans",
 )
-_SCALE_WORDS = {"k": 1e3, **SCALE_WORDS}  # plain multipliers: "k", and the lexicon's "million", "bn", ...
 # Units whose pint abbreviation reads badly ("a" for year) keep their name.
 _SYMBOL_OVERRIDES = {"year": "year", "month": "month", "week": "week", "day": "day", "minute": "min", "percent": "%"}
 COUNT_UNITS = {"GPU": "GPUs", "token": "tokens", "person": "people"}
@@ -194,8 +193,9 @@ def _factor(tokens: list[tuple[str, str]], pos: int) -> tuple[str, int]:
 
 
 def _name(name: str, ureg: pint.UnitRegistry) -> Any:
-    if name.lower() in _SCALE_WORDS:
-        return ureg.Quantity(_SCALE_WORDS[name.lower()])
+    scale = 1e3 if name.lower() == "k" else scale_words().get(name.lower())  # "k", "million", "bn", ...
+    if scale is not None:
+        return ureg.Quantity(scale)
     if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", name):
         raise CalcError(f"unknown unit or name {name!r}")
     import pint

@@ -48,7 +48,7 @@ from functools import lru_cache
 
 from agent.calculator import CalcError, calculate, unit_dimensions
 from kb.lexicon import lexicon
-from kb.numbers import DIGITS, FRACTION_WORDS, NUMBER_WORDS, SCALE_LETTERS, SCALE_WORDS, alternation, to_float
+from kb.numbers import DIGITS, FRACTION_WORDS, NUMBER_WORDS, SCALE_LETTERS, alternation, scale_words, to_float
 from kb.timecode import STAMP, TIME_PATTERN
 from kb.tokens import content_words
 
@@ -85,6 +85,7 @@ _SYMBOL_UNITS = dict(_LEXICON.symbols)
 _DENOMINATOR_ONLY = {"s": "s", "h": "hour"}  # too ambiguous after a bare number ("1990s")
 _COUNT = set(_LEXICON.count_units)
 _TIME_UNITS = {"ms", "s", "minute", "hour", "day", "week", "month", "year"}
+_SCALES = scale_words()  # "million", "bn", ... (the lexicon's, through kb.numbers)
 
 _GROWTH_WORDS = {"doubl": 2, "tripl": 3, "quadrupl": 4}
 
@@ -94,7 +95,7 @@ _ANY_UNIT = (rf"(?:(?i:{alternation(list(_WORD_UNITS))})"
              rf"|{alternation(list(_SYMBOL_UNITS) + list(_DENOMINATOR_ONLY))})(?![A-Za-z0-9])")
 _NUM = rf"(?<![A-Za-z0-9.,])(?<![A-Za-z]-)(?:{DIGITS})"
 _WORDNUM = rf"(?i:{alternation(list(NUMBER_WORDS))})"
-_SCALE = rf"(?i:{alternation(list(SCALE_WORDS))})"
+_SCALE = rf"(?i:{alternation(list(_SCALES))})"
 
 _QTY = re.compile(
     rf"(?P<dollar>\$\s?)?"
@@ -165,7 +166,7 @@ def _quantities(text: str) -> list[_Raw]:
             value, explicit = float(NUMBER_WORDS[word]), word != "one"
         else:
             value, explicit = 1.0, False
-        scale = SCALE_WORDS[m.group("scale").lower()] if m.group("scale") else 1.0
+        scale = _SCALES[m.group("scale").lower()] if m.group("scale") else 1.0
         if m.group("scale"):
             value *= scale
             explicit = True
@@ -238,7 +239,7 @@ def _extract(text: str) -> list[_Raw]:
             den = _lex(m.group("unit"))
             if den and den != q.unit:
                 div = to_float(m.group("num")) if m.group("num") else 1.0
-                div *= SCALE_WORDS[m.group("scale").lower()] if m.group("scale") else 1.0
+                div *= _SCALES[m.group("scale").lower()] if m.group("scale") else 1.0
                 if div:
                     rates.append(_Raw(q.start, m.end(), q.value / div, f"{q.unit}/{den}", "rate"))
                     used.add(i)
@@ -338,7 +339,7 @@ def _excerpt(sentence: str, start: int, end: int, width: int = 160) -> str:
 _NOT_TOPIC = (
     *"according around based each every figure least less made make number off per roughly use used using".split(),
     *_LEXICON.document_words, *(w for w, u in _WORD_UNITS.items() if u not in _COUNT),
-    *(s.lower() for s in _SYMBOL_UNITS), *SCALE_WORDS,
+    *(s.lower() for s in _SYMBOL_UNITS), *_SCALES,
 )
 
 

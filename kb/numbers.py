@@ -8,9 +8,10 @@ letters ("1.5 million", "$70B", "800k", "$3bn"); number words before a scale ("h
 `parse_numbers(text)` gives the values, `find_numbers(text)` the values with their spans. The
 vocabulary is shared by every reader that needs its own grammar on top (the figures planner reads
 units and rates, the calculator reads expressions): `DIGITS` (a regex for a number in digits),
-`to_float`, `NUMBER_WORDS`, `FRACTION_WORDS`, `SCALE_WORDS` (from the domain lexicon,
-kb/data/lexicon.json, so a user's `KB_LEXICON_FILE` extends them), `SCALE_LETTERS`, and
-`MENTIONS_NUMBER` (does a text state any number at all).
+`to_float`, `NUMBER_WORDS`, `FRACTION_WORDS`, `SCALE_LETTERS`, `scale_words()` (from the domain
+lexicon, kb/data/lexicon.json, so a user's `KB_LEXICON_FILE` extends them; read on first use, so
+importing this module reads no settings), `number_words_pattern()` and `mentions_number(text)`
+(does a text state any number at all).
 """
 
 from __future__ import annotations
@@ -19,13 +20,14 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import cache
 
 from kb.lexicon import lexicon
 from kb.timecode import CLOCK, TIME_PATTERN
 
 __all__ = [
-    "DIGITS", "FRACTION_WORDS", "MENTIONS_NUMBER", "NUMBER_WORDS", "NUMBER_WORDS_PATTERN", "SCALE_LETTERS",
-    "SCALE_WORDS", "Number", "alternation", "find_numbers", "parse_numbers", "strip_markers", "to_float",
+    "DIGITS", "FRACTION_WORDS", "NUMBER_WORDS", "SCALE_LETTERS", "Number", "alternation", "find_numbers",
+    "mentions_number", "number_words_pattern", "parse_numbers", "scale_words", "strip_markers", "to_float",
 ]
 
 NUMBER_WORDS: dict[str, int] = {  # no "zero": "zero-shot", "zero trust" are not figures
@@ -39,7 +41,6 @@ FRACTION_WORDS: dict[str, int] = {
     "half": 2, "third": 3, "quarter": 4, "fourth": 4, "fifth": 5, "sixth": 6, "seventh": 7, "eighth": 8,
     "ninth": 9, "tenth": 10, "hundredth": 100,
 }
-SCALE_WORDS: dict[str, float] = dict(lexicon().scales)  # "million" -> 1e6, "bn" -> 1e9 (data, user-extendable)
 # Letters glued to a number that scale it ("800k", "1.5B", "$3bn"); lower-case "m" only after a
 # currency sign ("$5m": "5m" alone may be metres or minutes).
 SCALE_LETTERS: dict[str, float] = {
@@ -60,9 +61,26 @@ def alternation(words: Iterable[str]) -> str:
     return "|".join(re.escape(w) for w in sorted(set(words), key=len, reverse=True))
 
 
-NUMBER_WORDS_PATTERN = alternation([*NUMBER_WORDS, *(w for w in SCALE_WORDS if w.isalpha() and len(w) > 2)])
-# Does a text state a number at all (digits, a number, fraction or scale word, "a dozen")?
-MENTIONS_NUMBER = re.compile(rf"\d|\b(?:{NUMBER_WORDS_PATTERN}|{alternation(FRACTION_WORDS)}|dozen)\b", re.I)
+@cache
+def scale_words() -> dict[str, float]:
+    """Words that multiply the number before them: "million" -> 1e6, "bn" -> 1e9 (the lexicon's `scales`)."""
+    return dict(lexicon().scales)
+
+
+@cache
+def number_words_pattern() -> str:
+    """A regex alternation of the number words and the spelled-out scale words ("seven", "million")."""
+    return alternation([*NUMBER_WORDS, *(w for w in scale_words() if w.isalpha() and len(w) > 2)])
+
+
+@cache
+def _mentions() -> re.Pattern[str]:
+    return re.compile(rf"\d|\b(?:{number_words_pattern()}|{alternation(FRACTION_WORDS)}|dozen)\b", re.I)
+
+
+def mentions_number(text: str) -> bool:
+    """Whether `text` states a number at all: digits, a number, fraction or scale word, "a dozen"."""
+    return _mentions().search(text) is not None
 
 
 @dataclass(frozen=True)
@@ -79,24 +97,28 @@ class Number:
 _WORD_VALUES: dict[str, float] = {
     "a": 1, "an": 1, **NUMBER_WORDS, "half": 0.5, "a half": 0.5, "quarter": 0.25, "a quarter": 0.25,
 }
-_SCALE = rf"(?:{alternation(SCALE_WORDS)})s?"
-_SCALE_CHAIN = rf"(?i:{_SCALE}(?:\s+{_SCALE})*)"
 _LETTERS = alternation(SCALE_LETTERS)  # lower-case "m" is not among them: it is allowed after a currency only
-
-_NUMBER_RE = re.compile(
-    rf"(?<![\w.])(?P<sign>[-\u2212])?(?P<cur>[$€£¥])?(?P<num>{DIGITS})"
-    rf"(?:(?P<letter>{_LETTERS}|m(?=\W|$))(?![A-Za-z])|\s*(?P<words>{_SCALE_CHAIN})\b)?"
-)
 _WORD_ALTERNATION = alternation(_WORD_VALUES).replace("\\ ", r"\s+")  # "a half" -> "a\s+half"
-_WORD_NUMBER_RE = re.compile(
-    rf"\b(?P<word>{_WORD_ALTERNATION})"
-    rf"(?P<and_half>\s+and\s+a\s+half)?\s+(?:(?:of\s+)?an?\s+)?(?P<words>{_SCALE_CHAIN})\b",
-    re.IGNORECASE,
-)
 _BRACKETED = re.compile(r"\[[^\[\]\n]{0,160}\]")
 _MARKER_INSIDE = re.compile(rf"(?<![\d:]){TIME_PATTERN}(?![\d:])|¶|^\s*\^?\d+(?:\s*[,;\u2013-]\s*\^?\d+)*\s*$")
 _PILCROW = re.compile(r"¶\s*\d+")
 _RANGE_GAP = re.compile(r"^\s*(?:-|\u2013|\u2014|to)\s*$", re.IGNORECASE)
+
+
+@cache
+def _readers() -> tuple[re.Pattern[str], re.Pattern[str]]:
+    """(a number in digits with its scale, a number word before a scale word), built on first use."""
+    one = rf"(?:{alternation(scale_words())})s?"
+    chain = rf"(?i:{one}(?:\s+{one})*)"
+    digits = re.compile(
+        rf"(?<![\w.])(?P<sign>[-\u2212])?(?P<cur>[$€£¥])?(?P<num>{DIGITS})"
+        rf"(?:(?P<letter>{_LETTERS}|m(?=\W|$))(?![A-Za-z])|\s*(?P<words>{chain})\b)?"
+    )
+    words = re.compile(
+        rf"\b(?P<word>{_WORD_ALTERNATION})(?P<and_half>\s+and\s+a\s+half)?\s+(?:(?:of\s+)?an?\s+)?(?P<words>{chain})\b",
+        re.IGNORECASE,
+    )
+    return digits, words
 
 
 def strip_markers(text: str) -> str:
@@ -110,30 +132,32 @@ def strip_markers(text: str) -> str:
 
 
 def _chain(words: str) -> Decimal:
+    scales = scale_words()
     mult = Decimal(1)
     for w in words.lower().split():
-        mult *= Decimal(str(SCALE_WORDS[w if w in SCALE_WORDS else w[:-1]]))
+        mult *= Decimal(str(scales[w if w in scales else w[:-1]]))
     return mult
 
 
 def find_numbers(text: str) -> list[Number]:
     """The numbers in `text` as a reader takes them, in order of appearance (see `parse_numbers`)."""
     clean = strip_markers(text)
+    digits, words = _readers()
     found: list[tuple[int, int, Decimal, Decimal]] = []  # start, end, value before scaling, scale
-    for m in _NUMBER_RE.finditer(clean):
+    for m in digits.finditer(clean):
         value = Decimal(m.group("num").replace(",", ""))
         if m.group("sign"):
             value = -value
-        letter, words = m.group("letter"), m.group("words")
+        letter, scale = m.group("letter"), m.group("words")
         mult = Decimal(1)
         if letter and letter != "m":
             mult = Decimal(str(SCALE_LETTERS[letter]))
         elif letter and m.group("cur"):
             mult = Decimal(10**6)
-        elif words:
-            mult = _chain(words)
+        elif scale:
+            mult = _chain(scale)
         found.append((m.start(), m.end(), value, mult))
-    for m in _WORD_NUMBER_RE.finditer(clean):
+    for m in words.finditer(clean):
         value = Decimal(str(_WORD_VALUES[" ".join(m.group("word").lower().split())]))
         if m.group("and_half"):
             value += Decimal("0.5")

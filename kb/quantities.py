@@ -26,7 +26,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from kb.numbers import DIGITS, MENTIONS_NUMBER
+from kb.numbers import DIGITS, mentions_number
 
 DEFAULT_UNITS_FILE = Path(__file__).resolve().parent / "data" / "units.json"
 
@@ -114,7 +114,7 @@ def _parser(paths: tuple[str, ...]) -> tuple[Any, UnitData]:
 
 def extract_quantities(text: str, extra_units: Iterable[Path] = ()) -> list[Quantity]:
     """Every quantity in `text`, in order. `extra_units`: more unit data files (same format)."""
-    if not text or not MENTIONS_NUMBER.search(text):
+    if not text or not mentions_number(text):
         return []
     parser, data = _parser(tuple(str(p) for p in extra_units))
     masked, index, names = _mask_names(text, {**_misheard(), **data.aliases})
