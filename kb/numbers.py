@@ -20,7 +20,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
-from functools import cache
+from functools import cache, lru_cache
 
 from kb.lexicon import lexicon
 from kb.timecode import CLOCK, TIME_PATTERN
@@ -141,6 +141,11 @@ def _chain(words: str) -> Decimal:
 
 def find_numbers(text: str) -> list[Number]:
     """The numbers in `text` as a reader takes them, in order of appearance (see `parse_numbers`)."""
+    return list(_find(text))
+
+
+@lru_cache(maxsize=8192)  # the citation guard reads the same passage sentences for every claim
+def _find(text: str) -> tuple[Number, ...]:
     clean = strip_markers(text)
     digits, words = _readers()
     found: list[tuple[int, int, Decimal, Decimal]] = []  # start, end, value before scaling, scale
@@ -163,7 +168,7 @@ def find_numbers(text: str) -> list[Number]:
             value += Decimal("0.5")
         found.append((m.start(), m.end(), value, _chain(m.group("words"))))
     found.sort(key=lambda t: t[0])
-    out: list[Number] = []
+    out = []
     for i, (start, end, value, mult) in enumerate(found):
         # "1-2 million", "$5 to $7 billion": an unscaled number takes the next one's scale.
         if mult == 1 and i + 1 < len(found):
@@ -171,7 +176,7 @@ def find_numbers(text: str) -> list[Number]:
             if nxt_mult != 1 and _RANGE_GAP.match(clean[end:nxt_start]):
                 mult = nxt_mult
         out.append(Number(float(value * mult), start, end))
-    return out
+    return tuple(out)
 
 
 def parse_numbers(text: str) -> list[float]:
@@ -183,4 +188,4 @@ def parse_numbers(text: str) -> list[float]:
     ("1-2 million" -> 1e6, 2e6). Timestamps ("10:31", "[1:02:03]") and citation markers
     ("[3]", "[¶2]") are not numbers.
     """
-    return [n.value for n in find_numbers(text)]
+    return [n.value for n in _find(text)]
