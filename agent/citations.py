@@ -9,10 +9,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from agent.tools import handle, looks_like_instruction
 from kb.lexical import tokenize
+from kb.safety import looks_like_instruction
 from kb.timecode import parse_timecode
-from kb.types import Passage, Sentence, video_link
+from kb.types import Passage, Sentence, handle, video_link
 
 _TIME = r"\d{1,2}:\d{2}(?::\d{2})?(?:\.\d+)?"
 _LOC = rf"(?:{_TIME}|¶\d+)"
@@ -260,8 +260,7 @@ class _Support:
         shown: dict[tuple[str, str], Candidate] = {}
         for c in candidates(passages):
             key = (c.passage.source, c.sentence.text)
-            at = c.passage.at_s if c.sentence.text == c.passage.best_sentence and c.passage.at_s is not None else c.sentence.start_s
-            if key not in shown or c.seconds == at:
+            if key not in shown or c.seconds == c.passage.shown_at(c.sentence):
                 shown[key] = c
         self.cands = list(shown.values())
         self.similar, self.threshold = similar, threshold
