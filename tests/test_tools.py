@@ -148,3 +148,11 @@ def test_backends_get_their_dependencies_through_the_constructor() -> None:
     assert offline.backend == "offline" and offline.encoder is encoder and offline.idf is idf  # type: ignore[attr-defined]
     online = make_chat_model(Settings(backend="openai", openai_api_key="k", model="offline"))
     assert online.backend == "openai"  # a model named "offline" is still the OpenAI backend
+
+
+def test_the_agent_gives_one_encoder_to_the_model_and_the_guard(fast_settings: Settings) -> None:
+    from agent.answer import Agent
+
+    agent = Agent(fast_settings.with_(backend="offline"))
+    assert agent.backend == "offline" and agent.chat.encoder is agent.deps.encoder  # type: ignore[attr-defined]
+    assert agent.chat.idf == agent.retriever.idf  # type: ignore[attr-defined]
