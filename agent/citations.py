@@ -9,8 +9,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from agent.tools import looks_like_instruction
 from kb.lexical import tokenize
-from kb.safety import looks_like_instruction
 from kb.timecode import parse_timecode
 from kb.types import Passage, Sentence, handle, video_link
 
