@@ -9,12 +9,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from agent.tools import handle, looks_like_instruction
+from agent.tools import looks_like_instruction
 from kb.lexical import tokenize
 from kb.numbers import parse_numbers
 from kb.timecode import TIME_PATTERN as _TIME
 from kb.timecode import parse_timecode
-from kb.types import Passage, Sentence, video_link
+from kb.types import Passage, Sentence, handle, video_link
 
 _LOC = rf"(?:{_TIME}|¶\d+)"
 # The canonical markers the guard writes: [10:31], [talk 10:31, 44:00], [Some Notes ¶3].
@@ -252,8 +252,7 @@ class _Support:
         shown: dict[tuple[str, str], Candidate] = {}
         for c in candidates(passages):
             key = (c.passage.source, c.sentence.text)
-            at = c.passage.at_s if c.sentence.text == c.passage.best_sentence and c.passage.at_s is not None else c.sentence.start_s
-            if key not in shown or c.seconds == at:
+            if key not in shown or c.seconds == c.passage.shown_at(c.sentence):
                 shown[key] = c
         self.cands = list(shown.values())
         self.similar, self.threshold = similar, threshold

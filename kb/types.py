@@ -109,6 +109,11 @@ class Passage:
     def link(self) -> str | None:
         return video_link(self.url, self.at_s)
 
+    def shown_at(self, s: Sentence) -> float | None:
+        """The moment a search result shows for one of its sentences: the best-matching one at the
+        fragment where the match begins, any other at its start (None for untimed text)."""
+        return self.at_s if s.text == self.best_sentence and self.at_s is not None else s.start_s
+
     def to_state(self) -> dict[str, Any]:
         """A plain-data copy (for checkpoints); `Passage.from_state` reverses it."""
         d = {k: v for k, v in self.__dict__.items() if k != "sentences"}
@@ -137,6 +142,16 @@ class Passage:
             "chunk_id": self.chunk_id,
             "ranks": dict(self.ranks),
         }
+
+
+def handle(p: Passage, s: Sentence, at_s: float | None = None) -> str:
+    """The citation handle of a sentence of a passage, as models read it and the guard resolves it:
+    `10:31` for timed text (at `at_s`, a fragment time inside the sentence, when given), `doc-id ¶3`
+    otherwise."""
+    t = at_s if at_s is not None else s.start_s
+    if t is not None:
+        return format_timecode(t)
+    return f"{p.source} {s.locator or p.locator or '¶1'}"
 
 
 def video_link(url: str | None, seconds: float | None) -> str | None:

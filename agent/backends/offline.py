@@ -1,7 +1,9 @@
 """The offline backend: a deterministic stand-in for a chat model that needs no weights and no
 network, and runs the same graph and tools as a real model.
 
-Per turn it (1) searches the knowledge base, rewriting a follow-up into a standalone query from
+It reads this turn's tool results as data (`agent.models.Evidence`: the passages with their
+sentences, the figures computed), never the text rendered for a language model. Per turn it
+(1) searches the knowledge base, rewriting a follow-up into a standalone query from
 the previous turn's topic; (2) when the question asks for a figure, plans a dimensional-analysis
 calculation from quantities in the question and the retrieved sentences and calls `calculate`;
 (3) answers with the best supporting sentences of the retrieved passages, each cited, most
@@ -20,41 +22,43 @@ from typing import Any
 from agent.abstention import assess, names, question_terms
 from agent.evidence import SentenceEncoder, display, is_claim, near_duplicate, score, weighted_share, with_context
 from agent.followup import is_followup, standalone_query
-from agent.models import ModelReply, TokenCallback, ToolCall
-from agent.prompts import NOT_COMPUTED, NOT_IN_KB
-from agent.tools import looks_like_instruction
+from agent.models import Evidence, ModelReply, TokenCallback, ToolCall
+from agent.prompts import FINAL_ROUND_PROMPT, NOT_COMPUTED, NOT_IN_KB
+from agent.tools import CALCULATE, MAX_K, SEARCH, looks_like_instruction
 from kb.lexical import tokenize
 from kb.settings import Settings
+from kb.types import Passage, handle
 
 MAX_SENTENCES = 3
-_HANDLE = re.compile(r"^\[([^\]]+)\]\s*(.*)$")
 
 
 class OfflineModel:
-    """The model-free backend. `idf` (term weights) and `embedder` (for sentence meaning) come from
-    the retriever; without them it falls back to uniform weights and term overlap."""
+    """The model-free backend. `idf` (the index's term weights) and `encoder` (sentence meaning with
+    the index's embedding model) are given by whoever builds it; without them it falls back to
+    uniform weights and term overlap."""
+
+    backend = "offline"
 
     def __init__(self, settings: Settings | None = None, idf: Callable[[str], float] | None = None,
-                 embedder: Any | None = None) -> None:
+                 encoder: SentenceEncoder | None = None) -> None:
         self.settings = settings or Settings()
         self.name = "offline"
         self.idf = idf
-        self.embedder = embedder
-        self.encoder = SentenceEncoder(embedder)
+        self.encoder = encoder or SentenceEncoder(None)
 
     def complete(
         self, messages: Sequence[dict[str, Any]], tools: Sequence[dict[str, Any]] | None = None,
-        on_token: TokenCallback | None = None,
+        on_token: TokenCallback | None = None, evidence: Evidence | None = None,
     ) -> ModelReply:
-        question, history, turn = _split_turn(messages)
-        results = _tool_results(turn)
-        searches = [r for name, r in results if name == "search_knowledge_base"]
-        calcs = [r for name, r in results if name == "calculate"]
+        question, history = _split_turn(messages)
+        evidence = evidence or Evidence()
+        searches = evidence.of(SEARCH)
+        calcs = [r.output if r.error is None else {"error": r.error} for r in evidence.of(CALCULATE)]
         can_call = bool(tools)
         query = standalone_query(question, history)
         if not searches and can_call:
-            return _call("search_knowledge_base", {"query": query, "k": self.settings.top_k})
-        sentences = _sentences(searches)
+            return _call(SEARCH, {"query": query, "k": min(self.settings.top_k, MAX_K)})
+        sentences = _sentences([r.passages for r in searches])
         if not calcs and can_call:
             from agent.figures import needs_figures
 
@@ -64,10 +68,10 @@ class OfflineModel:
                     args = {"expression": p.expression}
                     if p.to:
                         args["to"] = p.to
-                    return _call("calculate", args)
+                    return _call(CALCULATE, args)
                 if len(searches) == 1:  # a fact may be missing: look wider once
-                    wider = max(2 * self.settings.top_k, 10)
-                    return _call("search_knowledge_base", {"query": query, "k": wider})
+                    wider = min(max(2 * self.settings.top_k, 10), MAX_K)
+                    return _call(SEARCH, {"query": query, "k": wider})
         text = self.compose(question, history, sentences, calcs)
         if on_token:
             on_token(text)
@@ -184,40 +188,29 @@ def _plan(question: str, texts: tuple[str, ...]) -> Any:
     return plan(question, texts)
 
 
-def _split_turn(messages: Sequence[dict[str, Any]]) -> tuple[str, list[str], list[dict[str, Any]]]:
-    """(current question, earlier user questions, messages of the current turn after the question)."""
-    last_user = max((i for i, m in enumerate(messages) if m.get("role") == "user"), default=-1)
+def _split_turn(messages: Sequence[dict[str, Any]]) -> tuple[str, list[str]]:
+    """(current question, earlier user questions); the graph's last-round prompt is not a question."""
+    asked = [i for i, m in enumerate(messages) if m.get("role") == "user" and m.get("content") != FINAL_ROUND_PROMPT]
+    last_user = asked[-1] if asked else -1
     question = str(messages[last_user].get("content") or "") if last_user >= 0 else ""
-    history = [str(m.get("content") or "") for m in messages[:last_user] if m.get("role") == "user"]
-    return question, history, list(messages[last_user + 1 :])
+    history = [str(messages[i].get("content") or "") for i in asked[:-1]]
+    return question, history
 
 
-def _tool_results(turn: Sequence[dict[str, Any]]) -> list[tuple[str, dict[str, Any]]]:
-    """(tool name, parsed result) for each tool message, names found through the calls' ids."""
-    names = {c["id"]: c["function"]["name"] for m in turn for c in m.get("tool_calls") or []}
-    out = []
-    for m in turn:
-        if m.get("role") == "tool":
-            try:
-                out.append((names.get(m.get("tool_call_id", ""), ""), json.loads(m.get("content") or "{}")))
-            except ValueError:
-                continue
-    return out
-
-
-def _sentences(searches: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The sentences of this turn's search results, each once: its citation handle, text, the rank
-    of its passage in its search, its passage's identity and its position there."""
+def _sentences(searches: Sequence[Sequence[Passage]]) -> list[dict[str, Any]]:
+    """The sentences of this turn's search results, each once: its citation handle (as the search
+    result shows it), text, the rank of its passage in its search, its passage's identity and its
+    position there."""
     out = []
     seen: set[tuple[str, str]] = set()
-    for n, result in enumerate(searches):
-        for rank, p in enumerate(result.get("passages", [])):
-            for pos, line in enumerate(p.get("sentences", [])):
-                m = _HANDLE.match(line)
-                if m and (m.group(1), m.group(2)) not in seen:
-                    seen.add((m.group(1), m.group(2)))
-                    out.append({"handle": m.group(1), "text": m.group(2), "rank": rank, "passage": (n, rank), "pos": pos,
-                                "source": p.get("source")})
+    for n, passages in enumerate(searches):
+        for rank, p in enumerate(passages):
+            for pos, s in enumerate(p.sentences):
+                key = (handle(p, s, p.shown_at(s)), s.text.lstrip())
+                if key not in seen:
+                    seen.add(key)
+                    out.append({"handle": key[0], "text": key[1], "rank": rank, "passage": (n, rank), "pos": pos,
+                                "source": p.source})
     return out
 
 
