@@ -393,3 +393,17 @@ def test_bench_times_wall_and_cpu_of_a_command():
     run_kb(["--help"], into=t)
     assert len(t.wall) == len(t.cpu) == 1 and t.wall[0] > 0 and t.cpu[0] >= 0
     assert "wall" in t.line("kb --help") and "cpu" in t.line("kb --help")
+
+
+@pytest.mark.slow
+def test_a_dead_side_process_is_replaced():
+    from concurrent.futures import ThreadPoolExecutor
+
+    from agent.brief import side
+
+    gone = ThreadPoolExecutor(max_workers=1)
+    gone.shutdown()
+    side.close()
+    side._POOL.append(gone)  # what a pool whose process died looks like to submit()
+    assert side.submit(len, "abc").result(timeout=120) == 3
+    assert side._POOL and side._POOL[0] is not gone

@@ -18,13 +18,15 @@ import threading
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from concurrent.futures import Executor
+    from collections.abc import Callable
+    from concurrent.futures import Executor, Future
 
 _POOL: list[Executor] = []
 _LOCK = threading.Lock()
+_AT_EXIT: list[object] = []  # close() registered to run at exit (once)
 _UNUSED = ("sklearn", "joblib")  # the classifier's dependencies, imported by quantulum3.classifier
 
 
@@ -84,7 +86,8 @@ def pool() -> Executor:
                                                  initializer=warm_up))
             except (OSError, ValueError, NotImplementedError):
                 _POOL.append(ThreadPoolExecutor(max_workers=1))
-            atexit.register(close)
+            if not _AT_EXIT:
+                _AT_EXIT.append(atexit.register(close))
         return _POOL[0]
 
 
@@ -97,6 +100,32 @@ def close() -> None:
         p.shutdown(wait=True, cancel_futures=True)
 
 
+def submit(fn: Callable[..., Any], *args: Any) -> Future[Any]:
+    """`fn(*args)` in the side process (a new one if the last has died or was shut down), or run
+    here, already done, where none can be started."""
+    from concurrent.futures import Future
+
+    for _ in range(2):
+        executor = pool()
+        try:
+            return executor.submit(fn, *args)
+        except RuntimeError:  # BrokenProcessPool (the process died) or shut down: start another
+            _drop(executor)
+    done: Future[Any] = Future()
+    try:
+        done.set_result(fn(*args))
+    except Exception as exc:  # noqa: BLE001 - handed to whoever asks for the result
+        done.set_exception(exc)
+    return done
+
+
 def start() -> None:
     """Start the side process now (it warms up while this process does other work)."""
-    pool().submit(int)
+    submit(int)
+
+
+def _drop(executor: Executor) -> None:
+    with _LOCK:
+        if _POOL and _POOL[0] is executor:
+            _POOL.clear()
+    executor.shutdown(wait=False, cancel_futures=True)
