@@ -8,7 +8,7 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
-LIMIT = 8192  # texts remembered; past that the memory starts again
+LIMIT = 1024  # texts remembered (a brief embeds about 200; a vector as a list is ≈ 12 KB); past that it starts again
 
 
 class MemoEmbedder:
