@@ -382,7 +382,7 @@ def cmd_log(args: argparse.Namespace) -> int:
 
 def cmd_brief(args: argparse.Namespace) -> int:
     from agent.brief.build import get_brief
-    from agent.brief.document import UnknownSource
+    from kb.errors import UnknownSource
 
     settings = _settings(args)
     try:

@@ -305,3 +305,105 @@ def test_questions_are_scoped_when_answer_can_be(fast_settings):
 
     kept = check(["x 01?", "n 02?", "y 03?", "z 03?"], "doc", fast_settings, answer_fn=unscoped)
     assert [q["question"] for q in kept] == ["y 03?"]  # other source, abstained, same answer twice
+
+
+def test_memo_embeds_each_text_once():
+    from agent.brief.memo import MemoEmbedder, memo_for
+
+    calls = []
+
+    class Counting:
+        name, max_tokens, semantic = "counting", 8, False
+
+        def embed(self, texts):
+            calls.append(list(texts))
+            return [[float(len(t)), 1.0] for t in texts]
+
+        def count_tokens(self, text):
+            return 3
+
+    memo = MemoEmbedder(Counting(), limit=3)
+    assert memo.embed(["ab", "c", "ab"]) == [[2.0, 1.0], [1.0, 1.0], [2.0, 1.0]]
+    assert memo.embed(["c", "def"]) == [[1.0, 1.0], [3.0, 1.0]]
+    assert calls == [["ab", "c"], ["def"]]
+    assert (memo.name, memo.semantic, memo.count_tokens("x")) == ("counting", False, 3)
+    memo.embed(["gh"])  # past the limit: the memory starts again
+    memo.embed(["ab"])
+    assert calls[-1] == ["ab"]
+    assert memo_for(memo) is memo and memo_for(memo.inner) is memo_for(memo.inner)
+
+
+def test_question_checks_ask_one_agent_scoped_to_the_episode(meeting, monkeypatch):
+    from agent.answer import Agent
+    from agent.brief.questions import check
+
+    _, settings = meeting
+    built = []
+    real_init = Agent.__init__
+
+    def counting_init(self, *a, **k):
+        built.append(1)
+        real_init(self, *a, **k)
+
+    monkeypatch.setattr(Agent, "__init__", counting_init)
+    store = Store(settings)
+    kept = check(["How many people will be hired for the night shift?", "How much does the wiring upgrade cost?"],
+                 "weekly-product-meeting", settings, store=store)
+    check(["What does the recruiting agency charge?"], "weekly-product-meeting", settings, store=store)
+    assert len(built) == 1  # one agent for every check of the process
+    assert kept and all(c["source"] == "weekly-product-meeting" and c["url"] for q in kept for c in q["citations"])
+
+
+def test_light_import_puts_everything_back():
+    import sys
+
+    import typeguard
+
+    from agent.brief.side import light_import
+
+    real = typeguard.typechecked
+    had_sklearn = "sklearn" in sys.modules
+    with light_import():
+        assert typeguard.typechecked is not real
+        assert typeguard.typechecked(len) is len and typeguard.typechecked()(len) is len
+        if not had_sklearn:
+            with pytest.raises(ImportError):
+                import sklearn  # noqa: F401
+    assert typeguard.typechecked is real
+    assert all(sys.modules.get(name, 0) is not None for name in ("sklearn", "joblib"))
+
+
+@pytest.mark.slow
+def test_side_process_reads_the_same_figures(tmp_path: Path):
+    from agent.brief import side
+    from agent.brief.figures_table import figures
+
+    path = tmp_path / "meeting.txt"
+    path.write_text(MEETING, encoding="utf-8")
+    sentences = load_document(path).sentences
+    here = figures(sentences, ["Brightpath"])
+    assert here and side.pool().submit(figures, sentences, ["Brightpath"]).result(timeout=120) == here
+
+
+@pytest.mark.slow
+def test_bench_times_wall_and_cpu_of_a_command():
+    from agent.brief.bench import Timings, run_kb
+
+    t = Timings()
+    run_kb(["--help"], into=t)
+    assert len(t.wall) == len(t.cpu) == 1 and t.wall[0] > 0 and t.cpu[0] >= 0
+    assert "wall" in t.line("kb --help") and "cpu" in t.line("kb --help")
+
+
+@pytest.mark.slow
+def test_a_dead_side_process_is_replaced():
+    from concurrent.futures import ThreadPoolExecutor
+
+    from agent.brief import side
+
+    gone = ThreadPoolExecutor(max_workers=1)
+    gone.shutdown()
+    side.close()
+    side._POOL.append(gone)  # what a pool whose process died looks like to submit()
+    assert side.submit(len, "abc").result(timeout=120) == 3
+    assert side._POOL and side._POOL[0] is not gone
