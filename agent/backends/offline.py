@@ -18,7 +18,18 @@ from functools import lru_cache
 from typing import Any
 
 from agent.abstention import assess, names, question_terms
-from agent.evidence import SentenceEncoder, display, is_claim, near_duplicate, score, weighted_share, with_context
+from agent.evidence import (
+    SentenceEncoder,
+    asked_speakers,
+    attach_speakers,
+    attributed,
+    display,
+    is_claim,
+    near_duplicate,
+    score,
+    weighted_share,
+    with_context,
+)
 from agent.followup import is_followup, standalone_query
 from agent.models import ModelReply, TokenCallback, ToolCall
 from agent.prompts import NOT_COMPUTED, NOT_IN_KB
@@ -86,16 +97,17 @@ class OfflineModel:
         than the topic carried over from the previous turn."""
         query = standalone_query(question, history)
         own = question_terms(question) if history and is_followup(question) else set()
+        attach_speakers(sentences)
         claims = [s for s in sentences if is_claim(s["text"], looks_like_instruction)]
         if not claims:
             return []
         ranked = []
-        for sc in score(query, question_terms(query), claims, self.encoder, self.idf):
+        for sc in score(query, question_terms(query), claims, self.encoder, self.idf, asked_speakers(question, sentences)):
             total = sc.score + answer_type_bonus(question, sc.item["text"]) - 0.01 * sc.item["rank"]
             if own:
                 total = 0.5 * total + 0.5 * weighted_share(own, sc.item["text"], self.idf)
             if names(question):
-                total += 0.1 * _name_share(question, sc.item["text"])
+                total += 0.1 * _name_share(question, attributed(sc.item))
             ranked.append((total, sc))
         ranked.sort(key=lambda x: -x[0])
         top = ranked[0][0]
@@ -107,7 +119,7 @@ class OfflineModel:
                 break
             if any(near_duplicate(sc.item["text"], c["text"]) for c in chosen):
                 continue
-            found = terms & set(tokenize(sc.item["text"]))
+            found = terms & set(tokenize(attributed(sc.item)))
             if chosen and total < top * RELATIVE_FLOOR and not found - covered:
                 continue  # a weaker sentence earns its place only with a part of the question the others miss
             chosen.append(sc.item)
