@@ -20,7 +20,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from agent.evidence import SentenceEncoder, attach_speakers, attributed, content_terms, is_claim
+from agent.evidence import SentenceEncoder, attach_speakers, attributed, content_terms, is_claim, terms_of
 from kb.lexical import tokenize
 from kb.lexicon import lexicon
 
@@ -111,7 +111,7 @@ def coverage(terms: set[str], windows: Sequence[str]) -> float:
     """The largest unweighted share of `terms` in one window of text."""
     if not terms:
         return 0.0
-    return max((len(terms & set(tokenize(w))) / len(terms) for w in windows), default=0.0)
+    return max((len(terms & terms_of(w)) / len(terms) for w in windows), default=0.0)
 
 
 def windows(items: Sequence[dict]) -> list[str]:

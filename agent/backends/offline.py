@@ -27,6 +27,7 @@ from agent.evidence import (
     is_claim,
     near_duplicate,
     score,
+    terms_of,
     weighted_share,
     with_context,
 )
@@ -34,7 +35,6 @@ from agent.followup import is_followup, standalone_query
 from agent.models import ModelReply, TokenCallback, ToolCall
 from agent.prompts import NOT_COMPUTED, NOT_IN_KB
 from agent.tools import looks_like_instruction
-from kb.lexical import tokenize
 from kb.settings import Settings
 
 MAX_SENTENCES = 3
@@ -119,12 +119,12 @@ class OfflineModel:
                 break
             if any(near_duplicate(sc.item["text"], c["text"]) for c in chosen):
                 continue
-            found = terms & set(tokenize(attributed(sc.item)))
+            found = terms & terms_of(attributed(sc.item))
             if chosen and total < top * RELATIVE_FLOOR and not found - covered:
                 continue  # a weaker sentence earns its place only with a part of the question the others miss
             chosen.append(sc.item)
             covered |= found | {t for x in with_context(sc.item, sentences, looks_like_instruction)
-                                for t in terms & set(tokenize(x["text"]))}
+                                for t in terms & terms_of(x["text"])}
         return chosen
 
     def compose(self, question: str, history: Sequence[str], sentences: Sequence[dict[str, Any]],
