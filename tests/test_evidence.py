@@ -115,3 +115,12 @@ def test_the_rest_of_a_short_sentence_stops_at_the_next_speaker() -> None:
     s = items("Harbour Master: Mostly the tide.", "Pilot Q: I would rather talk about the weather today.")
     attach_speakers(s)
     assert [x["pos"] for x in with_context(s[0], s, looks_like_instruction, min_words=8)] == [0]
+
+
+def test_a_why_question_prefers_the_sentence_that_gives_a_reason() -> None:
+    from agent.backends.offline import answer_type_bonus
+
+    why = "Why did the bakery move to the harbour?"
+    assert answer_type_bonus(why, "The bakery moved because the rent by the harbour was lower.") > 0
+    assert answer_type_bonus(why, "The bakery moved to the harbour last spring.") == 0
+    assert answer_type_bonus("Where did the bakery move?", "It moved because the rent was lower.") == 0

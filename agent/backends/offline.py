@@ -240,6 +240,8 @@ _ANSWER_TYPES: tuple[tuple[re.Pattern[str], re.Pattern[str]], ...] = (
      re.compile(r"\$\s?\d|\b(dollars?|usd)\b", re.I)),
     (re.compile(r"\bhow (many|much)\b|\bwhat (share|fraction|percentage)\b", re.I),
      re.compile(r"\d|\b(half|million|billion|trillion|thousand|hundred|dozen)\b", re.I)),
+    (re.compile(r"^\s*(and\s+)?why\b", re.I),
+     re.compile(r"\b(because|cause|since|so that|reason|reasons|due to|that's why|which is why|in order to|means)\b", re.I)),
     (re.compile(r"^\s*(and\s+)?when\b", re.I),
      re.compile(r"\b(19|20)\d\d\b|\b(january|february|march|april|may|june|july|august|september|october|november|december|ago|last year|next year)\b", re.I)),
 )
