@@ -20,12 +20,23 @@ from functools import lru_cache
 from typing import Any
 
 from agent.abstention import assess, names, question_terms
-from agent.evidence import SentenceEncoder, display, is_claim, near_duplicate, score, weighted_share, with_context
+from agent.evidence import (
+    SentenceEncoder,
+    asked_speakers,
+    attach_speakers,
+    attributed,
+    display,
+    is_claim,
+    near_duplicate,
+    score,
+    terms_of,
+    weighted_share,
+    with_context,
+)
 from agent.followup import is_followup, standalone_query
 from agent.models import Evidence, ModelReply, TokenCallback, ToolCall
 from agent.prompts import FINAL_ROUND_PROMPT, NOT_COMPUTED, NOT_IN_KB
 from agent.tools import CALCULATE, MAX_K, SEARCH, looks_like_instruction
-from kb.lexical import tokenize
 from kb.settings import Settings
 from kb.types import Passage, handle
 
@@ -90,16 +101,17 @@ class OfflineModel:
         than the topic carried over from the previous turn."""
         query = standalone_query(question, history)
         own = question_terms(question) if history and is_followup(question) else set()
+        attach_speakers(sentences)
         claims = [s for s in sentences if is_claim(s["text"], looks_like_instruction)]
         if not claims:
             return []
         ranked = []
-        for sc in score(query, question_terms(query), claims, self.encoder, self.idf):
+        for sc in score(query, question_terms(query), claims, self.encoder, self.idf, asked_speakers(question, sentences)):
             total = sc.score + answer_type_bonus(question, sc.item["text"]) - 0.01 * sc.item["rank"]
             if own:
                 total = 0.5 * total + 0.5 * weighted_share(own, sc.item["text"], self.idf)
             if names(question):
-                total += 0.1 * _name_share(question, sc.item["text"])
+                total += 0.1 * _name_share(question, attributed(sc.item))
             ranked.append((total, sc))
         ranked.sort(key=lambda x: -x[0])
         top = ranked[0][0]
@@ -111,12 +123,12 @@ class OfflineModel:
                 break
             if any(near_duplicate(sc.item["text"], c["text"]) for c in chosen):
                 continue
-            found = terms & set(tokenize(sc.item["text"]))
+            found = terms & terms_of(attributed(sc.item))
             if chosen and total < top * RELATIVE_FLOOR and not found - covered:
                 continue  # a weaker sentence earns its place only with a part of the question the others miss
             chosen.append(sc.item)
             covered |= found | {t for x in with_context(sc.item, sentences, looks_like_instruction)
-                                for t in terms & set(tokenize(x["text"]))}
+                                for t in terms & terms_of(x["text"])}
         return chosen
 
     def compose(self, question: str, history: Sequence[str], sentences: Sequence[dict[str, Any]],
@@ -221,6 +233,8 @@ _ANSWER_TYPES: tuple[tuple[re.Pattern[str], re.Pattern[str]], ...] = (
      re.compile(r"\$\s?\d|\b(dollars?|usd)\b", re.I)),
     (re.compile(r"\bhow (many|much)\b|\bwhat (share|fraction|percentage)\b", re.I),
      re.compile(r"\d|\b(half|million|billion|trillion|thousand|hundred|dozen)\b", re.I)),
+    (re.compile(r"^\s*(and\s+)?why\b", re.I),
+     re.compile(r"\b(because|cause|since|so that|reason|reasons|due to|that's why|which is why|in order to|means)\b", re.I)),
     (re.compile(r"^\s*(and\s+)?when\b", re.I),
      re.compile(r"\b(19|20)\d\d\b|\b(january|february|march|april|may|june|july|august|september|october|november|december|ago|last year|next year)\b", re.I)),
 )
