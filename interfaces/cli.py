@@ -2,7 +2,7 @@
 
 Heavy libraries (torch, chromadb, langgraph) are imported inside the handlers, so `kb --help`
 starts fast. Exit status: 0 success, 1 some input failed (e.g. a file that could not be ingested),
-2 usage error, 3 the store or model service is unavailable.
+2 usage error, 3 the store or model service is unavailable (kb/exit_codes.py).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-EXIT_OK, EXIT_INPUT, EXIT_USAGE, EXIT_UNAVAILABLE = 0, 1, 2, 3
+from kb.exit_codes import EXIT_INPUT, EXIT_INTERRUPTED, EXIT_OK, EXIT_UNAVAILABLE, EXIT_USAGE
 
 
 def _settings(args: argparse.Namespace) -> Any:
@@ -429,23 +429,21 @@ def cmd_digest(args: argparse.Namespace) -> int:
 
 
 def _post_digest(markdown: str, channel: str) -> str | None:
-    """Post the digest to a Slack channel with the bot's token; the reason it failed, if it did."""
+    """Post the digest to a Slack channel with the bot's token, as `markdown` blocks; the reason it
+    failed, if it did."""
     import os
 
-    from slack_sdk import WebClient
     from slack_sdk.errors import SlackApiError
 
-    from interfaces.slack_bot import api_url
+    from interfaces.slack_bot import api_url, make_client, markdown_messages
 
     token = os.environ.get("SLACK_BOT_TOKEN")
     if not token:
         return "set SLACK_BOT_TOKEN (the app's Bot User OAuth Token, xoxb-…) to post the digest"
-    import re
-
-    mrkdwn = re.sub(r"\[([^\]]+)\]\((https?://[^)\s]+)\)", r"<\2|\1>", markdown)  # Markdown links -> Slack links
-    mrkdwn = re.sub(r"^# (.+)$", r"*\1*", mrkdwn, flags=re.M)
+    client = make_client(token)
     try:
-        WebClient(token=token, base_url=api_url()).chat_postMessage(channel=channel, text=mrkdwn, unfurl_links=False)
+        for msg in markdown_messages(markdown):
+            client.chat_postMessage(channel=channel, text=msg.text, blocks=msg.blocks, unfurl_links=False)
     except SlackApiError as exc:
         return f"Slack refused the digest for {channel}: {exc.response.get('error', exc)}"
     except OSError as exc:
@@ -617,7 +615,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"kb: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
-        return 130
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

@@ -31,8 +31,8 @@ from rich.text import Text
 
 from agent.models import AnswerCancelled
 from interfaces import render
+from kb.exit_codes import EXIT_INPUT, EXIT_INTERRUPTED, EXIT_OK, EXIT_UNAVAILABLE
 
-EXIT_OK, EXIT_ERROR, EXIT_UNAVAILABLE, EXIT_INTERRUPTED = 0, 1, 3, 130
 PROMPT = "kb> "
 HELP = [
     ("/sources", "the passages behind the last answer, with times and links"),
@@ -121,7 +121,7 @@ class Repl:
             return None
         except Exception as exc:  # keep the session: one line, not a traceback
             if self.status != EXIT_UNAVAILABLE:
-                self.status = EXIT_ERROR
+                self.status = EXIT_INPUT
             self._error(f"{type(exc).__name__}: {exc}")
             return None
         self.last = result
@@ -452,7 +452,7 @@ def main(settings: Any, thread_id: str | None = None, source: str | None = None)
         return EXIT_UNAVAILABLE
     except UnknownSource as exc:
         print(f"kb: {exc}", file=sys.stderr)
-        return EXIT_ERROR
+        return EXIT_INPUT
     return run_repl(agent, settings=settings, thread_id=thread_id, history_path=settings.home / "chat_history", source=source)
 
 

@@ -203,7 +203,8 @@ def test_digest_posts_to_slack(meeting, monkeypatch, capsys):
         code = main(["digest", "--top", "2", "--slack-channel", "C123"])
         assert code == 0
         (posted,) = slack.wait_for("chat.postMessage", 1)
-    assert posted["channel"] == "C123" and "&t=" in posted["text"] and "<https://" in posted["text"]
+    block = posted["blocks"][0]
+    assert posted["channel"] == "C123" and block["type"] == "markdown" and "&t=" in block["text"] and "](https://" in block["text"]
     assert "Weekly product meeting" in capsys.readouterr().out
 
 
@@ -278,7 +279,9 @@ def test_slack_brief_answers_in_the_thread(meeting, tmp_path: Path):
         bot.pool.shutdown(wait=True)
         (posted,) = slack.wait_for("chat.postMessage", 1)
     assert posted["thread_ts"] == "5.000001"
-    assert "*TL;DR*" in posted["text"] and "Key moments" in posted["text"] and "&t=" in posted["text"]
+    block = posted["blocks"][0]
+    assert block["type"] == "markdown" and "**TL;DR**" in block["text"] and "Key moments" in block["text"]
+    assert "&t=" in block["text"] and "TL;DR" in posted["text"]
 
 
 def test_questions_are_scoped_when_answer_can_be(fast_settings):
