@@ -46,6 +46,7 @@ def search(query: str = "gigawatt GPUs") -> Any:
     return tool_call("search_knowledge_base", {"query": query, "k": 3})
 
 
+@pytest.mark.slow
 def test_retrieved_passages_come_with_the_first_call(kb_settings: Settings) -> None:
     with FakeOpenAI([reply("A gigawatt is half a million GPUs [00:09].")]) as server:
         result = Agent(openai_settings(kb_settings, server)).ask(QUESTION)
@@ -64,6 +65,7 @@ def test_retrieved_passages_come_with_the_first_call(kb_settings: Settings) -> N
     assert result.usage["prompt_tokens"] > 0 and result.usage["completion_tokens"] > 0 and result.usage["cost_usd"] > 0
 
 
+@pytest.mark.slow
 def test_streamed_deltas_reach_the_callback(kb_settings: Settings) -> None:
     text = "Power is the real bottleneck for new data centers [00:05]."
     tokens: list[str] = []
@@ -74,6 +76,7 @@ def test_streamed_deltas_reach_the_callback(kb_settings: Settings) -> None:
     assert result.answer == text and result.usage["completion_tokens"] > 0
 
 
+@pytest.mark.slow
 def test_429_then_success(kb_settings: Settings) -> None:
     with FakeOpenAI([error(429), search(), reply("Half a million GPUs [00:09].")]) as server:
         result = Agent(openai_settings(kb_settings, server)).ask(QUESTION)
@@ -81,6 +84,7 @@ def test_429_then_success(kb_settings: Settings) -> None:
     assert result.citations[0]["at"] == "00:09"
 
 
+@pytest.mark.slow
 def test_500_that_never_recovers_is_a_clear_error(kb_settings: Settings) -> None:
     with FakeOpenAI([error(500)] * 10) as server:
         with pytest.raises(ModelUnavailable, match="answered 500"):
@@ -88,6 +92,7 @@ def test_500_that_never_recovers_is_a_clear_error(kb_settings: Settings) -> None
         assert server.calls == 3  # the first try and two retries
 
 
+@pytest.mark.slow
 def test_cli_reports_a_model_that_stays_down(kb_settings: Settings, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
     with FakeOpenAI([error(503)] * 10) as server:
         monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
@@ -98,6 +103,7 @@ def test_cli_reports_a_model_that_stays_down(kb_settings: Settings, capsys: pyte
     assert code == 3 and "answered 503" in err and "Traceback" not in err
 
 
+@pytest.mark.slow
 def test_malformed_tool_arguments_are_reported_to_the_model(kb_settings: Settings) -> None:
     with FakeOpenAI([tool_call("search_knowledge_base", '{"query": "giga'), search(), reply("Half a million GPUs [00:09].")]) as server:
         result = Agent(openai_settings(kb_settings, server)).ask(QUESTION)
@@ -107,6 +113,7 @@ def test_malformed_tool_arguments_are_reported_to_the_model(kb_settings: Setting
     assert result.citations and not result.abstained
 
 
+@pytest.mark.slow
 def test_a_model_that_asks_for_tools_forever_is_stopped(kb_settings: Settings) -> None:
     def script(body: dict[str, Any], index: int) -> Any:
         if "tools" not in body:
@@ -120,6 +127,7 @@ def test_a_model_that_asks_for_tools_forever_is_stopped(kb_settings: Settings) -
     assert result.citations and result.citations[0]["at"] == "00:09"
 
 
+@pytest.mark.slow
 def test_invented_and_unsupported_citations_are_corrected_or_dropped(kb_settings: Settings) -> None:
     text = "A gigawatt is half a million GPUs [12:34]. Bananas grow on tall plants [59:59]."
     with FakeOpenAI([search(), reply(text)]) as server:
@@ -129,12 +137,14 @@ def test_invented_and_unsupported_citations_are_corrected_or_dropped(kb_settings
     assert [c["at"] for c in result.citations] == ["00:09"]
 
 
+@pytest.mark.slow
 def test_model_saying_not_covered_abstains(kb_settings: Settings) -> None:
     with FakeOpenAI([search("favourite language"), reply(NOT_IN_KB)]) as server:
         result = Agent(openai_settings(kb_settings, server)).ask("What is the guest's favourite programming language?")
     assert result.abstained and result.answer == NOT_IN_KB and result.citations == []
 
 
+@pytest.mark.slow
 def test_planted_injection_stays_data(kb_settings: Settings) -> None:
     with FakeOpenAI([search("reply instructions"), reply("The transcript contains a line addressed to assistants [00:20].")]) as server:
         Agent(openai_settings(kb_settings, server)).ask("What does the transcript say about replies?")
@@ -146,6 +156,7 @@ def test_planted_injection_stays_data(kb_settings: Settings) -> None:
     assert "(quoted instruction, do not follow)" in line and "warning" in payload["passages"][0]
 
 
+@pytest.mark.slow
 def test_follow_up_sees_the_earlier_turn(kb_settings: Settings) -> None:
     script = [search(), reply("A gigawatt is half a million GPUs [00:09]."),
               search("gigawatt cost"), reply("A gigawatt is seventy billion dollars in spend [00:15].")]
@@ -161,6 +172,7 @@ def test_follow_up_sees_the_earlier_turn(kb_settings: Settings) -> None:
     assert second.thread_id == first.thread_id and second.citations[0]["at"] == "00:15"
 
 
+@pytest.mark.slow
 def test_passages_are_packed_into_the_token_budget(tmp_path: Path) -> None:
     docs = tmp_path / "docs"
     docs.mkdir()
@@ -177,6 +189,7 @@ def test_passages_are_packed_into_the_token_budget(tmp_path: Path) -> None:
     assert len(answer.retrieved) == len(tight)  # what did not fit was not seen, so it cannot be cited
 
 
+@pytest.mark.slow
 def test_only_recent_turns_are_sent(kb_settings: Settings) -> None:
     script = [reply(NOT_IN_KB)] * 4
     with FakeOpenAI(script) as server:
@@ -189,6 +202,7 @@ def test_only_recent_turns_are_sent(kb_settings: Settings) -> None:
     assert len(agent.history(thread)) == 8  # the thread itself keeps every turn
 
 
+@pytest.mark.slow
 def test_a_calculation_the_answer_ignores_does_not_bypass_abstention(kb_settings: Settings) -> None:
     from tests.fakes.openai_server import tool_calls
 
@@ -197,6 +211,7 @@ def test_a_calculation_the_answer_ignores_does_not_bypass_abstention(kb_settings
     assert result.abstained and result.answer == NOT_IN_KB
 
 
+@pytest.mark.slow
 def test_a_stated_figure_from_the_question_stands_without_citations(kb_settings: Settings) -> None:
     script = [tool_call("calculate", {"expression": "70e9 USD/GW * 6 GW"}), reply("That is $420 billion.")]
     with FakeOpenAI(script) as server:
@@ -204,6 +219,7 @@ def test_a_stated_figure_from_the_question_stands_without_citations(kb_settings:
     assert not result.abstained and result.answer == "That is $420 billion."
 
 
+@pytest.mark.slow
 def test_the_phrase_inside_a_cited_answer_is_not_an_abstention(kb_settings: Settings) -> None:
     text = f"{NOT_IN_KB[:-1]} exactly, but a gigawatt is half a million GPUs [00:09]."
     with FakeOpenAI([search(), reply(text)]) as server:
@@ -211,6 +227,7 @@ def test_the_phrase_inside_a_cited_answer_is_not_an_abstention(kb_settings: Sett
     assert not result.abstained and result.citations
 
 
+@pytest.mark.slow
 def test_tool_errors_go_back_to_the_model(kb_settings: Settings) -> None:
     script = [tool_call("calculate", {"expression": "GW**12*GW**12*GW**12"}), tool_call("search_knowledge_base", {"query": "x", "k": 1e999}),
               search(), reply("Half a million GPUs [00:09].")]
@@ -220,6 +237,7 @@ def test_tool_errors_go_back_to_the_model(kb_settings: Settings) -> None:
     assert result.citations
 
 
+@pytest.mark.slow
 def test_a_cancelled_answer_stops_and_is_not_saved(kb_settings: Settings) -> None:
     from agent.models import AnswerCancelled
 
@@ -276,6 +294,7 @@ def test_tools_off_sends_passages_in_the_user_message(corpus_settings: Settings)
     assert {c["at"] for c in result.citations} & REAL_MOMENTS
 
 
+@pytest.mark.slow
 def test_a_rejected_tools_field_is_remembered_for_the_process(kb_settings: Settings) -> None:
     from agent.backends import openai_chat
     from tests.fakes.openai_server import lookup_model
@@ -290,6 +309,7 @@ def test_a_rejected_tools_field_is_remembered_for_the_process(kb_settings: Setti
     openai_chat._NO_TOOLS.clear()
 
 
+@pytest.mark.slow
 def test_model_tools_setting_is_checked(kb_settings: Settings) -> None:
     from kb.settings import SettingsError
 
@@ -297,6 +317,7 @@ def test_model_tools_setting_is_checked(kb_settings: Settings) -> None:
         Agent(openai_settings(kb_settings, server, model_tools="sometimes"))
 
 
+@pytest.mark.slow
 def test_a_simple_lookup_costs_one_model_call(kb_settings: Settings) -> None:
     import time
 
@@ -315,6 +336,7 @@ def test_a_simple_lookup_costs_one_model_call(kb_settings: Settings) -> None:
     assert took < 3 * delay  # target 1.2x; generous on a shared machine
 
 
+@pytest.mark.slow
 def test_an_answer_without_markers_gets_the_supporting_citation(kb_settings: Settings) -> None:
     with FakeOpenAI([reply("A gigawatt is half a million GPUs. Elephants are the largest land animals.")]) as server:
         result = Agent(openai_settings(kb_settings, server)).ask(QUESTION)
@@ -322,12 +344,14 @@ def test_an_answer_without_markers_gets_the_supporting_citation(kb_settings: Set
     assert result.claims_attributed == 1 and result.claims_unsupported == 1
 
 
+@pytest.mark.slow
 def test_a_figure_no_passage_states_is_not_shown(kb_settings: Settings) -> None:
     with FakeOpenAI([reply("A gigawatt is 800,000 GPUs [00:09].")]) as server:
         result = Agent(openai_settings(kb_settings, server)).ask(QUESTION)
     assert result.abstained and result.answer == NOT_IN_KB and result.claims_unsupported == 1
 
 
+@pytest.mark.slow
 def test_six_questions_at_once_take_about_as_long_as_one(kb_settings: Settings) -> None:
     import time
     from concurrent.futures import ThreadPoolExecutor
@@ -351,6 +375,7 @@ def test_six_questions_at_once_take_about_as_long_as_one(kb_settings: Settings) 
     assert six < 4 * one
 
 
+@pytest.mark.slow
 def test_scope_keeps_every_search_in_one_document(tmp_path: Path) -> None:
     from kb.errors import UnknownSource
 

@@ -22,6 +22,7 @@ def minilm_count():
     return lambda text: len(tok(text, add_special_tokens=True, truncation=False)["input_ids"])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("limit", [256, 128, 64])
 def test_bundled_corpus_chunks_fit_the_tokenizer_limit(minilm_count, limit: int) -> None:
     for path in sorted(bundled_corpus().glob("*.txt")):
@@ -36,6 +37,7 @@ def test_bundled_corpus_chunks_fit_the_tokenizer_limit(minilm_count, limit: int)
             assert s.text.split()[0] in joined
 
 
+@pytest.mark.slow
 def test_oversized_sentence_is_split_not_truncated(minilm_count) -> None:
     words = [f"word{i}" for i in range(400)]
     marks = tuple((len(" ".join(words[: i * 50])) + 1, 100.0 + i) for i in range(1, 8))

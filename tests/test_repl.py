@@ -228,6 +228,7 @@ def test_threads_lists_saved_conversations_of_the_real_agent(tiny_home: Path) ->
     assert repl.thread_id == first.thread_id and "1 earlier question(s)" in buf.getvalue()
 
 
+@pytest.mark.slow
 def test_streams_a_configured_model_through_the_real_agent(tiny_home: Path) -> None:
     from tests.fakes.openai_server import FakeOpenAI, reply, tool_call
 
@@ -247,6 +248,7 @@ def test_streams_a_configured_model_through_the_real_agent(tiny_home: Path) -> N
     assert "\x1b[31merror:\x1b[0m " in out[out.index(f"{URL}&t=9"):]
 
 
+@pytest.mark.slow
 def test_piped_stdin_answers_and_exits(tiny_home: Path) -> None:
     done = subprocess.run([sys.executable, "-m", "interfaces.cli", "chat"], input="What is behind the comeback of CPUs?\n",
                           cwd=ROOT, env=_env(tiny_home), capture_output=True, text=True, timeout=60)
@@ -255,6 +257,7 @@ def test_piped_stdin_answers_and_exits(tiny_home: Path) -> None:
     assert f"{URL}&t=9" in done.stdout and "\x1b" not in done.stdout
 
 
+@pytest.mark.slow
 def test_end_to_end_in_a_pseudo_terminal(tiny_home: Path) -> None:
     pexpect = pytest.importorskip("pexpect")
     child = pexpect.spawn(sys.executable, ["-m", "interfaces.cli", "chat"], cwd=str(ROOT), env=_env(tiny_home),

@@ -190,12 +190,14 @@ def bot(settings: Settings, slack: FakeSlack, agent: FakeAgent) -> Iterator[str]
 # -- tests --------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_url_verification_echoes_the_challenge(bot: str) -> None:
     status, body = send(bot, {"token": "legacy", "challenge": "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P",
                               "type": "url_verification"})
     assert status == 200 and "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P" in body
 
 
+@pytest.mark.slow
 def test_a_mention_gets_one_threaded_reply_with_a_citation_link(bot: str, slack: FakeSlack, agent: FakeAgent,
                                                                  settings: Settings) -> None:
     agent.gate = threading.Event()  # the agent is slow: the event must still be acknowledged at once
@@ -228,6 +230,7 @@ def test_a_mention_gets_one_threaded_reply_with_a_citation_link(bot: str, slack:
         ("slack", f"C1:{final['ts']}", f"slack-{TEAM_ID}-C1-{ts}")]
 
 
+@pytest.mark.slow
 def test_retries_and_redeliveries_are_not_answered_again(bot: str, slack: FakeSlack, agent: FakeAgent) -> None:
     first = event()
     assert send(bot, first)[0] == 200
@@ -246,6 +249,7 @@ def test_retries_and_redeliveries_are_not_answered_again(bot: str, slack: FakeSl
     assert len(slack.calls("chat.postMessage")) == 3
 
 
+@pytest.mark.slow
 def test_the_same_event_after_a_restart_is_not_answered_again(settings: Settings, slack: FakeSlack,
                                                                 agent: FakeAgent) -> None:
     payload = event()
@@ -260,6 +264,7 @@ def test_the_same_event_after_a_restart_is_not_answered_again(settings: Settings
     assert len(slack.calls("chat.postMessage")) == 2
 
 
+@pytest.mark.slow
 def test_forged_and_stale_signatures_are_rejected(bot: str, slack: FakeSlack, agent: FakeAgent) -> None:
     assert send(bot, event(), secret="not-the-secret")[0] == 401
     assert send(bot, event(), age_s=10 * 60)[0] == 401  # correctly signed, but replayed ten minutes later
@@ -270,6 +275,7 @@ def test_forged_and_stale_signatures_are_rejected(bot: str, slack: FakeSlack, ag
     assert len(slack.calls("chat.postMessage")) == 1
 
 
+@pytest.mark.slow
 def test_a_follow_up_in_the_thread_continues_the_conversation(bot: str, slack: FakeSlack, agent: FakeAgent) -> None:
     first = event()
     root = first["event"]["ts"]
@@ -284,6 +290,7 @@ def test_a_follow_up_in_the_thread_continues_the_conversation(bot: str, slack: F
     assert agent.calls[2][1] != agent.calls[0][1]
 
 
+@pytest.mark.slow
 def test_an_agent_failure_apologises_and_the_bot_keeps_serving(bot: str, slack: FakeSlack, agent: FakeAgent,
                                                                settings: Settings,
                                                                caplog: pytest.LogCaptureFixture) -> None:
@@ -298,6 +305,7 @@ def test_an_agent_failure_apologises_and_the_bot_keeps_serving(bot: str, slack: 
     assert len(log.rows(settings)) == 1  # only the answered question is logged
 
 
+@pytest.mark.slow
 def test_a_rate_limited_call_is_retried_after_slacks_retry_after(bot: str, slack: FakeSlack) -> None:
     slack.rate_limit_next("chat.update")
     send(bot, event())
@@ -306,6 +314,7 @@ def test_a_rate_limited_call_is_retried_after_slacks_retry_after(bot: str, slack
     assert len(slack.calls("chat.postMessage")) == 1  # the placeholder only: the update went through
 
 
+@pytest.mark.slow
 def test_a_call_still_rate_limited_is_logged_and_the_bot_keeps_serving(bot: str, slack: FakeSlack,
                                                                       caplog: pytest.LogCaptureFixture) -> None:
     slack.rate_limit_next("chat.update", times=1 + RATE_LIMIT_RETRIES)
@@ -320,6 +329,7 @@ def test_a_call_still_rate_limited_is_logged_and_the_bot_keeps_serving(bot: str,
     assert LINK in markdown(answers(slack, 2 + RATE_LIMIT_RETRIES)[-1])
 
 
+@pytest.mark.slow
 def test_bots_and_other_messages_are_ignored_but_direct_messages_answered(bot: str, slack: FakeSlack,
                                                                           agent: FakeAgent) -> None:
     send(bot, event("Looking through the transcripts…", type="message", channel="D1", channel_type="im",
@@ -337,6 +347,7 @@ def test_bots_and_other_messages_are_ignored_but_direct_messages_answered(bot: s
     assert LINK in markdown(final)
 
 
+@pytest.mark.slow
 def test_a_bare_mention_gets_a_hint_not_an_agent_call(bot: str, slack: FakeSlack, agent: FakeAgent) -> None:
     payload = event(f"<@{BOT_USER_ID}>  ")
     send(bot, payload)
@@ -345,6 +356,7 @@ def test_a_bare_mention_gets_a_hint_not_an_agent_call(bot: str, slack: FakeSlack
     assert agent.calls == []
 
 
+@pytest.mark.slow
 def test_the_feedback_buttons_record_feedback_in_the_log(bot: str, slack: FakeSlack, settings: Settings) -> None:
     payload = event()
     send(bot, payload)
@@ -390,6 +402,7 @@ def test_answers_stay_markdown_with_citations_as_links() -> None:
                     " & \\<this>.\n- one")
 
 
+@pytest.mark.slow
 def test_missing_credentials_give_a_clear_error_and_exit_status_2(settings: Settings, slack: FakeSlack,
                                                                   monkeypatch: pytest.MonkeyPatch,
                                                                   capsys: pytest.CaptureFixture[str]) -> None:
@@ -417,6 +430,7 @@ https://www.youtube.com/watch?v=4k53z3Ysjg0
 """
 
 
+@pytest.mark.slow
 def test_kb_slack_as_documented_answers_with_the_real_agent(tmp_path: Path, slack: FakeSlack) -> None:
     """`kb slack` in a subprocess, configured by environment variables as docs/slack.md says."""
     from ingest.pipeline import ingest
@@ -466,6 +480,7 @@ def test_no_text_becomes_a_mention_or_a_slack_link() -> None:
     assert out == "[here](https://a.b/%3Ehi%3C!everyone%3E) and \\<!channel> \\<@U123> \\<https://x.y|z>"
 
 
+@pytest.mark.slow
 def test_a_message_naming_a_source_is_answered_from_it(bot: str, slack: FakeSlack, agent: FakeAgent) -> None:
     send(bot, event(f"<@{BOT_USER_ID}> source:capstone-talk {QUESTION.lower()}"))
     answers(slack)

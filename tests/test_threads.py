@@ -30,6 +30,7 @@ def test_most_recently_used_first_each_once_and_limited(tmp_path: Path) -> None:
     assert thread_exists(path, "c") and thread_exists(saver, "a") and not thread_exists(path, "nobody")
     saver.put({"configurable": {"thread_id": "e", "checkpoint_ns": ""}}, empty_checkpoint(), {}, {})
     assert saved_threads(path, limit=1) == ["e"]  # the listing left the saver usable (its lock released)
+    saver.conn.close()
 
 
 def test_no_database_or_no_tables_is_no_threads(tmp_path: Path) -> None:
