@@ -18,7 +18,6 @@ class Sentence:
     start_s: float | None = None
     marks: tuple[tuple[int, float], ...] = ()
     locator: str | None = None
-    speaker_turn: int = 0
 
     def time_at(self, offset: int) -> float | None:
         """The time of the fragment that contains character `offset`."""
@@ -168,7 +167,7 @@ def video_link(url: str | None, seconds: float | None) -> str | None:
 def sentence_to_json(s: Sentence) -> dict[str, Any]:
     d = asdict(s)
     d["marks"] = [list(m) for m in s.marks]
-    return {k: v for k, v in d.items() if k == "text" or not (v is None or v == [] or (k == "speaker_turn" and v == 0))}
+    return {k: v for k, v in d.items() if k == "text" or not (v is None or v == [])}
 
 
 def sentence_from_json(d: dict[str, Any]) -> Sentence:
@@ -177,5 +176,4 @@ def sentence_from_json(d: dict[str, Any]) -> Sentence:
         start_s=d.get("start_s"),
         marks=tuple((int(o), float(t)) for o, t in d.get("marks", ())),
         locator=d.get("locator"),
-        speaker_turn=int(d.get("speaker_turn", 0)),
     )
