@@ -23,7 +23,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from kb.tokens import STOPWORDS, stem, tokenize
+from kb.tokens import STOPWORDS, stem, tokenize, vocabulary_key
 
 __all__ = ["FORMAT", "STOPWORDS", "LexicalIndex", "bm25_matrix", "current_index", "index_folder", "stem", "tokenize"]
 
@@ -187,7 +187,7 @@ def current_index(store: Any, fingerprint: str | None = None) -> tuple[LexicalIn
     fp = store.fingerprint() if fingerprint is None else fingerprint
     base = index_folder(store.settings, store.name)
     marker = not fp.startswith(UNMARKED)
-    folder = base / hashlib.sha1(f"{FORMAT}:{fp}".encode()).hexdigest()[:16]
+    folder = base / hashlib.sha1(f"{FORMAT}:{vocabulary_key()}:{fp}".encode()).hexdigest()[:16]
     if marker and (folder / "done").is_file():
         try:
             return LexicalIndex.load(folder), "loaded"

@@ -25,12 +25,28 @@ STOPWORDS = frozenset(
 _WORD = re.compile(r"[a-z0-9]+(?:[.'][a-z0-9]+)*")
 
 
-def _aliases() -> dict[str, str]:
+def aliases() -> dict[str, str]:
     """Misheard unit words -> the word meant, and unit symbols -> their word (so "GW" meets its
-    spelled-out form), from the domain lexicon (kb/data/lexicon.json)."""
-    from kb.lexicon import load_lexicon
+    spelled-out form), from the domain lexicon in use (kb/data/lexicon.json and KB_LEXICON_FILE),
+    read on first use."""
+    global _ALIASES
+    if _ALIASES is None:
+        _ALIASES = _read_aliases()
+    return _ALIASES
 
-    lex = load_lexicon()
+
+def vocabulary_key() -> str:
+    """A short hash of the aliases: a saved BM25 index is only current for the lexicon it was built with."""
+    import hashlib
+    import json
+
+    return hashlib.sha1(json.dumps(sorted(aliases().items())).encode()).hexdigest()[:8]
+
+
+def _read_aliases() -> dict[str, str]:
+    from kb.lexicon import lexicon
+
+    lex = lexicon()
     out = dict(lex.misheard)
     for unit, word in _unit_words(lex).items():
         if len(unit) >= 2 and unit.isalpha():
@@ -47,7 +63,7 @@ def _unit_words(lex: Any) -> dict[str, str]:
     return first
 
 
-_ALIASES = _aliases()
+_ALIASES: dict[str, str] | None = None
 
 
 _STEMS: dict[str, str] = {}
@@ -64,7 +80,7 @@ def stem(word: str) -> str:
 
 
 def _stem(word: str) -> str:
-    word = _ALIASES.get(word, word)
+    word = aliases().get(word, word)
     for suffix, repl in (("ies", "y"), ("sses", "ss"), ("ing", ""), ("ed", ""), ("es", "e"), ("s", "")):
         if word.endswith(suffix) and len(word) - len(suffix) >= 3 and not word.endswith("ss"):
             return word[: -len(suffix)] + repl

@@ -28,3 +28,20 @@ def test_figures_context_words_are_the_tokenizer_s() -> None:
     from agent.figures import _words
 
     assert _words("Each satellite uses 3 kilowatts per dish, by the guest's estimate") == {"satellite", "dish", "estimate"}
+
+
+def test_a_users_lexicon_reaches_the_tokenizer_and_the_index_key(tmp_path, monkeypatch) -> None:
+    """KB_LEXICON_FILE's misheard words are aliases for BM25 too, and a saved index built with
+    another lexicon is not current (its folder key carries the aliases' hash)."""
+    import json
+
+    import kb.tokens
+
+    extra = tmp_path / "lexicon.json"
+    extra.write_text(json.dumps({"misheard": {"kilowot": "kilowatt"}}))
+    before = kb.tokens.vocabulary_key()
+    monkeypatch.setattr(kb.tokens, "_ALIASES", None)
+    monkeypatch.setattr(kb.tokens, "_STEMS", {})
+    monkeypatch.setenv("KB_LEXICON_FILE", str(extra))
+    assert kb.tokens.tokenize("each kilowot drawn") == kb.tokens.tokenize("each kilowatt drawn")
+    assert kb.tokens.vocabulary_key() != before
