@@ -65,7 +65,7 @@ class Agent:
         if self.backend == "openai":
             from agent.budget import get_counter
 
-            counter = get_counter(self.settings.model)
+            counter = get_counter(self.settings.model, load_timeout=self.settings.tokenizer_timeout_s)
         self.toolbox = Toolbox(self.retriever, self.settings, counter, mode=retrieval_mode)
         if checkpointer is None:
             from langgraph.checkpoint.sqlite import SqliteSaver
@@ -156,7 +156,7 @@ _AGENTS_LOCK = threading.Lock()
 
 def get_agent(settings: Settings) -> Agent:
     """A process-wide agent per settings (the model, index and BM25 stay warm between questions)."""
-    key = repr(settings)
+    key = settings.cache_key()  # repr hides secrets, and two keys are two agents
     with _AGENTS_LOCK:
         if key not in _AGENTS:
             _AGENTS[key] = Agent(settings)

@@ -242,8 +242,7 @@ def run_eval(
         "gold": str(gold), "gold_errors": [str(e) for e in errors],
         "backend": agent.backend, "model": settings.model if agent.backend == "openai" else None,
         "retriever": retriever, "unscoped": unscoped, "retrieval_only": retrieval_only, "git_commit": git_commit(), "corpus_fingerprint": corpus_fingerprint(sources),
-        "settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(settings).items()
-                     if k not in ("openai_api_key", "prices")},
+        "settings": {k: v for k, v in settings.flat().items() if k != "prices"},
         "created": dt.datetime.now().isoformat(timespec="seconds"),
     }
     if old is not None:

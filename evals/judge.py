@@ -11,7 +11,7 @@ from typing import Any
 
 from agent.prompts import JUDGE_PROMPT
 from evals.gold_file import GoldQuestion
-from kb.settings import Settings
+from kb.settings import Settings, reveal
 
 
 class JudgeUnavailable(RuntimeError):
@@ -19,7 +19,7 @@ class JudgeUnavailable(RuntimeError):
 
 
 def check_judge(settings: Settings) -> None:
-    if not (settings.openai_api_key or settings.openai_base_url):
+    if not (reveal(settings.openai_api_key) or settings.openai_base_url):
         raise JudgeUnavailable("--judge needs a model: set OPENAI_API_KEY or OPENAI_BASE_URL")
 
 

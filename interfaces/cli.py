@@ -249,9 +249,9 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
 def _require_model(settings: Any) -> None:
     """The OpenAI backend, chosen with no model configured, is a usage error that says what to set."""
-    if settings.resolved_backend == "openai" and not (settings.openai_api_key or settings.openai_base_url):
-        from kb.settings import SettingsError
+    from kb.settings import SettingsError, reveal
 
+    if settings.resolved_backend == "openai" and not (reveal(settings.openai_api_key) or settings.openai_base_url):
         raise SettingsError("the openai backend needs a model, but neither OPENAI_API_KEY (OpenAI) nor "
                             "OPENAI_BASE_URL (an OpenAI-compatible server) is set")
 
@@ -417,7 +417,7 @@ def cmd_digest(args: argparse.Namespace) -> int:
     items = digest(settings, since_s=window, top=args.top)
     text = digest_markdown(items, args.since)
     if args.slack_channel:
-        failed = _post_digest(text, args.slack_channel)
+        failed = _post_digest(text, args.slack_channel, settings)
         if failed:
             print(f"kb: {failed}", file=sys.stderr)
             return EXIT_UNAVAILABLE
@@ -428,16 +428,15 @@ def cmd_digest(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _post_digest(markdown: str, channel: str) -> str | None:
+def _post_digest(markdown: str, channel: str, settings: Any) -> str | None:
     """Post the digest to a Slack channel with the bot's token; the reason it failed, if it did."""
-    import os
-
     from slack_sdk import WebClient
     from slack_sdk.errors import SlackApiError
 
     from interfaces.slack_bot import api_url
+    from kb.settings import reveal
 
-    token = os.environ.get("SLACK_BOT_TOKEN")
+    token = reveal(settings.slack_bot_token)
     if not token:
         return "set SLACK_BOT_TOKEN (the app's Bot User OAuth Token, xoxb-…) to post the digest"
     import re
@@ -445,11 +444,11 @@ def _post_digest(markdown: str, channel: str) -> str | None:
     mrkdwn = re.sub(r"\[([^\]]+)\]\((https?://[^)\s]+)\)", r"<\2|\1>", markdown)  # Markdown links -> Slack links
     mrkdwn = re.sub(r"^# (.+)$", r"*\1*", mrkdwn, flags=re.M)
     try:
-        WebClient(token=token, base_url=api_url()).chat_postMessage(channel=channel, text=mrkdwn, unfurl_links=False)
+        WebClient(token=token, base_url=api_url(settings)).chat_postMessage(channel=channel, text=mrkdwn, unfurl_links=False)
     except SlackApiError as exc:
         return f"Slack refused the digest for {channel}: {exc.response.get('error', exc)}"
     except OSError as exc:
-        return f"cannot reach Slack at {api_url()}: {exc}"
+        return f"cannot reach Slack at {api_url(settings)}: {exc}"
     return None
 
 

@@ -30,7 +30,7 @@ from interfaces.mcp_tools import (
     SourcesResult,
     TranscriptResult,
 )
-from kb.settings import Settings
+from kb.settings import Settings, reveal
 
 logger = logging.getLogger("kb.mcp")
 
@@ -184,7 +184,7 @@ def main(settings: Settings, http: bool = False, host: str | None = None, port: 
     """Serve until the client disconnects (stdio) or the process is stopped (HTTP). Returns the exit status."""
     host = host or settings.mcp_host
     port = settings.mcp_port if port is None else port
-    token = token or settings.mcp_token
+    token = token or reveal(settings.mcp_token)
     if http:
         try:
             check_bind(host, token)

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import html
 import logging
-import os
 import re
 import sqlite3
 import sys
@@ -37,7 +36,7 @@ from slack_sdk import WebClient
 
 from agent.citations import marker_links
 from agent.prompts import APOLOGY
-from kb.settings import Settings
+from kb.settings import Settings, reveal
 
 logger = logging.getLogger("kb.slack")
 
@@ -67,7 +66,7 @@ class SlackConfigError(ValueError):
 
 @dataclass(frozen=True)
 class SlackConfig:
-    """Slack credentials and endpoint, from `SLACK_*` environment variables."""
+    """Slack credentials and endpoint, from the settings' `slack` section (`SLACK_*` variables)."""
 
     bot_token: str
     signing_secret: str
@@ -75,12 +74,11 @@ class SlackConfig:
     api_url: str = DEFAULT_API_URL
 
     @classmethod
-    def from_env(cls, env: dict[str, str] | None = None, socket: bool = False) -> SlackConfig:
-        """Read SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET (HTTP mode), SLACK_APP_TOKEN (Socket Mode), SLACK_API_URL."""
-        env = dict(os.environ) if env is None else env
-        token = env.get("SLACK_BOT_TOKEN", "").strip()
-        secret = env.get("SLACK_SIGNING_SECRET", "").strip()
-        app_token = env.get("SLACK_APP_TOKEN", "").strip() or None
+    def from_settings(cls, settings: Settings, socket: bool = False) -> SlackConfig:
+        """SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET (HTTP mode), SLACK_APP_TOKEN (Socket Mode), SLACK_API_URL."""
+        token = reveal(settings.slack_bot_token) or ""
+        secret = reveal(settings.slack_signing_secret) or ""
+        app_token = reveal(settings.slack_app_token)
         missing = []
         if not token:
             missing.append("SLACK_BOT_TOKEN (the app's Bot User OAuth Token, xoxb-…)")
@@ -90,14 +88,12 @@ class SlackConfig:
             missing.append("SLACK_APP_TOKEN (an app-level token, xapp-…, with connections:write) for --socket")
         if missing:
             raise SlackConfigError("set " + " and ".join(missing) + "; see docs/slack.md")
-        return cls(token, secret, app_token, api_url(env))
+        return cls(token, secret, app_token, api_url(settings))
 
 
-def api_url(env: dict[str, str] | None = None) -> str:
+def api_url(settings: Settings) -> str:
     """The Web API base URL: SLACK_API_URL or Slack's, always ending in `/` (slack_sdk joins method names)."""
-    env = dict(os.environ) if env is None else env
-    url = (env.get("SLACK_API_URL") or DEFAULT_API_URL).strip()
-    return url if url.endswith("/") else url + "/"
+    return settings.slack_api_url
 
 
 # -- remembering events ----------------------------------------------------------------------
@@ -486,12 +482,12 @@ def build_app(settings: Settings, answer_fn: AnswerFn | None = None, client: Web
     missing) and the Web API to SLACK_API_URL; `answer_fn(question, thread_id=, settings=)` defaults to
     `agent.answer.answer`. Calls `auth.test` once, to learn the bot's own ids."""
     if client is None:
-        token = token or os.environ.get("SLACK_BOT_TOKEN", "").strip()
+        token = token or reveal(settings.slack_bot_token)
         if not token:
             raise SlackConfigError("set SLACK_BOT_TOKEN (the app's Bot User OAuth Token, xoxb-…)")
-        client = WebClient(token=token, base_url=api_url())
+        client = WebClient(token=token, base_url=api_url(settings))
     if signing_secret is None:
-        signing_secret = os.environ.get("SLACK_SIGNING_SECRET", "").strip()
+        signing_secret = reveal(settings.slack_signing_secret) or ""
     bolt_logger = logging.getLogger("slack_bolt.App")
     if _QUIET_CLIENT_WARNING not in bolt_logger.filters:
         bolt_logger.addFilter(_QUIET_CLIENT_WARNING)
@@ -554,7 +550,7 @@ def main(settings: Settings, host: str = "0.0.0.0", port: int = 3000, socket: bo
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
-        config = SlackConfig.from_env(socket=socket)
+        config = SlackConfig.from_settings(settings, socket=socket)
     except SlackConfigError as exc:
         print(f"kb slack: {exc}", file=sys.stderr)
         return 2

@@ -83,15 +83,10 @@ class SentenceTransformerEmbedder:
     def model(self) -> Any:
         with self._lock:
             if self._model is None:
-                import os
+                from kb.settings import quiet_model_libraries
 
                 bundled = self.name.lower() in _MINILM_NAMES
-                if bundled:  # ships in a package: never ask a model hub for it
-                    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-                os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-                os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-                os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
-                os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
+                quiet_model_libraries(offline=bundled)  # ships in a package: never ask a model hub for it
                 from sentence_transformers import SentenceTransformer
 
                 try:

@@ -19,7 +19,7 @@ from typing import Any
 
 from agent.models import ModelReply, ModelUnavailable, TokenCallback, ToolCall
 from agent.prompts import NO_TOOLS_SYSTEM_PROMPT, SEARCH_RESULTS_MESSAGE, SYSTEM_PROMPT
-from kb.settings import Settings, SettingsError
+from kb.settings import Settings, SettingsError, reveal
 
 log = logging.getLogger(__name__)
 TOOLS_MODES = ("auto", "on", "off")
@@ -52,7 +52,7 @@ class OpenAIChat:
             import openai
 
             self._client = openai.OpenAI(
-                api_key=self.settings.openai_api_key or "not-needed",
+                api_key=reveal(self.settings.openai_api_key) or "not-needed",
                 base_url=self.settings.openai_base_url or None,
                 timeout=self.settings.request_timeout_s,
                 max_retries=self.settings.max_retries,
@@ -107,7 +107,7 @@ class OpenAIChat:
             return reply
         from agent.budget import get_counter
 
-        counter = get_counter(self.settings.model)
+        counter = get_counter(self.settings.model, load_timeout=self.settings.tokenizer_timeout_s)
         reply.prompt_tokens = sum(counter.count(str(m.get("content") or "")) + 4 for m in messages)
         reply.completion_tokens = counter.count(reply.content) + sum(counter.count(c.arguments) for c in reply.tool_calls)
         return reply
