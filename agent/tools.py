@@ -101,7 +101,7 @@ class Toolbox:
         query = str(args.get("query") or "").strip()
         if not query:
             raise ValueError("'query' is required")
-        k = max(1, min(int(args.get("k") or self.settings.top_k), 10))
+        k = max(1, min(int(args.get("k") or self.settings.retrieval.top_k), 10))
         if scope:
             args = {**args, "source": scope}  # the run's scope wins over what the model asked for
         source = args.get("source") or None
@@ -138,7 +138,7 @@ class Toolbox:
         from agent.budget import pack
 
         texts = [json.dumps(i, ensure_ascii=False) for i in items]
-        return pack(texts, self.settings.context_token_budget, self.counter)
+        return pack(texts, self.settings.agent.context_token_budget, self.counter)
 
     def calculate(self, args: dict[str, Any]) -> ToolOutcome:
         from agent.calculator import CalcError, calculate

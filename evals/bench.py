@@ -79,13 +79,13 @@ def corpus_texts(corpus: Path | None, settings: Settings) -> list[str]:
 
     embedder = get_embedder(settings)
     files, _ = expand_paths([corpus or bundled_corpus()])
-    max_tokens = min(settings.chunk_tokens, embedder.max_tokens)
+    max_tokens = min(settings.chunking.tokens, embedder.max_tokens)
     return [embedding_text(c.title, c.text) for f in files
-            for c in chunk_document(load_document(f), embedder.count_tokens, max_tokens, settings.chunk_overlap_tokens)]
+            for c in chunk_document(load_document(f), embedder.count_tokens, max_tokens, settings.chunking.overlap_tokens)]
 
 
 def bench_ingest(corpus: Path | None, settings: Settings, label: str) -> dict[str, float]:
-    """Raw embedding, then a full ingest, of the same chunks with one backend (settings.embedding_backend)."""
+    """Raw embedding, then a full ingest, of the same chunks with one backend (settings.embedding.backend)."""
     from ingest.pipeline import bundled_corpus, ingest
     from kb.embeddings import get_embedder
 
@@ -93,8 +93,8 @@ def bench_ingest(corpus: Path | None, settings: Settings, label: str) -> dict[st
     embedder.embed(["warm up the model"])
     texts = corpus_texts(corpus, settings)
     t0, c0 = time.perf_counter(), time.process_time()
-    for i in range(0, len(texts), settings.embedding_batch_size):
-        embedder.embed(texts[i : i + settings.embedding_batch_size])
+    for i in range(0, len(texts), settings.embedding.batch_size):
+        embedder.embed(texts[i : i + settings.embedding.batch_size])
     raw, raw_cpu = time.perf_counter() - t0, time.process_time() - c0
     t0, c0 = time.perf_counter(), time.process_time()
     report = ingest([corpus or bundled_corpus()], settings=settings, embedder=embedder, progress=False)
@@ -106,7 +106,7 @@ def bench_ingest(corpus: Path | None, settings: Settings, label: str) -> dict[st
         "raw_chunks_per_cpu_s": len(texts) / raw_cpu, "ingest_chunks_per_cpu_s": report.chunks_added / full_cpu,
         "ratio": (report.chunks_added / full) / (len(texts) / raw), "reingest_s": again.seconds,
     }
-    print(f"ingest [{label}, {settings.embedding_backend}]: {row['chunks']} chunks; raw embedding "
+    print(f"ingest [{label}, {settings.embedding.backend}]: {row['chunks']} chunks; raw embedding "
           f"{row['raw_chunks_per_s']:.1f} chunks/s ({row['raw_chunks_per_cpu_s']:.1f} per CPU-s), ingest "
           f"{row['ingest_chunks_per_s']:.1f} chunks/s ({row['ingest_chunks_per_cpu_s']:.1f} per CPU-s) "
           f"= {row['ratio'] * 100:.0f}% of raw; unchanged re-ingest {row['reingest_s']:.2f} s ({_load()})", flush=True)
@@ -208,7 +208,7 @@ def bench_answer(settings: Settings, rounds: int = 3) -> dict[str, float]:
 
 def _env(settings: Settings) -> dict[str, str]:
     """The environment for timing `kb` in a fresh process: the bench's own home, model and model cache."""
-    return child_environment(Path(__file__).resolve().parent.parent, home=settings.home, embedding_model=settings.embedding_model,
+    return child_environment(Path(__file__).resolve().parent.parent, home=settings.home, embedding_model=settings.embedding.model,
                              backend="offline", model_cache=settings.model_cache_path)
 
 

@@ -168,7 +168,7 @@ def queries(n: int) -> list[str]:
 def search_fresh_process(settings: Settings, rounds: int = 200) -> dict[str, Any]:
     """Load the saved index and search in a new process (so nothing is warm but the OS page cache)."""
     root = str(Path(__file__).resolve().parent.parent)
-    env = child_environment(root, home=settings.home, embedding_model=settings.embedding_model)
+    env = child_environment(root, home=settings.home, embedding_model=settings.embedding.model)
     out = subprocess.run([sys.executable, "-c", _PROBE, str(rounds)], env=env, capture_output=True, text=True, check=False, cwd=root)
     if out.returncode != 0:
         raise RuntimeError(f"search probe failed: {out.stderr.strip().splitlines()[-1:]}")

@@ -251,7 +251,7 @@ def _require_model(settings: Any) -> None:
     """The OpenAI backend, chosen with no model configured, is a usage error that says what to set."""
     from kb.settings import SettingsError, reveal
 
-    if settings.resolved_backend == "openai" and not (reveal(settings.openai_api_key) or settings.openai_base_url):
+    if settings.resolved_backend == "openai" and not (reveal(settings.agent.openai_api_key) or settings.agent.openai_base_url):
         raise SettingsError("the openai backend needs a model, but neither OPENAI_API_KEY (OpenAI) nor "
                             "OPENAI_BASE_URL (an OpenAI-compatible server) is set")
 
@@ -436,7 +436,7 @@ def _post_digest(markdown: str, channel: str, settings: Any) -> str | None:
     from interfaces.slack_bot import api_url
     from kb.settings import reveal
 
-    token = reveal(settings.slack_bot_token)
+    token = reveal(settings.slack.bot_token)
     if not token:
         return "set SLACK_BOT_TOKEN (the app's Bot User OAuth Token, xoxb-…) to post the digest"
     import re

@@ -182,9 +182,9 @@ def configure_logging(level: str) -> None:
 def main(settings: Settings, http: bool = False, host: str | None = None, port: int | None = None,
          token: str | None = None, allow_ingest: bool = False) -> int:
     """Serve until the client disconnects (stdio) or the process is stopped (HTTP). Returns the exit status."""
-    host = host or settings.mcp_host
-    port = settings.mcp_port if port is None else port
-    token = token or reveal(settings.mcp_token)
+    host = host or settings.mcp.host
+    port = settings.mcp.port if port is None else port
+    token = token or reveal(settings.mcp.token)
     if http:
         try:
             check_bind(host, token)

@@ -76,9 +76,9 @@ class SlackConfig:
     @classmethod
     def from_settings(cls, settings: Settings, socket: bool = False) -> SlackConfig:
         """SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET (HTTP mode), SLACK_APP_TOKEN (Socket Mode), SLACK_API_URL."""
-        token = reveal(settings.slack_bot_token) or ""
-        secret = reveal(settings.slack_signing_secret) or ""
-        app_token = reveal(settings.slack_app_token)
+        token = reveal(settings.slack.bot_token) or ""
+        secret = reveal(settings.slack.signing_secret) or ""
+        app_token = reveal(settings.slack.app_token)
         missing = []
         if not token:
             missing.append("SLACK_BOT_TOKEN (the app's Bot User OAuth Token, xoxb-…)")
@@ -93,7 +93,7 @@ class SlackConfig:
 
 def api_url(settings: Settings) -> str:
     """The Web API base URL: SLACK_API_URL or Slack's, always ending in `/` (slack_sdk joins method names)."""
-    return settings.slack_api_url
+    return settings.slack.api_url
 
 
 # -- remembering events ----------------------------------------------------------------------
@@ -353,7 +353,7 @@ class SlackBot:
         self.ledger = ledger
         # answers run here, not on Bolt's listener threads, so button clicks are acknowledged at once
         # sized for remote models, which spend most of an answer waiting (KB_SLACK_WORKERS)
-        self.pool = ThreadPoolExecutor(max_workers=settings.slack_workers, thread_name_prefix="kb-slack-answer")
+        self.pool = ThreadPoolExecutor(max_workers=settings.slack.workers, thread_name_prefix="kb-slack-answer")
 
     # events ------------------------------------------------------------------------------
 
@@ -482,12 +482,12 @@ def build_app(settings: Settings, answer_fn: AnswerFn | None = None, client: Web
     missing) and the Web API to SLACK_API_URL; `answer_fn(question, thread_id=, settings=)` defaults to
     `agent.answer.answer`. Calls `auth.test` once, to learn the bot's own ids."""
     if client is None:
-        token = token or reveal(settings.slack_bot_token)
+        token = token or reveal(settings.slack.bot_token)
         if not token:
             raise SlackConfigError("set SLACK_BOT_TOKEN (the app's Bot User OAuth Token, xoxb-…)")
         client = WebClient(token=token, base_url=api_url(settings))
     if signing_secret is None:
-        signing_secret = reveal(settings.slack_signing_secret) or ""
+        signing_secret = reveal(settings.slack.signing_secret) or ""
     bolt_logger = logging.getLogger("slack_bolt.App")
     if _QUIET_CLIENT_WARNING not in bolt_logger.filters:
         bolt_logger.addFilter(_QUIET_CLIENT_WARNING)

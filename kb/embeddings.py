@@ -199,8 +199,8 @@ def onnx_embedder(model: str, cache: Path, batch_size: int = 64) -> Embedder:
 
 def get_embedder(settings: Settings) -> Embedder:
     """The (process-wide, lazily loaded) embedder the settings name. `hashing` is the test embedder."""
-    return _cached_embedder(settings.embedding_model, settings.embedding_device, settings.embedding_batch_size,
-                            settings.embedding_backend, str(settings.model_cache_path))
+    return _cached_embedder(settings.embedding.model, settings.embedding.device, settings.embedding.batch_size,
+                            settings.embedding.backend, str(settings.model_cache_path))
 
 
 @register_embedding_function
