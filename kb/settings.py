@@ -184,7 +184,7 @@ class SlackSettings(Section):
     prefix: ClassVar[str] = "KB_SLACK_"
     workers: int = Field(8, ge=1, description="Slack questions answered at once")
     bot_token: SecretStr | None = Field(None, validation_alias=_alias("bot_token", "KB_SLACK_BOT_TOKEN", "SLACK_BOT_TOKEN"),
-                                        description="the app's Bot User OAuth Token (`xoxb-…`)")
+                                        description="the app's Bot User OAuth Token (`xoxb-…`; [docs/slack.md](docs/slack.md))")
     signing_secret: SecretStr | None = Field(None, validation_alias=_alias(
         "signing_secret", "KB_SLACK_SIGNING_SECRET", "SLACK_SIGNING_SECRET"), description=(
         "the app's signing secret (HTTP mode)"))
@@ -204,7 +204,8 @@ class McpSettings(Section):
     """`kb mcp --http` (interfaces/mcp_server.py)."""
 
     prefix: ClassVar[str] = "KB_MCP_"
-    token: SecretStr | None = Field(None, description="the bearer token `kb mcp --http` requires")
+    token: SecretStr | None = Field(None, description=(
+        "the bearer token `kb mcp --http` requires ([MCP](#mcp-claude-chatgpt-and-other-agents))"))
     host: str = Field("127.0.0.1", min_length=1, description="the address `kb mcp --http` listens on")
     port: int = Field(8765, ge=1, le=65535, description="the TCP port `kb mcp --http` listens on")
 
