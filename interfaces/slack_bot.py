@@ -74,6 +74,11 @@ class SlackConfig:
     api_url: str = DEFAULT_API_URL
 
     @classmethod
+    def from_env(cls, env: dict[str, str] | None = None, socket: bool = False) -> SlackConfig:
+        """From the environment (or `env`), as `kb slack` reads them when it starts."""
+        return cls.from_settings(Settings.from_env(env), socket=socket)
+
+    @classmethod
     def from_settings(cls, settings: Settings, socket: bool = False) -> SlackConfig:
         """SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET (HTTP mode), SLACK_APP_TOKEN (Socket Mode), SLACK_API_URL."""
         token = reveal(settings.slack.bot_token) or ""
@@ -91,9 +96,9 @@ class SlackConfig:
         return cls(token, secret, app_token, api_url(settings))
 
 
-def api_url(settings: Settings) -> str:
+def api_url(settings: Settings | None = None) -> str:
     """The Web API base URL: SLACK_API_URL or Slack's, always ending in `/` (slack_sdk joins method names)."""
-    return settings.slack.api_url
+    return (settings or Settings.from_env()).slack.api_url
 
 
 # -- remembering events ----------------------------------------------------------------------
@@ -550,7 +555,7 @@ def main(settings: Settings, host: str = "0.0.0.0", port: int = 3000, socket: bo
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
-        config = SlackConfig.from_settings(settings, socket=socket)
+        config = SlackConfig.from_env(socket=socket)
     except SlackConfigError as exc:
         print(f"kb slack: {exc}", file=sys.stderr)
         return 2
