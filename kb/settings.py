@@ -282,13 +282,7 @@ class Settings(BaseSettings):
         """Defaults, then the environment (`env`, or os.environ), then `overrides` (flat or section
         names; None values are ignored)."""
         values = EnvironmentSource(cls, os.environ if env is None else env)()
-        given = nest({k: v for k, v in overrides.items() if v is not None})
-        for key, value in given.items():
-            if key in SECTIONS and isinstance(value, dict) and isinstance(values.get(key), dict):
-                values[key] = {**values[key], **value}
-            else:
-                values[key] = value
-        return cls(**values)
+        return cls(**_merge(values, nest({k: v for k, v in overrides.items() if v is not None})))
 
     def with_(self, **changes: Any) -> Settings:
         """A copy with some settings changed (flat or section names); None values are ignored."""
@@ -297,7 +291,7 @@ class Settings(BaseSettings):
     def replace(self, **changes: Any) -> Settings:
         """A copy with these settings (flat or section names) set, None included; validated again."""
         current: dict[str, Any] = {name: getattr(self, name) for name in type(self).model_fields}
-        return type(self)(**{**current, **changes})
+        return type(self)(**_merge(current, nest(changes)))
 
     # --- derived values ---------------------------------------------------------------------------
     @property
@@ -415,6 +409,17 @@ def nest(data: Mapping[str, Any]) -> dict[str, Any]:
         merged = dict(current) if current is not None else {}  # a dict, or a section model (its fields)
         merged[name] = out.pop(flat)
         out[section] = merged
+    return out
+
+
+def _merge(base: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
+    """`base` with `changes` over it; a section given as a dict changes only the fields it names."""
+    out = dict(base)
+    for key, value in changes.items():
+        if key in SECTIONS and isinstance(value, dict) and out.get(key) is not None:
+            out[key] = {**dict(out[key]), **value}
+        else:
+            out[key] = value
     return out
 
 

@@ -13,6 +13,7 @@ import pytest
 from kb.settings import (
     FLAT_NAMES,
     SECTIONS,
+    RetrievalSettings,
     Settings,
     SettingsError,
     child_environment,
@@ -119,7 +120,8 @@ def test_flat_and_section_keywords(tmp_path: Path) -> None:
     assert (changed.retrieval.top_k, changed.agent.model, changed.embedding.model) == (4, "m", "hashing")
     assert changed.chunking == flat.chunking and flat.retrieval.top_k == 3  # a copy; the original is frozen
     assert flat.with_(chroma_url="http://x").replace(chroma_url=None).chroma_url is None
-    assert flat.replace(retrieval={"top_k": 6}).retrieval.top_k == 6
+    assert flat.with_(candidates=9).replace(retrieval={"top_k": 6}).retrieval == RetrievalSettings(top_k=6, candidates=9)
+    assert Settings.from_env({"KB_CANDIDATES": "9"}, retrieval={"top_k": 6}).retrieval == RetrievalSettings(top_k=6, candidates=9)
     assert Settings(home="~/kb-x", model_cache="~/m").home == Path.home() / "kb-x"
     assert Settings(model_cache="~/m").model_cache_path == Path.home() / "m"
     assert Settings(home=tmp_path).model_cache_path == tmp_path / "models"
