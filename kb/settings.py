@@ -392,11 +392,11 @@ FLAT_NAMES: dict[str, tuple[str, str]] = {v.flat: (v.section, v.name) for v in V
 """Flat name -> (section, field) for the settings in sections: `top_k` -> ('retrieval', 'top_k')."""
 
 
-def env_name(flat: str) -> str:
-    """The environment variable of a setting given by its flat name (`embedding_model` -> KB_EMBEDDING_MODEL)."""
+def variable(flat: str) -> Variable:
+    """The setting with this flat name (`embedding_model`: `embedding.model`, KB_EMBEDDING_MODEL)."""
     for var in variables():
-        if var.flat == flat or (not var.section and var.name == flat):
-            return var.env[0] if var.env[0].startswith(_PREFIX) else f"{_PREFIX}{var.flat.upper()}"
+        if var.flat == flat:
+            return var
     raise SettingsError(f"unknown setting {flat!r}")
 
 
@@ -525,14 +525,18 @@ def quiet_model_libraries(offline: bool = True) -> None:
         os.environ.setdefault(key, value)
 
 
-def child_environment(pythonpath: str | Path | None = None, **settings: Any) -> dict[str, str]:
-    """The environment for running kb in a child process: this one's without its `KB_*` variables,
-    the given settings (by flat name, e.g. `home=`, `embedding_model=`) as their variables, and
-    `pythonpath` first on PYTHONPATH."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(_PREFIX)}
+def child_environment(pythonpath: str | Path | None = None, inherit_kb: bool = False, **settings: Any) -> dict[str, str]:
+    """The environment for running kb in a child process: this one's, without its `KB_*` variables
+    unless `inherit_kb`; each given setting (by flat name: `home=`, `embedding_model=`, …) as its
+    variable, or with all its variables removed when given None (`openai_api_key=None` drops
+    OPENAI_API_KEY too); and `pythonpath` first on PYTHONPATH."""
+    env = {k: v for k, v in os.environ.items() if inherit_kb or not k.startswith(_PREFIX)}
     for flat, value in settings.items():
+        var = variable(flat)
+        for name in var.env:
+            env.pop(name, None)
         if value is not None:
-            env[env_name(flat)] = reveal(value) or "" if isinstance(value, SecretStr) else str(value)
+            env[var.env[0]] = (reveal(value) or "") if isinstance(value, SecretStr) else str(value)
     if pythonpath is not None:
         env["PYTHONPATH"] = os.pathsep.join(p for p in (str(pythonpath), env.get("PYTHONPATH", "")) if p)
     return env

@@ -171,6 +171,12 @@ def test_child_environment_and_quiet_libraries(monkeypatch: pytest.MonkeyPatch, 
     assert Settings.from_env(env).embedding.model == "hashing"
     with pytest.raises(SettingsError, match="unknown setting"):
         child_environment(no_such_setting=1)
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-parent")
+    monkeypatch.setenv("KB_BACKEND", "openai")
+    assert "OPENAI_API_KEY" not in child_environment(openai_api_key=None)
+    kept = child_environment(inherit_kb=True, backend="offline", openai_api_key="sk-child")
+    assert (kept["KB_TOP_K"], kept["KB_BACKEND"], kept["KB_OPENAI_API_KEY"]) == ("9", "offline", "sk-child")
+    assert "OPENAI_API_KEY" not in kept
     monkeypatch.setenv("TRANSFORMERS_VERBOSITY", "info")
     monkeypatch.delenv("HF_HUB_DISABLE_PROGRESS_BARS", raising=False)
     quiet_model_libraries(offline=False)
