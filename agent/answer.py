@@ -69,18 +69,18 @@ class Agent:
         if self.backend == "openai":
             from agent.budget import get_counter
 
-            counter = get_counter(self.settings.model)
+            counter = get_counter(self.settings.agent.model, load_timeout=self.settings.agent.tokenizer_timeout_s)
         self.toolbox = Toolbox(self.retriever, self.settings, counter, mode=retrieval_mode)
         if checkpointer is None:
             from langgraph.checkpoint.sqlite import SqliteSaver
 
             checkpointer = SqliteSaver(threads_connection(self.settings))  # the saver locks around its cursor
         self.checkpointer = checkpointer
-        self.deps = Deps(chat=self.chat, toolbox=self.toolbox, max_tool_rounds=self.settings.max_tool_rounds,
-                         max_history_turns=self.settings.max_history_turns,
-                         abstain_threshold=self.settings.abstain_threshold, min_coverage=self.settings.min_coverage,
+        self.deps = Deps(chat=self.chat, toolbox=self.toolbox, max_tool_rounds=self.settings.agent.max_tool_rounds,
+                         max_history_turns=self.settings.agent.max_history_turns,
+                         abstain_threshold=self.settings.agent.abstain_threshold, min_coverage=self.settings.agent.min_coverage,
                          encoder=encoder, checkpointer=checkpointer,
-                         top_k=self.settings.top_k, attribution_threshold=self.settings.attribution_threshold)
+                         top_k=self.settings.retrieval.top_k, attribution_threshold=self.settings.agent.attribution_threshold)
         self.graph = build_graph(self.deps)
         self._sources: set[str] = set()
 
@@ -112,7 +112,7 @@ class Agent:
         state = self.graph.invoke(
             {"question": question, "messages": [], "evidence": [], "tool_calls": [], "rounds": 0,
              "usage": {"prompt_tokens": 0, "completion_tokens": 0}},
-            {"configurable": run, "recursion_limit": 4 * self.settings.max_tool_rounds + 10},
+            {"configurable": run, "recursion_limit": 4 * self.settings.agent.max_tool_rounds + 10},
             durability="exit",  # one checkpoint per turn, not one per step
         )
         from agent.models import Evidence
@@ -149,7 +149,7 @@ def threads_connection(settings: Settings) -> sqlite3.Connection:
 
 
 def cost_usd(settings: Settings, usage: dict[str, Any]) -> float:
-    price = settings.prices.get(settings.model)
+    price = settings.agent.prices.get(settings.agent.model)
     if not price:
         return 0.0
     return round(usage.get("prompt_tokens", 0) / 1e6 * price[0] + usage.get("completion_tokens", 0) / 1e6 * price[1], 6)
@@ -161,7 +161,7 @@ _AGENTS_LOCK = threading.Lock()
 
 def get_agent(settings: Settings) -> Agent:
     """A process-wide agent per settings (the model, index and BM25 stay warm between questions)."""
-    key = repr(settings)
+    key = settings.cache_key()  # repr hides secrets, and two keys are two agents
     with _AGENTS_LOCK:
         if key not in _AGENTS:
             _AGENTS[key] = Agent(settings)

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 import threading
 import warnings
 from collections.abc import Callable, Sequence
@@ -179,7 +178,7 @@ def get_counter(
         if cached is not None:
             return cached
         if load_timeout is None:
-            load_timeout = float(os.environ.get("KB_TOKENIZER_TIMEOUT", DEFAULT_LOAD_TIMEOUT))
+            load_timeout = DEFAULT_LOAD_TIMEOUT  # callers pass settings.agent.tokenizer_timeout_s (KB_TOKENIZER_TIMEOUT)
         counter: TokenCounter
         if loader is None and _tiktoken_failed:
             counter = EstimateCounter()

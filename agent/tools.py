@@ -109,12 +109,12 @@ class Toolbox:
         they are what the model sees and may cite)."""
         if scope:
             arguments = {**arguments, "source": scope}  # the run's scope wins over what the model asked for
-        k = args.k if args.k is not None else min(self.settings.top_k, MAX_K)
+        k = args.k if args.k is not None else min(self.settings.retrieval.top_k, MAX_K)
         passages = self.retriever.search(args.query, k=k, source=scope or args.source or None, mode=self.mode)
         if self.counter is not None:
             from agent.budget import pack
 
-            passages = [passages[i] for i in pack([passage_text(p) for p in passages], self.settings.context_token_budget,
+            passages = [passages[i] for i in pack([passage_text(p) for p in passages], self.settings.agent.context_token_budget,
                                                   self.counter)]
         return ToolResult(SEARCH, arguments, passages=tuple(passages))
 

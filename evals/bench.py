@@ -17,7 +17,6 @@ works in a temporary folder, which it removes on exit, Ctrl-C and SIGTERM.
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import shutil
 import signal
@@ -32,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from evals.metrics import percentile
-from kb.settings import Settings
+from kb.settings import Settings, child_environment
 
 # rough rates on the reference machine (2 cores, quiet), only for the up-front estimate
 _EST_CHUNKS_PER_S = {"onnx": 45.0, "torch": 30.0}
@@ -80,13 +79,13 @@ def corpus_texts(corpus: Path | None, settings: Settings) -> list[str]:
 
     embedder = get_embedder(settings)
     files, _ = expand_paths([corpus or bundled_corpus()])
-    max_tokens = min(settings.chunk_tokens, embedder.max_tokens)
+    max_tokens = min(settings.chunking.tokens, embedder.max_tokens)
     return [embedding_text(c.title, c.text) for f in files
-            for c in chunk_document(load_document(f), embedder.count_tokens, max_tokens, settings.chunk_overlap_tokens)]
+            for c in chunk_document(load_document(f), embedder.count_tokens, max_tokens, settings.chunking.overlap_tokens)]
 
 
 def bench_ingest(corpus: Path | None, settings: Settings, label: str) -> dict[str, float]:
-    """Raw embedding, then a full ingest, of the same chunks with one backend (settings.embedding_backend)."""
+    """Raw embedding, then a full ingest, of the same chunks with one backend (settings.embedding.backend)."""
     from ingest.pipeline import bundled_corpus, ingest
     from kb.embeddings import get_embedder
 
@@ -94,8 +93,8 @@ def bench_ingest(corpus: Path | None, settings: Settings, label: str) -> dict[st
     embedder.embed(["warm up the model"])
     texts = corpus_texts(corpus, settings)
     t0, c0 = time.perf_counter(), time.process_time()
-    for i in range(0, len(texts), settings.embedding_batch_size):
-        embedder.embed(texts[i : i + settings.embedding_batch_size])
+    for i in range(0, len(texts), settings.embedding.batch_size):
+        embedder.embed(texts[i : i + settings.embedding.batch_size])
     raw, raw_cpu = time.perf_counter() - t0, time.process_time() - c0
     t0, c0 = time.perf_counter(), time.process_time()
     report = ingest([corpus or bundled_corpus()], settings=settings, embedder=embedder, progress=False)
@@ -107,7 +106,7 @@ def bench_ingest(corpus: Path | None, settings: Settings, label: str) -> dict[st
         "raw_chunks_per_cpu_s": len(texts) / raw_cpu, "ingest_chunks_per_cpu_s": report.chunks_added / full_cpu,
         "ratio": (report.chunks_added / full) / (len(texts) / raw), "reingest_s": again.seconds,
     }
-    print(f"ingest [{label}, {settings.embedding_backend}]: {row['chunks']} chunks; raw embedding "
+    print(f"ingest [{label}, {settings.embedding.backend}]: {row['chunks']} chunks; raw embedding "
           f"{row['raw_chunks_per_s']:.1f} chunks/s ({row['raw_chunks_per_cpu_s']:.1f} per CPU-s), ingest "
           f"{row['ingest_chunks_per_s']:.1f} chunks/s ({row['ingest_chunks_per_cpu_s']:.1f} per CPU-s) "
           f"= {row['ratio'] * 100:.0f}% of raw; unchanged re-ingest {row['reingest_s']:.2f} s ({_load()})", flush=True)
@@ -116,7 +115,7 @@ def bench_ingest(corpus: Path | None, settings: Settings, label: str) -> dict[st
 
 def bench_ingest_pair(corpus: Path | None, settings: Settings, work: Path, label: str) -> dict[str, dict[str, float]]:
     """ONNX and sentence-transformers on the same chunks, one after the other, each into its own index."""
-    rows = {b: bench_ingest(corpus, dataclasses.replace(settings, home=work / f"{label}-{b}", embedding_backend=b), label)
+    rows = {b: bench_ingest(corpus, settings.replace(home=work / f"{label}-{b}", embedding_backend=b), label)
             for b in ("onnx", "torch")}
     def ratio(key: str) -> float:
         return rows["onnx"][key] / rows["torch"][key]
@@ -209,11 +208,8 @@ def bench_answer(settings: Settings, rounds: int = 3) -> dict[str, float]:
 
 def _env(settings: Settings) -> dict[str, str]:
     """The environment for timing `kb` in a fresh process: the bench's own home, model and model cache."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("KB_")}
-    root = str(Path(__file__).resolve().parent.parent)
-    env.update(KB_HOME=str(settings.home), KB_EMBEDDING_MODEL=settings.embedding_model, KB_BACKEND="offline",
-               KB_MODEL_CACHE=str(settings.model_cache_path), PYTHONPATH=root + os.pathsep + env.get("PYTHONPATH", ""))
-    return env
+    return child_environment(Path(__file__).resolve().parent.parent, home=settings.home, embedding_model=settings.embedding.model,
+                             backend="offline", model_cache=settings.model_cache_path)
 
 
 @contextmanager
@@ -269,18 +265,18 @@ def main(what: str, scale: int = 5, settings: Settings | None = None, chunks: in
     with temporary_folder() as work:
         # always private embedded stores: never write the generated corpus into a shared server;
         # the ONNX export is kept in the user's model cache, so it is made once, not timed
-        small = dataclasses.replace(settings, home=work / "small", chroma_url=None, model_cache=settings.model_cache_path)
+        small = settings.replace(home=work / "small", chroma_url=None, model_cache=settings.model_cache_path)
         bundled = 0 if what == "scale" else len(corpus_texts(None, small))
         print(plan(what, scale, chunks, bundled, bm25_only), flush=True)
         print(f"working in {work} (removed at the end, on Ctrl-C or SIGTERM)", flush=True)
         steps: list[Callable[[], object]] = []
         home = work / "small-onnx"  # the bundled corpus ingested by the ONNX backend (by the default backend)
-        on_small = dataclasses.replace(small, home=home)
-        onnx = dataclasses.replace(small, embedding_backend="onnx")
+        on_small = small.replace(home=home)
+        onnx = small.replace(embedding_backend="onnx")
         if what in ("ingest", "all"):
             steps.append(lambda: bench_ingest_pair(None, small, work, "small"))
         elif what in ("search", "answer", "startup", "load"):
-            steps.append(lambda: bench_ingest(None, dataclasses.replace(onnx, home=home), "small"))
+            steps.append(lambda: bench_ingest(None, onnx.replace(home=home), "small"))
         if what in ("search", "all"):
             steps.append(lambda: bench_search(on_small, "bundled corpus"))
         if what in ("startup", "all"):
@@ -295,11 +291,11 @@ def main(what: str, scale: int = 5, settings: Settings | None = None, chunks: in
             corpus = work / "large-corpus"
             steps.append(lambda: make_large_corpus(corpus, scale))
             if what == "search":
-                steps.append(lambda: bench_ingest(corpus, dataclasses.replace(onnx, home=work / f"{scale}x-onnx"), f"{scale}x"))
+                steps.append(lambda: bench_ingest(corpus, onnx.replace(home=work / f"{scale}x-onnx"), f"{scale}x"))
             else:
                 steps.append(lambda: bench_ingest_pair(corpus, small, work, f"{scale}x"))
             if what in ("search", "all"):
-                steps.append(lambda: bench_search(dataclasses.replace(small, home=work / f"{scale}x-onnx"), f"{scale}x corpus"))
+                steps.append(lambda: bench_search(small.replace(home=work / f"{scale}x-onnx"), f"{scale}x corpus"))
         if what == "scale":
             from evals.bench_scale import bench_bm25, bench_scale
 

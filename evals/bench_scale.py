@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from evals.metrics import percentile
-from kb.settings import Settings
+from kb.settings import Settings, child_environment
 
 DIM = 384  # all-MiniLM-L6-v2's width
 VOCAB = 60_000
@@ -167,10 +167,8 @@ def queries(n: int) -> list[str]:
 
 def search_fresh_process(settings: Settings, rounds: int = 200) -> dict[str, Any]:
     """Load the saved index and search in a new process (so nothing is warm but the OS page cache)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("KB_")}
     root = str(Path(__file__).resolve().parent.parent)
-    env.update(KB_HOME=str(settings.home), KB_EMBEDDING_MODEL=settings.embedding_model,
-               PYTHONPATH=root + os.pathsep + env.get("PYTHONPATH", ""))
+    env = child_environment(root, home=settings.home, embedding_model=settings.embedding.model)
     out = subprocess.run([sys.executable, "-c", _PROBE, str(rounds)], env=env, capture_output=True, text=True, check=False, cwd=root)
     if out.returncode != 0:
         raise RuntimeError(f"search probe failed: {out.stderr.strip().splitlines()[-1:]}")

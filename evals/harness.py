@@ -141,7 +141,7 @@ def retrieve_question(retriever: Any, q: GoldQuestion, settings: Settings, mode:
     scored for retrieval recall and MRR; answer metrics do not apply."""
     started = time.perf_counter()
     try:
-        passages = retriever.search(q.question, k=settings.top_k, source=q.source, mode=mode)
+        passages = retriever.search(q.question, k=settings.retrieval.top_k, source=q.source, mode=mode)
         result: dict[str, Any] = {"retrieved": [{"source": p.source, "start_s": p.start_s, "end_s": p.end_s,
                                                  "score": round(p.score, 6), "at": p.at} for p in passages]}
         error = None
@@ -240,10 +240,9 @@ def run_eval(
         "summary": summary, "by_category": by_category, "questions": rows,
         "judge": judge_summary,
         "gold": str(gold), "gold_errors": [str(e) for e in errors],
-        "backend": agent.backend, "model": settings.model if agent.backend == "openai" else None,
+        "backend": agent.backend, "model": settings.agent.model if agent.backend == "openai" else None,
         "retriever": retriever, "unscoped": unscoped, "retrieval_only": retrieval_only, "git_commit": git_commit(), "corpus_fingerprint": corpus_fingerprint(sources),
-        "settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(settings).items()
-                     if k not in ("openai_api_key", "prices")},
+        "settings": {k: v for k, v in settings.flat().items() if k != "prices"},
         "created": dt.datetime.now().isoformat(timespec="seconds"),
     }
     if old is not None:

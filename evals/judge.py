@@ -11,7 +11,7 @@ from typing import Any
 
 from agent.prompts import JUDGE_PROMPT
 from evals.gold_file import GoldQuestion
-from kb.settings import Settings
+from kb.settings import Settings, reveal
 
 
 class JudgeUnavailable(RuntimeError):
@@ -19,7 +19,7 @@ class JudgeUnavailable(RuntimeError):
 
 
 def check_judge(settings: Settings) -> None:
-    if not (settings.openai_api_key or settings.openai_base_url):
+    if not (reveal(settings.agent.openai_api_key) or settings.agent.openai_base_url):
         raise JudgeUnavailable("--judge needs a model: set OPENAI_API_KEY or OPENAI_BASE_URL")
 
 
@@ -46,7 +46,7 @@ def judge_rows(rows: list[dict[str, Any]], questions: Sequence[GoldQuestion], se
         correct.append(bool(verdict.get("correct")))
         faithful.append(bool(verdict.get("faithful")))
     n = len(rows) or 1
-    return {"judge_correct": sum(correct) / n, "judge_faithful": sum(faithful) / n, "model": settings.model,
+    return {"judge_correct": sum(correct) / n, "judge_faithful": sum(faithful) / n, "model": settings.agent.model,
             **usage, "cost_usd": cost_usd(settings, usage)}
 
 

@@ -47,7 +47,7 @@ def check_url(url: str) -> None:
 def fetch(url: str, settings: Settings, client: httpx.Client | None = None, backoff_s: float = 0.5) -> Fetched:
     """GET `url` following up to 5 checked redirects; FetchError on any failure."""
     own = client is None
-    client = client or httpx.Client(timeout=httpx.Timeout(settings.fetch_timeout_s), follow_redirects=False,
+    client = client or httpx.Client(timeout=httpx.Timeout(settings.fetch.timeout_s), follow_redirects=False,
                                     headers={"User-Agent": _USER_AGENT})
     try:
         current = url
@@ -65,7 +65,7 @@ def fetch(url: str, settings: Settings, client: httpx.Client | None = None, back
 
 def _get(client: httpx.Client, url: str, settings: Settings, backoff_s: float) -> tuple[int, str | None, Fetched | None]:
     """One URL with retries: (status, redirect location or None, content when not a redirect)."""
-    for attempt in range(settings.fetch_retries + 1):
+    for attempt in range(settings.fetch.retries + 1):
         try:
             with client.stream("GET", url) as resp:
                 if resp.is_redirect:
@@ -73,16 +73,16 @@ def _get(client: httpx.Client, url: str, settings: Settings, backoff_s: float) -
                     if not location:
                         raise FetchError(url, f"HTTP {resp.status_code} redirect without a Location")
                     return resp.status_code, location, None
-                if (resp.status_code == 429 or resp.status_code >= 500) and attempt < settings.fetch_retries:
+                if (resp.status_code == 429 or resp.status_code >= 500) and attempt < settings.fetch.retries:
                     time.sleep(_delay(resp, attempt, backoff_s))
                     continue
                 if resp.status_code >= 400:
                     raise FetchError(url, f"HTTP {resp.status_code} {resp.reason_phrase}".strip())
-                content = _read_limited(resp, url, settings.fetch_max_bytes)
+                content = _read_limited(resp, url, settings.fetch.max_bytes)
                 kind = resp.headers.get("content-type", "").split(";")[0].strip().lower()
                 return resp.status_code, None, Fetched(str(resp.url), content, kind)
         except httpx.TimeoutException:
-            reason = f"no answer within {settings.fetch_timeout_s:g} s"
+            reason = f"no answer within {settings.fetch.timeout_s:g} s"
         except httpx.TransportError as exc:
             reason = f"cannot connect ({_first_line(exc)})"
         except httpx.HTTPError as exc:

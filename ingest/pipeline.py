@@ -328,8 +328,8 @@ class _Run:
         if self._limits is None:
             self.progress.detail("loading the embedding model")
             with self.time("loading the model"):
-                max_tokens = min(self.store.settings.chunk_tokens, self.embedder.max_tokens)
-            self._limits = (max_tokens, min(self.store.settings.chunk_overlap_tokens, max_tokens // 2))
+                max_tokens = min(self.store.settings.chunking.tokens, self.embedder.max_tokens)
+            self._limits = (max_tokens, min(self.store.settings.chunking.overlap_tokens, max_tokens // 2))
             self.report.model_loaded = True
         return self._limits
 

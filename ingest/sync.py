@@ -203,7 +203,7 @@ class _Run:
                 results.append(ItemResult(url, ep.title, "unchanged" if prev["status"] == "ingested" else "skipped",
                                           prev.get("reason", ""), source=prev.get("source", ""), repeat=True))
                 continue
-            transcript = choose_transcript(ep, self.settings.caption_language)
+            transcript = choose_transcript(ep, self.settings.fetch.caption_language)
             if transcript is None:
                 reason = "no podcast:transcript in the item"
                 items[ep.guid] = {"fingerprint": ep.fingerprint, "status": "skipped", "reason": reason, "title": ep.title}
@@ -265,7 +265,7 @@ class _Run:
                     if reason.startswith("no captions") and errs:  # yt-dlp said why (a caption download failed)
                         reason = errs[0]
                     elif reason.startswith("no captions"):
-                        lang = self.settings.caption_language
+                        lang = self.settings.fetch.caption_language
                         reason = f"no {lang!r} captions, manual or automatic (KB_CAPTION_LANGUAGE={lang})"
             finally:
                 shutil.rmtree(scratch, ignore_errors=True)

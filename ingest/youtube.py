@@ -189,11 +189,11 @@ def ydl_params(settings: Settings, out_dir: Path, logger: Any) -> dict[str, Any]
     """Captions (manual, else automatic, in KB_CAPTION_LANGUAGE) and the info file; no media."""
     return {
         "skip_download": True, "writesubtitles": True, "writeautomaticsub": True,
-        "subtitleslangs": [settings.caption_language], "subtitlesformat": "vtt/srt/best",
+        "subtitleslangs": [settings.fetch.caption_language], "subtitlesformat": "vtt/srt/best",
         "writeinfojson": True, "allow_playlist_files": False, "ignore_no_formats_error": True,
         "ignoreerrors": True, "noprogress": True, "quiet": True, "no_warnings": True, "logger": logger,
-        "socket_timeout": settings.fetch_timeout_s, "outtmpl": {"default": str(out_dir / "%(id)s.%(ext)s")},
-        "paths": {"home": str(out_dir)}, "retries": settings.fetch_retries, "noplaylist": False,
+        "socket_timeout": settings.fetch.timeout_s, "outtmpl": {"default": str(out_dir / "%(id)s.%(ext)s")},
+        "paths": {"home": str(out_dir)}, "retries": settings.fetch.retries, "noplaylist": False,
     }
 
 
@@ -207,7 +207,7 @@ def list_entries(url: str, settings: Settings, factory: YdlFactory | None = None
     """(title, video URLs, errors) of a video or playlist URL, without fetching each video."""
     log = _Log()
     params = {"extract_flat": "in_playlist", "quiet": True, "no_warnings": True, "logger": log,
-              "socket_timeout": settings.fetch_timeout_s, "ignoreerrors": True, "skip_download": True,
+              "socket_timeout": settings.fetch.timeout_s, "ignoreerrors": True, "skip_download": True,
               "ignore_no_formats_error": True}
     from yt_dlp.utils import YoutubeDLError
 

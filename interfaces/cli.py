@@ -251,9 +251,9 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
 def _require_model(settings: Any) -> None:
     """The OpenAI backend, chosen with no model configured, is a usage error that says what to set."""
-    if settings.resolved_backend == "openai" and not (settings.openai_api_key or settings.openai_base_url):
-        from kb.settings import SettingsError
+    from kb.settings import SettingsError, reveal
 
+    if settings.resolved_backend == "openai" and not (reveal(settings.agent.openai_api_key) or settings.agent.openai_base_url):
         raise SettingsError("the openai backend needs a model, but neither OPENAI_API_KEY (OpenAI) nor "
                             "OPENAI_BASE_URL (an OpenAI-compatible server) is set")
 
@@ -405,7 +405,7 @@ def cmd_digest(args: argparse.Namespace) -> int:
     items = digest(settings, since_s=window, top=args.top)
     text = digest_markdown(items, args.since)
     if args.slack_channel:
-        failed = _post_digest(text, args.slack_channel)
+        failed = _post_digest(text, args.slack_channel, settings)
         if failed:
             print(f"kb: {failed}", file=sys.stderr)
             return EXIT_UNAVAILABLE
@@ -416,26 +416,25 @@ def cmd_digest(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _post_digest(markdown: str, channel: str) -> str | None:
+def _post_digest(markdown: str, channel: str, settings: Any) -> str | None:
     """Post the digest to a Slack channel with the bot's token, as `markdown` blocks; the reason it
     failed, if it did."""
-    import os
-
     from slack_sdk.errors import SlackApiError
 
     from interfaces.slack_bot import api_url, make_client, markdown_messages
+    from kb.settings import reveal
 
-    token = os.environ.get("SLACK_BOT_TOKEN")
+    token = reveal(settings.slack.bot_token)
     if not token:
         return "set SLACK_BOT_TOKEN (the app's Bot User OAuth Token, xoxb-…) to post the digest"
-    client = make_client(token)
+    client = make_client(token, api_url(settings))
     try:
         for msg in markdown_messages(markdown):
             client.chat_postMessage(channel=channel, text=msg.text, blocks=msg.blocks, unfurl_links=False)
     except SlackApiError as exc:
         return f"Slack refused the digest for {channel}: {exc.response.get('error', exc)}"
     except OSError as exc:
-        return f"cannot reach Slack at {api_url()}: {exc}"
+        return f"cannot reach Slack at {api_url(settings)}: {exc}"
     return None
 
 

@@ -31,7 +31,7 @@ from interfaces.mcp_tools import (
     TranscriptResult,
 )
 from kb.exit_codes import EXIT_OK, EXIT_USAGE
-from kb.settings import Settings
+from kb.settings import Settings, reveal
 
 logger = logging.getLogger("kb.mcp")
 
@@ -183,9 +183,9 @@ def configure_logging(level: str) -> None:
 def main(settings: Settings, http: bool = False, host: str | None = None, port: int | None = None,
          token: str | None = None, allow_ingest: bool = False) -> int:
     """Serve until the client disconnects (stdio) or the process is stopped (HTTP). Returns the exit status."""
-    host = host or settings.mcp_host
-    port = settings.mcp_port if port is None else port
-    token = token or settings.mcp_token
+    host = host or settings.mcp.host
+    port = settings.mcp.port if port is None else port
+    token = token or reveal(settings.mcp.token)
     if http:
         try:
             check_bind(host, token)

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import html
 import logging
-import os
 import re
 import sqlite3
 import sys
@@ -42,7 +41,7 @@ from slack_sdk.models.blocks import ActionsBlock, ButtonElement, DividerBlock, M
 from agent.citations import marker_links
 from agent.prompts import APOLOGY
 from kb.exit_codes import EXIT_OK, EXIT_UNAVAILABLE, EXIT_USAGE
-from kb.settings import Settings
+from kb.settings import Settings, reveal
 
 logger = logging.getLogger("kb.slack")
 
@@ -75,7 +74,7 @@ class SlackConfigError(ValueError):
 
 @dataclass(frozen=True)
 class SlackConfig:
-    """Slack credentials and endpoint, from `SLACK_*` environment variables."""
+    """Slack credentials and endpoint, from the settings' `slack` section (`SLACK_*` variables)."""
 
     bot_token: str
     signing_secret: str
@@ -84,11 +83,15 @@ class SlackConfig:
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, socket: bool = False) -> SlackConfig:
-        """Read SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET (HTTP mode), SLACK_APP_TOKEN (Socket Mode), SLACK_API_URL."""
-        env = dict(os.environ) if env is None else env
-        token = env.get("SLACK_BOT_TOKEN", "").strip()
-        secret = env.get("SLACK_SIGNING_SECRET", "").strip()
-        app_token = env.get("SLACK_APP_TOKEN", "").strip() or None
+        """From the environment (or `env`), as `kb slack` reads them when it starts."""
+        return cls.from_settings(Settings.from_env(env), socket=socket)
+
+    @classmethod
+    def from_settings(cls, settings: Settings, socket: bool = False) -> SlackConfig:
+        """SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET (HTTP mode), SLACK_APP_TOKEN (Socket Mode), SLACK_API_URL."""
+        token = reveal(settings.slack.bot_token) or ""
+        secret = reveal(settings.slack.signing_secret) or ""
+        app_token = reveal(settings.slack.app_token)
         missing = []
         if not token:
             missing.append("SLACK_BOT_TOKEN (the app's Bot User OAuth Token, xoxb-…)")
@@ -98,7 +101,7 @@ class SlackConfig:
             missing.append("SLACK_APP_TOKEN (an app-level token, xapp-…, with connections:write) for --socket")
         if missing:
             raise SlackConfigError("set " + " and ".join(missing) + "; see docs/slack.md")
-        return cls(token, secret, app_token, api_url(env))
+        return cls(token, secret, app_token, api_url(settings))
 
 
 def make_client(token: str, base_url: str | None = None) -> WebClient:
@@ -114,11 +117,9 @@ def _retry_rate_limits(client: WebClient) -> WebClient:
     return client
 
 
-def api_url(env: dict[str, str] | None = None) -> str:
+def api_url(settings: Settings | None = None) -> str:
     """The Web API base URL: SLACK_API_URL or Slack's, always ending in `/` (slack_sdk joins method names)."""
-    env = dict(os.environ) if env is None else env
-    url = (env.get("SLACK_API_URL") or DEFAULT_API_URL).strip()
-    return url if url.endswith("/") else url + "/"
+    return (settings or Settings.from_env()).slack.api_url
 
 
 # -- remembering events ----------------------------------------------------------------------
@@ -386,7 +387,7 @@ class SlackBot:
         self.ledger = ledger
         # answers run here, not on Bolt's listener threads, so button clicks are acknowledged at once
         # sized for remote models, which spend most of an answer waiting (KB_SLACK_WORKERS)
-        self.pool = ThreadPoolExecutor(max_workers=settings.slack_workers, thread_name_prefix="kb-slack-answer")
+        self.pool = ThreadPoolExecutor(max_workers=settings.slack.workers, thread_name_prefix="kb-slack-answer")
 
     # events ------------------------------------------------------------------------------
 
@@ -525,13 +526,13 @@ def build_app(settings: Settings, answer_fn: AnswerFn | None = None, client: Web
     `agent.answer.answer`. Calls `auth.test` once, to learn the bot's own ids. The client retries
     rate-limited calls (`make_client`)."""
     if client is None:
-        token = token or os.environ.get("SLACK_BOT_TOKEN", "").strip()
+        token = token or reveal(settings.slack.bot_token)
         if not token:
             raise SlackConfigError("set SLACK_BOT_TOKEN (the app's Bot User OAuth Token, xoxb-…)")
-        client = make_client(token)
+        client = make_client(token, api_url(settings))
     _retry_rate_limits(client)
     if signing_secret is None:
-        signing_secret = os.environ.get("SLACK_SIGNING_SECRET", "").strip()
+        signing_secret = reveal(settings.slack.signing_secret) or ""
     bolt_logger = logging.getLogger("slack_bolt.App")
     if _QUIET_CLIENT_WARNING not in bolt_logger.filters:
         bolt_logger.addFilter(_QUIET_CLIENT_WARNING)

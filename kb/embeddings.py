@@ -83,15 +83,10 @@ class SentenceTransformerEmbedder:
     def model(self) -> Any:
         with self._lock:
             if self._model is None:
-                import os
+                from kb.settings import quiet_model_libraries
 
                 bundled = self.name.lower() in _MINILM_NAMES
-                if bundled:  # ships in a package: never ask a model hub for it
-                    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-                os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-                os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-                os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
-                os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
+                quiet_model_libraries(offline=bundled)  # ships in a package: never ask a model hub for it
                 from sentence_transformers import SentenceTransformer
 
                 try:
@@ -204,8 +199,8 @@ def onnx_embedder(model: str, cache: Path, batch_size: int = 64) -> Embedder:
 
 def get_embedder(settings: Settings) -> Embedder:
     """The (process-wide, lazily loaded) embedder the settings name. `hashing` is the test embedder."""
-    return _cached_embedder(settings.embedding_model, settings.embedding_device, settings.embedding_batch_size,
-                            settings.embedding_backend, str(settings.model_cache_path))
+    return _cached_embedder(settings.embedding.model, settings.embedding.device, settings.embedding.batch_size,
+                            settings.embedding.backend, str(settings.model_cache_path))
 
 
 @register_embedding_function

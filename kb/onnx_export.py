@@ -14,6 +14,8 @@ import os
 import tempfile
 from pathlib import Path
 
+from kb.settings import quiet_model_libraries
+
 # files whose content defines what the exported graph and its tokenizer compute
 _MODEL_FILES = ("config.json", "model.safetensors", "pytorch_model.bin", "tokenizer.json",
                 "sentence_bert_config.json", "modules.json", "1_Pooling/config.json")
@@ -78,9 +80,7 @@ def export(model_dir: Path, dest: Path) -> Path:
     """Export the transformer (input_ids, attention_mask, token_type_ids -> last_hidden_state)."""
     import warnings
 
-    for key, value in (("HF_HUB_OFFLINE", "1"), ("HF_HUB_DISABLE_PROGRESS_BARS", "1"), ("TRANSFORMERS_VERBOSITY", "error"),
-                       ("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1"), ("TOKENIZERS_PARALLELISM", "false")):
-        os.environ.setdefault(key, value)
+    quiet_model_libraries(offline=True)
     import torch
     from transformers import AutoModel
 

@@ -78,10 +78,10 @@ class Retriever:
     def search(self, query: str, k: int | None = None, source: str | None = None, mode: str = "hybrid") -> list[Passage]:
         if mode not in MODES:
             raise ValueError(f"unknown retrieval mode {mode!r} (one of {', '.join(MODES)})")
-        k = self.settings.top_k if k is None else k
+        k = self.settings.retrieval.top_k if k is None else k
         if k < 1:
             raise ValueError(f"k must be 1 or more, not {k}")
-        n = max(self.settings.candidates, k)
+        n = max(self.settings.retrieval.candidates, k)
         doc_pass = source is None and self.doc_weight > 0
         pool = n * DOC_POOL if doc_pass else n
         lex = self.lexical()
@@ -99,12 +99,12 @@ class Retriever:
         for name, ranked in lists.items():
             weight = BM25_WEIGHT if name == "bm25" else 1.0
             for rank, cid in enumerate(ranked, start=1):
-                fused[cid] = fused.get(cid, 0.0) + weight / (self.settings.rrf_k + rank)
+                fused[cid] = fused.get(cid, 0.0) + weight / (self.settings.retrieval.rrf_k + rank)
                 ranks.setdefault(cid, {})[name] = rank
         if doc_pass:
             owner = {d[0]: str(d[3].get("source", "")) for d in dense}
             owner.update(self._owners([c for c in lists["bm25"] if c not in owner], lex))
-            docs = document_scores(lists, owner, self.settings.rrf_k)
+            docs = document_scores(lists, owner, self.settings.retrieval.rrf_k)
             for cid in fused:
                 fused[cid] += self.doc_weight * docs.get(owner.get(cid, ""), 0.0)
         top = sorted(fused, key=lambda c: -fused[c])[:k]

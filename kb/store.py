@@ -50,11 +50,11 @@ class StoredDocument:
 
 def collection_name(settings: Settings) -> str:
     """e.g. `kb-all-minilm-l6-v2-t200-o32`: the embedding settings name the collection."""
-    model = settings.embedding_model.rstrip("/").split("/")[-1].lower()
+    model = settings.embedding.model.rstrip("/").split("/")[-1].lower()
     slug = re.sub(r"[^a-z0-9]+", "-", model).strip("-")[:40] or "model"
-    if "/" in settings.embedding_model.strip("/") and not settings.embedding_model.startswith("sentence-transformers/"):
-        slug += "-" + hashlib.sha1(settings.embedding_model.encode()).hexdigest()[:6]
-    return f"{settings.collection_prefix}-{slug}-t{settings.chunk_tokens}-o{settings.chunk_overlap_tokens}"
+    if "/" in settings.embedding.model.strip("/") and not settings.embedding.model.startswith("sentence-transformers/"):
+        slug += "-" + hashlib.sha1(settings.embedding.model.encode()).hexdigest()[:6]
+    return f"{settings.collection_prefix}-{slug}-t{settings.chunking.tokens}-o{settings.chunking.overlap_tokens}"
 
 
 def _client(settings: Settings) -> Any:
@@ -127,14 +127,14 @@ class Store:
 
             if self._client is None:
                 self._client = _client(self.settings)
-            ef = KBEmbeddingFunction(self._embedder, model=self.settings.embedding_model, device=self.settings.embedding_device)
+            ef = KBEmbeddingFunction(self._embedder, model=self.settings.embedding.model, device=self.settings.embedding.device)
             self._collection = self._call(
                 self._client.get_or_create_collection,
                 name=self.name,
                 embedding_function=ef,
-                metadata={"hnsw:space": "cosine", "embedding_model": self.settings.embedding_model,
-                          "chunk_tokens": self.settings.chunk_tokens,
-                          "chunk_overlap_tokens": self.settings.chunk_overlap_tokens},
+                metadata={"hnsw:space": "cosine", "embedding_model": self.settings.embedding.model,
+                          "chunk_tokens": self.settings.chunking.tokens,
+                          "chunk_overlap_tokens": self.settings.chunking.overlap_tokens},
             )
         return self._collection
 

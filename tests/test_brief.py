@@ -52,7 +52,7 @@ def meeting(tmp_path: Path, fast_settings):
 def _cli_env(monkeypatch: pytest.MonkeyPatch, settings) -> None:
     """The CLI reads the same settings as the fixture (home, test embedder, chunk sizes)."""
     for key, value in (("KB_HOME", settings.home), ("KB_EMBEDDING_MODEL", "hashing"),
-                       ("KB_CHUNK_TOKENS", settings.chunk_tokens), ("KB_CHUNK_OVERLAP_TOKENS", settings.chunk_overlap_tokens)):
+                       ("KB_CHUNK_TOKENS", settings.chunking.tokens), ("KB_CHUNK_OVERLAP_TOKENS", settings.chunking.overlap_tokens)):
         monkeypatch.setenv(key, str(value))
 
 

@@ -269,8 +269,8 @@ def test_a_folders_unsupported_files_are_reported_as_skipped(corpus: Path, fast_
     assert "2 skipped (unsupported type)" in report.summary_line()
 
     home = str(fast_settings.home)
-    monkeypatch.setenv("KB_CHUNK_TOKENS", str(fast_settings.chunk_tokens))  # the same index as above
-    monkeypatch.setenv("KB_CHUNK_OVERLAP_TOKENS", str(fast_settings.chunk_overlap_tokens))
+    monkeypatch.setenv("KB_CHUNK_TOKENS", str(fast_settings.chunking.tokens))  # the same index as above
+    monkeypatch.setenv("KB_CHUNK_OVERLAP_TOKENS", str(fast_settings.chunking.overlap_tokens))
     assert main(["--home", home, "--embedding-model", "hashing", "ingest", str(corpus), "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["files_unsupported"] == 2 and {Path(u["file"]).name for u in out["unsupported"]} == set(reasons)

@@ -503,4 +503,4 @@ def test_the_answer_pool_is_sized_by_the_setting(tmp_path: Path) -> None:
     from interfaces.slack_bot import EventLedger, SlackBot
 
     bot = SlackBot(Settings(home=tmp_path, slack_workers=12), lambda *a, **k: None, EventLedger(tmp_path / "s.sqlite"))
-    assert bot.pool._max_workers == 12 and Settings().slack_workers >= 8
+    assert bot.pool._max_workers == 12 and Settings().slack.workers >= 8

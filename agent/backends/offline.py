@@ -68,7 +68,7 @@ class OfflineModel:
         can_call = bool(tools)
         query = standalone_query(question, history)
         if not searches and can_call:
-            return _call(SEARCH, {"query": query, "k": min(self.settings.top_k, MAX_K)})
+            return _call(SEARCH, {"query": query, "k": min(self.settings.retrieval.top_k, MAX_K)})
         sentences = _sentences([r.passages for r in searches])
         if not calcs and can_call:
             from agent.figures import needs_figures
@@ -81,7 +81,7 @@ class OfflineModel:
                         args["to"] = p.to
                     return _call(CALCULATE, args)
                 if len(searches) == 1:  # a fact may be missing: look wider once
-                    wider = min(max(2 * self.settings.top_k, 10), MAX_K)
+                    wider = min(max(2 * self.settings.retrieval.top_k, 10), MAX_K)
                     return _call(SEARCH, {"query": query, "k": wider})
         text = self.compose(question, history, sentences, calcs)
         if on_token:
@@ -138,7 +138,7 @@ class OfflineModel:
             return self._compose_figure(question, history, sentences, calc)
         chosen = self.pick(question, history, sentences)
         shown = [x["text"] for s in chosen for x in with_context(s, sentences, looks_like_instruction)]
-        verdict = assess(question, sentences, self.encoder, self.settings.abstain_threshold, self.settings.min_coverage,
+        verdict = assess(question, sentences, self.encoder, self.settings.agent.abstain_threshold, self.settings.agent.min_coverage,
                          looks_like_instruction, standalone_query(question, history), shown)
         if not chosen or not verdict.answerable:
             return NOT_IN_KB

@@ -19,7 +19,7 @@ from typing import Any
 
 from agent.models import Evidence, ModelReply, ModelUnavailable, TokenCallback, ToolCall
 from agent.prompts import NO_TOOLS_SYSTEM_PROMPT, SEARCH_RESULTS_MESSAGE, SYSTEM_PROMPT
-from kb.settings import Settings, SettingsError
+from kb.settings import Settings, SettingsError, reveal
 
 log = logging.getLogger(__name__)
 TOOLS_MODES = ("auto", "on", "off")
@@ -34,22 +34,22 @@ class OpenAIChat:
     backend = "openai"
 
     def __init__(self, settings: Settings, client: Any = None) -> None:
-        if settings.model_tools not in TOOLS_MODES:
-            raise SettingsError(f"KB_MODEL_TOOLS={settings.model_tools!r}: must be one of {', '.join(TOOLS_MODES)}")
+        if settings.agent.model_tools not in TOOLS_MODES:
+            raise SettingsError(f"KB_MODEL_TOOLS={settings.agent.model_tools!r}: must be one of {', '.join(TOOLS_MODES)}")
         self.settings = settings
-        self.name = settings.model
+        self.name = settings.agent.model
         self._client = client
 
     @property
     def _key(self) -> tuple[str, str]:
-        return (self._where, self.settings.model)
+        return (self._where, self.settings.agent.model)
 
     def sends_tools(self) -> bool:
         """Whether tool schemas go to this model (off, or auto after the server rejected them: no)."""
-        if self.settings.model_tools == "off":
+        if self.settings.agent.model_tools == "off":
             return False
         with _NO_TOOLS_LOCK:
-            return self.settings.model_tools == "on" or self._key not in _NO_TOOLS
+            return self.settings.agent.model_tools == "on" or self._key not in _NO_TOOLS
 
     @property
     def client(self) -> Any:
@@ -57,10 +57,10 @@ class OpenAIChat:
             import openai
 
             self._client = openai.OpenAI(
-                api_key=self.settings.openai_api_key or "not-needed",
-                base_url=self.settings.openai_base_url or None,
-                timeout=self.settings.request_timeout_s,
-                max_retries=self.settings.max_retries,
+                api_key=reveal(self.settings.agent.openai_api_key) or "not-needed",
+                base_url=self.settings.agent.openai_base_url or None,
+                timeout=self.settings.agent.request_timeout_s,
+                max_retries=self.settings.agent.max_retries,
             )
         return self._client
 
@@ -74,7 +74,7 @@ class OpenAIChat:
         try:
             return self._complete(messages, tools if send else None, on_token)
         except openai.APIStatusError as exc:
-            if not (send and self.settings.model_tools == "auto" and _rejects_tools(exc)):
+            if not (send and self.settings.agent.model_tools == "auto" and _rejects_tools(exc)):
                 raise ModelUnavailable(f"the model service at {self._where} answered {exc.status_code}: {_short(exc)}") from None
             with _NO_TOOLS_LOCK:
                 _NO_TOOLS.add(self._key)
@@ -90,7 +90,7 @@ class OpenAIChat:
         import openai
 
         plain = not self.sends_tools()
-        kwargs: dict[str, Any] = {"model": self.settings.model,
+        kwargs: dict[str, Any] = {"model": self.settings.agent.model,
                                   "messages": without_tool_messages(messages) if plain else _wire(messages)}
         if tools:
             kwargs["tools"] = list(tools)
@@ -112,7 +112,7 @@ class OpenAIChat:
             return reply
         from agent.budget import get_counter
 
-        counter = get_counter(self.settings.model)
+        counter = get_counter(self.settings.agent.model, load_timeout=self.settings.agent.tokenizer_timeout_s)
         reply.prompt_tokens = sum(counter.count(str(m.get("content") or "")) + 4 for m in messages)
         reply.completion_tokens = counter.count(reply.content) + sum(counter.count(c.arguments) for c in reply.tool_calls)
         return reply

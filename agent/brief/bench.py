@@ -53,7 +53,9 @@ def _children_cpu() -> float:
 
 def run_kb(args: list[str], code: Path = HERE, into: Timings | None = None) -> float:
     """Run `kb ARGS` from the checkout `code` in a new process; its wall time (and CPU into `into`)."""
-    env = {**os.environ, "PYTHONPATH": str(code)}
+    from kb.settings import child_environment
+
+    env = child_environment(code, inherit_kb=True)
     cpu, started = _children_cpu(), time.perf_counter()
     done = subprocess.run([sys.executable, "-m", "interfaces.cli", *args], capture_output=True, text=True,
                           cwd=code, env=env)

@@ -22,8 +22,8 @@ def folder(settings: Settings) -> Path:
 def variant(settings: Settings) -> str:
     """What else a brief depends on: the backend (and model), the embedding model."""
     backend = settings.resolved_backend
-    tag = f"{backend}-{settings.model}" if backend == "openai" else backend
-    return hashlib.sha1(f"{FORMAT}|{tag}|{settings.embedding_model}".encode()).hexdigest()[:10]
+    tag = f"{backend}-{settings.agent.model}" if backend == "openai" else backend
+    return hashlib.sha1(f"{FORMAT}|{tag}|{settings.embedding.model}".encode()).hexdigest()[:10]
 
 
 def path_for(settings: Settings, source: str, doc_hash: str) -> Path:

@@ -59,7 +59,7 @@ def checking_agent(settings: Settings, store: Any = None, embedder: Any = None) 
     from agent.answer import Agent
     from kb.retrieval import Retriever
 
-    key = (repr(settings), id(store), id(embedder))
+    key = (settings.cache_key(), id(store), id(embedder))
     with _AGENTS_LOCK:
         if key not in _AGENTS:
             while len(_AGENTS) >= AGENTS_KEPT:
