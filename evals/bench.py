@@ -345,6 +345,11 @@ def _cli(argv: list[str] | None = None) -> int:
     parser.add_argument("--baseline", type=Path, help="startup: a checkout (e.g. `git archive` of the previous commit)")
     parser.add_argument("--runs", type=int, default=3, help="startup: rounds (the median is printed)")
     args = parser.parse_args(argv)
+    import warnings
+
+    from agent.budget import TokenizerFallbackWarning
+
+    warnings.simplefilter("ignore", TokenizerFallbackWarning)  # logged once already, as `kb bench` does
     return main(args.what, args.scale, baseline=args.baseline, runs=args.runs)
 
 

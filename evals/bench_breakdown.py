@@ -28,7 +28,7 @@ def stages(question: str) -> list[tuple[str, float]]:
         ("kb's CLI and settings (argparse, pydantic)", lambda: __import__("interfaces.cli") and __import__("kb.store")),
         ("numpy", lambda: __import__("numpy")),
         ("chromadb", lambda: __import__("chromadb")),
-        ("langsmith (imported by langchain_core.tracers)", lambda: __import__("langchain_core.tracers.schemas")),
+        ("langchain_core.tracers and langsmith (langgraph imports them)", lambda: __import__("langchain_core.tracers.schemas")),
         ("langgraph", lambda: __import__("langgraph.graph") and __import__("langgraph.checkpoint.sqlite")),
         ("onnxruntime, tokenizers", lambda: __import__("onnxruntime") and __import__("tokenizers")),
         ("kb's agent modules, rich", lambda: [__import__(m) for m in ("agent.answer", "agent.backends.offline",
