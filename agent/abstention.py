@@ -20,9 +20,10 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from agent.evidence import SentenceEncoder, content_terms, is_claim
+from agent.evidence import SentenceEncoder, attach_speakers, attributed, content_terms, is_claim, terms_of
 from kb.lexical import tokenize
 from kb.lexicon import lexicon
+from kb.numbers import number_words_pattern
 
 _ENTITY = re.compile(r"(?<![.?!]\s)(?<!^)\b([A-Z][\w&-]*[A-Za-z0-9](?:\s+[A-Z0-9][\w-]*)*)|\b([A-Za-z]+\d[\w.-]*)\b")
 _NOT_ENTITIES = {"I", "AI", "OK", "US", "USA", "What", "How", "Why", "Who", "When", "Which", "Where", "And", "The",
@@ -30,12 +31,14 @@ _NOT_ENTITIES = {"I", "AI", "OK", "US", "USA", "What", "How", "Why", "Who", "Whe
 # words that say what kind of answer is wanted, not what it is about
 QUESTION_WORDS = frozenset(tokenize(
     "many much big long large often fast kind type way according mention mentioned discuss discussed describe "
-    "explain give example compare call need both main point points reason reasons think view opinion"
+    "explain give example compare call need both main point points reason reasons think view opinion "
+    # what was said, not what it was about: "summarize the discussion about…", "what did she propose…"
+    "summarize summarise summary discussion discussions propose proposed suggest suggested decide decided decision "
+    "conclusion conclude concluded agree agreed disagree disagreed"
 )) | frozenset(tokenize(" ".join(sorted(lexicon().document_words))))
 
 
-_NUMBER_WORD_LIST = (r"one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|forty|fifty|"
-                 r"sixty|seventy|eighty|ninety|hundred|thousand|million|billion|trillion")
+_NUMBER_WORD_LIST = number_words_pattern()  # "one" ... "ninety", "hundred" ... "trillion" (kb.numbers)
 _NUMBER_WORDS = f"(?:{_NUMBER_WORD_LIST})"
 # What a question asks for, and what a sentence must hold to give it: a quantity question needs a
 # number, a money question an amount of money, a duration question a length of time.
@@ -108,7 +111,7 @@ def coverage(terms: set[str], windows: Sequence[str]) -> float:
     """The largest unweighted share of `terms` in one window of text."""
     if not terms:
         return 0.0
-    return max((len(terms & set(tokenize(w))) / len(terms) for w in windows), default=0.0)
+    return max((len(terms & terms_of(w)) / len(terms) for w in windows), default=0.0)
 
 
 def windows(items: Sequence[dict]) -> list[str]:
@@ -126,10 +129,11 @@ def assess(question: str, items: Sequence[dict], encoder: SentenceEncoder, min_s
     `query` is the standalone form of a follow-up (what was searched for); `answer`, the sentences
     an answer would quote (all claims when not given), must hold the kind of thing asked for."""
     query = query or question
+    attach_speakers(items)
     claims = [i for i in items if is_claim(i["text"], looks_like_instruction)]
     if not claims:
         return Assessment(0.0, 0.0, [], False, "no retrieved sentence makes a claim")
-    sims = encoder.similarities(query, [c["text"] for c in claims]) if encoder.embedder is not None else []
+    sims = encoder.similarities(query, [attributed(c) for c in claims]) if encoder.embedder is not None else []
     similarity = max(sims, default=0.0)
     cov = coverage(question_terms(query), windows(items))
     missing = missing_names(question, [i["text"] for i in items])

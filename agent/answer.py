@@ -56,11 +56,15 @@ class Agent:
     def __init__(self, settings: Settings | None = None, chat: ChatModel | None = None, store: Store | None = None,
                  retriever: Retriever | None = None, checkpointer: Any = None, retrieval_mode: str = "hybrid") -> None:
         from agent.backends import make_chat_model
+        from agent.evidence import SentenceEncoder
         from agent.tools import Toolbox
 
         self.settings = settings or Settings.from_env()
         self.retriever = retriever or Retriever(self.settings, store=store)
-        self.chat = chat or make_chat_model(self.settings, self.retriever)
+        # one encoder (and its cache of sentence embeddings) for the offline model and the guard's
+        # attribution; term weights from the index where the retriever has them (not the naive peer)
+        encoder = SentenceEncoder(self.retriever.embedder)
+        self.chat = chat or make_chat_model(self.settings, idf=getattr(self.retriever, "idf", None), encoder=encoder)
         counter = None
         if self.backend == "openai":
             from agent.budget import get_counter
@@ -75,14 +79,15 @@ class Agent:
         self.deps = Deps(chat=self.chat, toolbox=self.toolbox, max_tool_rounds=self.settings.max_tool_rounds,
                          max_history_turns=self.settings.max_history_turns,
                          abstain_threshold=self.settings.abstain_threshold, min_coverage=self.settings.min_coverage,
-                         encoder=getattr(self.chat, "encoder", None), checkpointer=checkpointer,
+                         encoder=encoder, checkpointer=checkpointer,
                          top_k=self.settings.top_k, attribution_threshold=self.settings.attribution_threshold)
         self.graph = build_graph(self.deps)
         self._sources: set[str] = set()
 
     @property
     def backend(self) -> str:
-        return "offline" if getattr(self.chat, "name", "") == "offline" else "openai"
+        """"offline" or "openai", as the chat model declares it."""
+        return self.chat.backend
 
     def check_source(self, source: str) -> None:
         """Raise UnknownSource when no document of the index has this id."""
@@ -105,15 +110,15 @@ class Agent:
             self.check_source(source)
         run = {"thread_id": thread_id, "source": source, "on_token": on_token, "on_event": on_event}
         state = self.graph.invoke(
-            {"question": question, "messages": [], "passages": [], "tool_calls": [], "rounds": 0,
+            {"question": question, "messages": [], "evidence": [], "tool_calls": [], "rounds": 0,
              "usage": {"prompt_tokens": 0, "completion_tokens": 0}},
             {"configurable": run, "recursion_limit": 4 * self.settings.max_tool_rounds + 10},
             durability="exit",  # one checkpoint per turn, not one per step
         )
-        from kb.types import Passage
+        from agent.models import Evidence
 
         final = state["final"]
-        passages = [Passage.from_state(p) for p in state.get("passages", [])]
+        passages = Evidence.from_state(state.get("evidence", [])).passages()
         usage = dict(state.get("usage") or {})
         usage["cost_usd"] = cost_usd(self.settings, usage) if self.backend == "openai" else 0.0
         return Answer(

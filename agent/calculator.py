@@ -3,8 +3,9 @@
 An expression is numbers, unit names, `+ - * / **`, unary minus and parentheses, e.g.
 `70e9 USD/GW / (0.5e6 GPU/GW)` -> 140,000 USD/GPU. Juxtaposition multiplies and binds
 tighter than `*` and `/` (so `400e3 token / 500 ms` means `(400e3 token) / (500 ms)`), but
-looser than `**` (`10 m**2` is `10 * m**2`). `$` means USD, `%` means percent and the scale
-words `k`/`thousand`/`million`/`billion`/`trillion` (also `bn`) are plain multipliers.
+looser than `**` (`10 m**2` is `10 * m**2`). `$` means USD, `%` means percent; `k` and the scale
+words of the lexicon (`thousand`, `million`, `bn`, ...) are plain multipliers, and so are the scale
+letters glued to a number (`$70B`, `800k`): numbers, scale words and letters are `kb.numbers`'.
 
 Nothing is ever `eval`-ed: a small tokenizer makes the implicit multiplication explicit,
 Python's `ast` parses the result and `_evaluate` walks the tree, allowing only number
@@ -25,6 +26,8 @@ from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
+from kb.numbers import DIGITS, SCALE_LETTERS, scale_words
+
 if TYPE_CHECKING:
     import pint
 
@@ -39,14 +42,13 @@ _DEFINITIONS = (
     "token = [token] = _ = tok",
     "person = [person] = _ = people = human = humans",
 )
-_SCALE_WORDS = {"k": 1e3, "thousand": 1e3, "million": 1e6, "mn": 1e6, "billion": 1e9, "bn": 1e9, "trillion": 1e12}
 # Units whose pint abbreviation reads badly ("a" for year) keep their name.
 _SYMBOL_OVERRIDES = {"year": "year", "month": "month", "week": "week", "day": "day", "minute": "min", "percent": "%"}
 COUNT_UNITS = {"GPU": "GPUs", "token": "tokens", "person": "people"}
 _PLURAL_TIME = {"year", "month", "week", "day"}
 
 _TOKEN = re.compile(
-    r"\s*(?:(?P<number>\d{1,3}(?:,\d{3})+(?:\.\d+)?(?![\d,])|(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)"
+    rf"\s*(?:(?P<number>\d+\.(?!\d)(?:[eE][+-]?\d+)?|{DIGITS})"  # "5." too
     r"|(?P<name>[A-Za-z_][A-Za-z_0-9]*)|(?P<op>\*\*|[-+*/()%$]))"
 )
 _TRANSLATE = str.maketrans({"×": "*", "·": "*", "÷": "/", "−": "-", "–": "-"})
@@ -76,9 +78,6 @@ def _registry() -> pint.UnitRegistry:
     return ureg
 
 
-_SUFFIX_SCALES = {"k": 1e3, "K": 1e3, "M": 1e6, "MM": 1e6, "B": 1e9, "bn": 1e9, "T": 1e12, "tn": 1e12}
-
-
 def _tokenize(expression: str) -> list[tuple[str, str]]:
     """Split into ("num"|"name"|"op", text) tokens; `$` -> USD, `%` -> percent, `^` -> `**`."""
     text = expression.replace("^", "**").translate(_TRANSLATE)
@@ -96,9 +95,9 @@ def _tokenize(expression: str) -> list[tuple[str, str]]:
         if m.group("number") is not None:
             tokens.append(("num", m.group("number").replace(",", "")))
             number_end = pos
-        elif m.group("name") is not None and m.group("name") in _SUFFIX_SCALES and start == number_end:
+        elif m.group("name") is not None and m.group("name") in SCALE_LETTERS and start == number_end:
             # "$70B", "5M", "800k": a scale letter glued to a number, not bytes, molar or tesla
-            tokens[-1] = ("num", repr(float(tokens[-1][1]) * _SUFFIX_SCALES[m.group("name")]))
+            tokens[-1] = ("num", repr(float(tokens[-1][1]) * SCALE_LETTERS[m.group("name")]))
         elif m.group("name") is not None:
             tokens.append(("name", m.group("name")))
         else:
@@ -194,8 +193,9 @@ def _factor(tokens: list[tuple[str, str]], pos: int) -> tuple[str, int]:
 
 
 def _name(name: str, ureg: pint.UnitRegistry) -> Any:
-    if name.lower() in _SCALE_WORDS:
-        return ureg.Quantity(_SCALE_WORDS[name.lower()])
+    scale = 1e3 if name.lower() == "k" else scale_words().get(name.lower())  # "k", "million", "bn", ...
+    if scale is not None:
+        return ureg.Quantity(scale)
     if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", name):
         raise CalcError(f"unknown unit or name {name!r}")
     import pint

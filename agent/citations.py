@@ -9,12 +9,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from agent.tools import handle, looks_like_instruction
+from agent.tools import looks_like_instruction
 from kb.lexical import tokenize
+from kb.numbers import parse_numbers
+from kb.timecode import TIME_PATTERN as _TIME
 from kb.timecode import parse_timecode
-from kb.types import Passage, Sentence, video_link
+from kb.types import Passage, Sentence, handle, video_link
 
-_TIME = r"\d{1,2}:\d{2}(?::\d{2})?(?:\.\d+)?"
 _LOC = rf"(?:{_TIME}|¶\d+)"
 # The canonical markers the guard writes: [10:31], [talk 10:31, 44:00], [Some Notes ¶3].
 _LABEL = rf"(?:[^\[\]\n,;]+?\s+)?{_LOC}"
@@ -188,24 +189,15 @@ def sources_block(citations: Sequence[dict[str, Any]]) -> str:
 
 # --- attribution: every claim of the answer stands on a sentence of this turn's passages -----------
 
-_NUMBER = re.compile(r"(?<![\w.])\d+(?:,\d{3})*(?:\.\d+)?(?:e[+-]?\d+)?(?![\w])|(?<![\w.])\d+(?:\.\d+)?(?=%|[a-zA-Z])", re.I)
 _CODE = re.compile(r"`[^`\n]*`")
-_CLOCK = re.compile(rf"(?<![\d:]){_TIME}(?![\d:])")
 _ABBREV = re.compile(r"^(?:e\.g|i\.e|vs|etc|cf|approx|mr|mrs|ms|dr|st|no|fig)\.$", re.I)
 _PLACE = re.compile(r"\x01(\d+)\x01")
 
 
 def numbers(text: str) -> set[str]:
-    """The figures a text states, normalised ("1,500" and "1500.0" are both "1500"); citation
-    markers, clock times and code spans are not figures."""
-    text = _CLOCK.sub(" ", _CODE.sub(" ", CITE.sub(" ", text)))
-    out = set()
-    for m in _NUMBER.finditer(text):
-        try:
-            out.add(f"{float(m.group(0).replace(',', '')):g}")
-        except ValueError:
-            continue
-    return out
+    """The figures a text states, normalised and sign aside ("1,500", "1500.0" and "1.5 thousand"
+    are all "1500"; "-5%" states 5); citation markers, clock times and code spans are not figures."""
+    return {f"{abs(v):g}" for v in parse_numbers(_CODE.sub(" ", CITE.sub(" ", text)))}
 
 
 @dataclass
@@ -260,8 +252,7 @@ class _Support:
         shown: dict[tuple[str, str], Candidate] = {}
         for c in candidates(passages):
             key = (c.passage.source, c.sentence.text)
-            at = c.passage.at_s if c.sentence.text == c.passage.best_sentence and c.passage.at_s is not None else c.sentence.start_s
-            if key not in shown or c.seconds == at:
+            if key not in shown or c.seconds == c.passage.shown_at(c.sentence):
                 shown[key] = c
         self.cands = list(shown.values())
         self.similar, self.threshold = similar, threshold

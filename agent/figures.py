@@ -48,6 +48,9 @@ from functools import lru_cache
 
 from agent.calculator import CalcError, calculate, unit_dimensions
 from kb.lexicon import lexicon
+from kb.numbers import DIGITS, FRACTION_WORDS, NUMBER_WORDS, SCALE_LETTERS, alternation, scale_words, to_float
+from kb.timecode import STAMP, TIME_PATTERN
+from kb.tokens import content_words
 
 __all__ = ["Fact", "Plan", "extract_facts", "needs_figures", "plan"]
 
@@ -82,34 +85,22 @@ _SYMBOL_UNITS = dict(_LEXICON.symbols)
 _DENOMINATOR_ONLY = {"s": "s", "h": "hour"}  # too ambiguous after a bare number ("1990s")
 _COUNT = set(_LEXICON.count_units)
 _TIME_UNITS = {"ms", "s", "minute", "hour", "day", "week", "month", "year"}
+_SCALES = scale_words()  # "million", "bn", ... (the lexicon's, through kb.numbers)
 
-_NUMBER_WORDS = {
-    "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9,
-    "ten": 10, "eleven": 11, "twelve": 12, "fifteen": 15, "twenty": 20, "thirty": 30, "forty": 40,
-    "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80, "ninety": 90,
-}
-_SCALES = dict(_LEXICON.scales)
-_SUFFIXES = {"k": 1e3, "K": 1e3, "M": 1e6, "B": 1e9, "bn": 1e9, "T": 1e12}
-_ORDINALS = {"half": 2, "third": 3, "quarter": 4, "fourth": 4, "fifth": 5, "sixth": 6, "seventh": 7,
-             "eighth": 8, "ninth": 9, "tenth": 10, "hundredth": 100}
 _GROWTH_WORDS = {"doubl": 2, "tripl": 3, "quadrupl": 4}
 
 
-def _alternation(words: Sequence[str]) -> str:
-    return "|".join(re.escape(w) for w in sorted(set(words), key=len, reverse=True))
-
-
-_UNIT = rf"(?:(?i:{_alternation(list(_WORD_UNITS))})|{_alternation(list(_SYMBOL_UNITS))})(?![A-Za-z0-9])"
-_ANY_UNIT = (rf"(?:(?i:{_alternation(list(_WORD_UNITS))})"
-             rf"|{_alternation(list(_SYMBOL_UNITS) + list(_DENOMINATOR_ONLY))})(?![A-Za-z0-9])")
-_NUM = r"(?<![A-Za-z0-9.,])(?<![A-Za-z]-)(?:\d{1,3}(?:,\d{3})+(?:\.\d+)?(?![\d])|\d+(?:\.\d+)?(?:[eE][+-]?\d+)?|\.\d+)"
-_WORDNUM = rf"(?i:{_alternation(list(_NUMBER_WORDS))})"
-_SCALE = rf"(?i:{_alternation(list(_SCALES))})"
+_UNIT = rf"(?:(?i:{alternation(list(_WORD_UNITS))})|{alternation(list(_SYMBOL_UNITS))})(?![A-Za-z0-9])"
+_ANY_UNIT = (rf"(?:(?i:{alternation(list(_WORD_UNITS))})"
+             rf"|{alternation(list(_SYMBOL_UNITS) + list(_DENOMINATOR_ONLY))})(?![A-Za-z0-9])")
+_NUM = rf"(?<![A-Za-z0-9.,])(?<![A-Za-z]-)(?:{DIGITS})"
+_WORDNUM = rf"(?i:{alternation(list(NUMBER_WORDS))})"
+_SCALE = rf"(?i:{alternation(list(_SCALES))})"
 
 _QTY = re.compile(
     rf"(?P<dollar>\$\s?)?"
     rf"(?:(?P<half>\b(?i:half\s+an?))\b"
-    rf"|(?P<num>{_NUM})(?P<suffix>(?:bn|k|K|M|B|T)(?![A-Za-z0-9]))?"
+    rf"|(?P<num>{_NUM})(?P<suffix>(?:{alternation(SCALE_LETTERS)})(?![A-Za-z0-9]))?"
     rf"|\b(?P<word>{_WORDNUM})\b"
     rf"|\b(?P<art>(?i:an?|each|every))\b)"
     rf"(?:\s+(?P<scale>{_SCALE})\b)?"
@@ -125,27 +116,23 @@ _COPULA = re.compile(
     r"|\s*[=~≈]"
 )
 _ADJ_COUNT = re.compile(
-    rf"[\s-]*(?P<count>(?i:{_alternation([w for w, u in _WORD_UNITS.items() if u in _COUNT])}))(?![A-Za-z0-9])"
+    rf"[\s-]*(?P<count>(?i:{alternation([w for w, u in _WORD_UNITS.items() if u in _COUNT])}))(?![A-Za-z0-9])"
 )
 _RANGE_GAP = re.compile(r"\s*(?:to|-|–)\s*$", re.I)
 _FALSE_START_FILLERS = {"uh", "um", "er", "sorry", "i", "mean", "rather", "actually"}
 _FRACTION = re.compile(
-    r"\b(?i:(?:a|an|one)\s+(?P<den>half|third|quarter|fourth|fifth|sixth|seventh|eighth|ninth|tenth|hundredth)"
-    r"|(?P<k>two|three|four|five|six|seven|eight|nine)\s+(?P<dens>thirds|quarters|fourths|fifths|sixths|sevenths"
-    r"|eighths|ninths|tenths)|(?P<half>half)(?!\s+an?\s))\b"
+    rf"\b(?i:(?:a|an|one)\s+(?P<den>{alternation(FRACTION_WORDS)})"
+    rf"|(?P<k>two|three|four|five|six|seven|eight|nine)\s+(?P<dens>{alternation(w + 's' for w in FRACTION_WORDS if w != 'half')})"
+    r"|(?P<half>half)(?!\s+an?\s))\b"
 )
 _MULTIPLIER = re.compile(
     rf"(?P<n>{_NUM})\s*(?:x|×|-?fold)(?![A-Za-z0-9])|\b(?P<oom>(?i:one|two|three|four|five|\d+))\s+(?i:orders?\s+of\s+magnitude)\b"
 )
-_TIMESTAMP = re.compile(r"\[\s*\d{1,2}:\d{2}(?::\d{2})?(?:[.,]\d+)?\s*\]|^\s*\d{1,2}:\d{2}(?::\d{2})?\s+|>>", re.M)
+_TIMESTAMP = re.compile(rf"{STAMP.pattern}|^\s*{TIME_PATTERN}\s+|>>", re.M)  # and speaker changes
 
 
 def _lex(surface: str) -> str | None:
     return _WORD_UNITS.get(surface.lower()) or _SYMBOL_UNITS.get(surface) or _DENOMINATOR_ONLY.get(surface)
-
-
-def _num(text: str) -> float:
-    return float(text.replace(",", ""))
 
 
 # --- extraction ------------------------------------------------------------------------------
@@ -173,10 +160,10 @@ def _quantities(text: str) -> list[_Raw]:
         if m.group("half"):
             value, explicit = 0.5, True
         elif m.group("num"):
-            value, explicit = _num(m.group("num")) * _SUFFIXES.get(m.group("suffix") or "", 1.0), True
+            value, explicit = to_float(m.group("num")) * SCALE_LETTERS.get(m.group("suffix") or "", 1.0), True
         elif m.group("word"):
             word = m.group("word").lower()
-            value, explicit = float(_NUMBER_WORDS[word]), word != "one"
+            value, explicit = float(NUMBER_WORDS[word]), word != "one"
         else:
             value, explicit = 1.0, False
         scale = _SCALES[m.group("scale").lower()] if m.group("scale") else 1.0
@@ -251,7 +238,7 @@ def _extract(text: str) -> list[_Raw]:
         if m:
             den = _lex(m.group("unit"))
             if den and den != q.unit:
-                div = _num(m.group("num")) if m.group("num") else 1.0
+                div = to_float(m.group("num")) if m.group("num") else 1.0
                 div *= _SCALES[m.group("scale").lower()] if m.group("scale") else 1.0
                 if div:
                     rates.append(_Raw(q.start, m.end(), q.value / div, f"{q.unit}/{den}", "rate"))
@@ -297,19 +284,19 @@ def _extract(text: str) -> list[_Raw]:
     for m in _FRACTION.finditer(text):
         if free(m.start(), m.end()):
             if m.group("den"):
-                value = 1 / _ORDINALS[m.group("den").lower()]
+                value = 1 / FRACTION_WORDS[m.group("den").lower()]
             elif m.group("k"):
-                value = _NUMBER_WORDS[m.group("k").lower()] / _ORDINALS[m.group("dens").lower()[:-1]]
+                value = NUMBER_WORDS[m.group("k").lower()] / FRACTION_WORDS[m.group("dens").lower()[:-1]]
             else:
                 value = 0.5
             out.append(_Raw(m.start(), m.end(), value, "", "fraction"))
     for m in _MULTIPLIER.finditer(text):
         if free(m.start(), m.end()):
             if m.group("n"):
-                value = _num(m.group("n"))
+                value = to_float(m.group("n"))
             else:
                 oom = m.group("oom").lower()
-                value = 10.0 ** (_NUMBER_WORDS.get(oom) or int(oom))
+                value = 10.0 ** (NUMBER_WORDS.get(oom) or int(oom))
             out.append(_Raw(m.start(), m.end(), value, "", "multiplier"))
     out = [_Raw(o.start, o.end, o.value, o.unit, "fraction", o.article) if o.unit == "%" else o for o in out]
     return sorted(out, key=lambda r: r.start)
@@ -346,37 +333,19 @@ def _excerpt(sentence: str, start: int, end: int, width: int = 160) -> str:
 
 # --- planning --------------------------------------------------------------------------------
 
-_STOPWORDS = frozenset(
-    """a an the of to in on at by for from with as and or but if then than that this these those it its is are was
-    were be been being do does did would will could should can may might must have has had what which who whom whose
-    when where why how many much more most less least about around roughly some any each every one per into over
-    under up down out off all just so very there their they them he his she her we our us you your i me my
-    figure number based using use used say said according make made own uh um like right yeah""".split()
-) | _LEXICON.document_words
-_MEASURE_WORDS = frozenset(
-    [w for w, u in _WORD_UNITS.items() if u not in _COUNT] + [s.lower() for s in _SYMBOL_UNITS] + list(_SCALES)
+# Words that say how a figure is asked for or what it is measured in, not what it is about (on top
+# of the tokenizer's stop words): measure words (terawatt, dollars, years) and document words go;
+# count nouns (GPU, human, token) stay.
+_NOT_TOPIC = (
+    *"according around based each every figure least less made make number off per roughly use used using".split(),
+    *_LEXICON.document_words, *(w for w, u in _WORD_UNITS.items() if u not in _COUNT),
+    *(s.lower() for s in _SYMBOL_UNITS), *_SCALES,
 )
-_SUFFIXES_TO_DROP = ("ations", "ation", "ions", "ion", "ings", "ing", "ers", "er", "ed", "es", "s", "e", "ly")
-
-
-def _stem(word: str) -> str:
-    """A light stemmer: "predicted"/"prediction" -> "predict", "hyperscalers" -> "hyperscal"."""
-    w = re.sub(r"['’]s?$", "", word.lower())
-    for suffix in _SUFFIXES_TO_DROP:
-        if w.endswith(suffix) and len(w) - len(suffix) >= 4 and not (suffix == "s" and w.endswith("ss")):
-            return w[: -len(suffix)]
-    return w
 
 
 def _words(text: str) -> frozenset[str]:
-    """Content words (stemmed) for matching a fact's context to the question.
-
-    Measure words (terawatt, dollars, years) say nothing about what is measured and are left
-    out; count nouns (GPU, human, token) stay.
-    """
-    tokens = [t.lower() for t in re.findall(r"[A-Za-z][A-Za-z0-9'’-]*", text)]
-    stems = (_stem(t) for t in tokens if t not in _STOPWORDS and t not in _MEASURE_WORDS)
-    return frozenset(w for w in stems if len(w) > 1 and w not in _STOPWORDS)
+    """Content words (stemmed) for matching a fact's context to the question."""
+    return content_words(text, _NOT_TOPIC)
 
 
 @dataclass(frozen=True)
@@ -658,7 +627,7 @@ _DURATION = re.compile(
 
 
 def _word_or_number(text: str) -> float:
-    return float(_NUMBER_WORDS[text.lower()]) if text.lower() in _NUMBER_WORDS else _num(text)
+    return float(NUMBER_WORDS[text.lower()]) if text.lower() in NUMBER_WORDS else to_float(text)
 
 
 def _growth_plan(question: str, cands: list[_Cand], passages: Sequence[str]) -> Plan | None:
@@ -669,7 +638,7 @@ def _growth_plan(question: str, cands: list[_Cand], passages: Sequence[str]) -> 
     g = _GROWTH.search(question)
     if g:
         word = g.group("word")
-        growth = Fact(g.group(0), float(_GROWTH_WORDS[word.lower()]) if word else _num(g.group("n")), "",
+        growth = Fact(g.group(0), float(_GROWTH_WORDS[word.lower()]) if word else to_float(g.group("n")), "",
                       "question", None, None)
     elif _GROWTH_ASKED.search(question) and (found := _passage_growth(passages, question)) is not None:
         growth = found.fact

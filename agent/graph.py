@@ -8,6 +8,11 @@ that never calls tools still gets passages. The loop is bounded by `max_tool_rou
 hit, the model is asked once more, without tools, to answer from what it has. `finalize` applies
 the citation guard, attribution and the abstention rule.
 
+Each tool result is in the state in two forms: as the tool message the model reads
+(`agent.render.tool_content`, the only place it becomes text) and as data (`evidence`), which every
+model call gets too (the offline backend reads only that) and from which the guard takes the
+turn's passages.
+
 Everything that belongs to one run travels in its LangGraph config (`configurable`): `source`
 (the scope every search of the turn stays inside), `on_token` and `on_event` (progress callbacks,
 which may raise `AnswerCancelled`). `Deps` holds only what all runs share, so one compiled graph
@@ -17,19 +22,22 @@ answers many questions at once.
 from __future__ import annotations
 
 import json
+import math
 import operator
 import re
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated, Any, TypedDict
 
 from agent.abstention import assess
 from agent.citations import attribute, guard, numbers
 from agent.evidence import SentenceEncoder
 from agent.followup import standalone_query
-from agent.models import ChatModel, ModelReply
+from agent.models import ChatModel, Evidence, ModelReply, ToolResult
 from agent.prompts import FINAL_ROUND_PROMPT, NOT_IN_KB, SYSTEM_PROMPT
-from agent.tools import TOOL_SCHEMAS, Toolbox, looks_like_instruction
+from agent.render import tool_content
+from agent.tools import CALCULATE, MAX_K, SEARCH, TOOL_SCHEMAS, Toolbox, looks_like_instruction
+from kb.numbers import parse_numbers
 from kb.types import Passage
 
 if TYPE_CHECKING:
@@ -39,8 +47,8 @@ if TYPE_CHECKING:
 class AgentState(TypedDict, total=False):
     history: Annotated[list[dict[str, Any]], operator.add]  # earlier turns: user questions and final answers
     question: str
-    messages: list[dict[str, Any]]  # this turn's model/tool exchange
-    passages: list[dict[str, Any]]
+    messages: list[dict[str, Any]]  # this turn's model/tool exchange, as the model reads it
+    evidence: list[dict[str, Any]]  # the same tool results as data (ToolResult.to_state), in call order
     tool_calls: list[dict[str, Any]]
     rounds: int
     usage: dict[str, int]
@@ -55,7 +63,7 @@ class Deps:
     max_history_turns: int = 6
     abstain_threshold: float = 0.42
     min_coverage: float = 0.22
-    encoder: Any = None  # agent.evidence.SentenceEncoder over the index's embedding model
+    encoder: SentenceEncoder = field(default_factory=lambda: SentenceEncoder(None))  # over the index's embedding model
     checkpointer: Any = None
     top_k: int = 5
     attribution_threshold: float = 0.55  # similarity (deps.encoder) a sentence needs to support an uncited claim
@@ -72,10 +80,6 @@ def _emit(config: Any, kind: str, data: dict[str, Any]) -> None:
         on_event(kind, data)
 
 
-def _passages(state: AgentState) -> list[Passage]:
-    return [Passage.from_state(p) for p in state.get("passages", [])]
-
-
 def evidence_items(passages: list[Passage]) -> list[dict[str, Any]]:
     """The sentences of this turn's passages, in the form the abstention policy reads."""
     return [{"text": s.text, "passage": i, "pos": j} for i, p in enumerate(passages) for j, s in enumerate(p.sentences)]
@@ -85,7 +89,7 @@ def _searched_query(state: AgentState) -> str | None:
     """A follow-up's standalone form (a search query that extends the question with its topic), if any."""
     question = state.get("question", "").strip()
     for r in state.get("tool_calls", []):
-        if r.get("name") == "search_knowledge_base" and isinstance(r.get("arguments"), dict):
+        if r.get("name") == SEARCH and isinstance(r.get("arguments"), dict):
             query = str(r["arguments"].get("query") or "")
             if question and query.startswith(question) and query != question:
                 return query
@@ -99,12 +103,11 @@ def _normal(text: str) -> str:
 def states_a_figure(text: str, results: list[dict[str, Any]]) -> bool:
     """Whether the answer states a figure the calculate tool computed (then it may stand without a
     passage to cite: the inputs were the question's). A calculation the answer ignores counts for nothing."""
-    flat = text.replace(",", "").lower()
+    stated = parse_numbers(text)
     for r in results:
-        value = float(r.get("value", 0))
-        phrase = re.search(r"\d[\d,.]*(?:\s*(?:thousand|million|billion|trillion))?", r.get("text", ""))
-        forms = {f"{value:.0f}", f"{value:g}"} | ({phrase.group(0).replace(",", "").lower()} if phrase else set())
-        if r.get("text", "").lower() in text.lower() or any(f and re.search(rf"(?<![\d.]){re.escape(f)}(?![\d])", flat) for f in forms):
+        shown = str(r.get("text", ""))
+        figures = [float(r.get("value", 0)), *parse_numbers(shown)]  # the value, and as shown ("1.235 million")
+        if shown.lower() in text.lower() or any(math.isclose(n, f, rel_tol=1e-9) for n in stated for f in figures):
             return True
     return False
 
@@ -127,13 +130,15 @@ def _turn(state: AgentState, answer: str) -> list[dict[str, Any]]:
     return [{"role": "user", "content": state["question"]}, {"role": "assistant", "content": answer}]
 
 
-def build_graph(deps: Deps) -> Any:
-    from langgraph.graph import END, START, StateGraph
+class Nodes:
+    """The graph's steps over one `Deps`: each reads the state and returns the keys it changes."""
 
-    if deps.encoder is None:
-        deps.encoder = SentenceEncoder(getattr(deps.toolbox.retriever, "embedder", None))
+    def __init__(self, deps: Deps) -> None:
+        self.deps = deps
 
-    def model_messages(state: AgentState, final_round: bool = False) -> list[dict[str, Any]]:
+    def messages(self, state: AgentState, final_round: bool = False) -> list[dict[str, Any]]:
+        """What the model reads: the system prompt, recent turns, the question, this turn's exchange."""
+        deps = self.deps
         msgs = [{"role": "system", "content": SYSTEM_PROMPT}]
         recent = state.get("history", [])[-2 * deps.max_history_turns :] if deps.max_history_turns else []
         msgs += [{"role": m["role"], "content": m["content"]} for m in recent]
@@ -143,62 +148,53 @@ def build_graph(deps: Deps) -> Any:
             msgs.append({"role": "user", "content": FINAL_ROUND_PROMPT})
         return msgs
 
-    def add_usage(state: AgentState, reply: ModelReply) -> dict[str, int]:
-        usage = dict(state.get("usage") or {"prompt_tokens": 0, "completion_tokens": 0})
-        usage["prompt_tokens"] += reply.prompt_tokens
-        usage["completion_tokens"] += reply.completion_tokens
-        return usage
-
-    def retrieve(state: AgentState, config: RunnableConfig) -> dict[str, Any]:
+    def retrieve(self, state: AgentState, config: RunnableConfig) -> dict[str, Any]:
+        """Search with the question (standalone) before the first model call, as if the model had."""
         earlier = [m["content"] for m in state.get("history", []) if m.get("role") == "user"]
-        args = {"query": standalone_query(state["question"], earlier), "k": deps.top_k}
+        args = {"query": standalone_query(state["question"], earlier), "k": min(self.deps.top_k, MAX_K)}
         raw = json.dumps(args, ensure_ascii=False)
-        _emit(config, "retrieve", {"name": "search_knowledge_base", "arguments": raw})
-        outcome = deps.toolbox.run("search_knowledge_base", raw, scope=_run(config).get("source"))
+        _emit(config, "retrieve", {"name": SEARCH, "arguments": raw})
+        result = self.deps.toolbox.run(SEARCH, raw, scope=_run(config).get("source"))
         call_id = f"call_retrieve_{zlib.crc32(raw.encode()):08x}"
-        call = {"id": call_id, "type": "function", "function": {"name": "search_knowledge_base", "arguments": raw}}
-        messages = [{"role": "assistant", "content": None, "tool_calls": [call]},
-                    {"role": "tool", "tool_call_id": call_id, "content": outcome.content}]
-        record = {**outcome.record, "retrieve_first": True}
-        return {"messages": messages, "passages": [p.to_state() for p in outcome.passages], "tool_calls": [record]}
+        call = {"id": call_id, "type": "function", "function": {"name": SEARCH, "arguments": raw}}
+        messages = [{"role": "assistant", "content": None, "tool_calls": [call]}, _tool_message(call_id, result)]
+        return {"messages": messages, "evidence": [result.to_state()],
+                "tool_calls": [{**result.record(), "retrieve_first": True}]}
 
-    def call_model(state: AgentState, config: RunnableConfig) -> dict[str, Any]:
+    def call_model(self, state: AgentState, config: RunnableConfig) -> dict[str, Any]:
         rounds = state.get("rounds", 0)
-        final_round = rounds >= deps.max_tool_rounds
+        final_round = rounds >= self.deps.max_tool_rounds
         _emit(config, "thinking", {"round": rounds})
-        reply = deps.chat.complete(model_messages(state, final_round), None if final_round else TOOL_SCHEMAS,
-                                   _run(config).get("on_token"))
+        reply = self.deps.chat.complete(self.messages(state, final_round), None if final_round else TOOL_SCHEMAS,
+                                        _run(config).get("on_token"), evidence=_evidence(state))
         if final_round and reply.tool_calls:
             reply = ModelReply(content=reply.content or "", prompt_tokens=reply.prompt_tokens, completion_tokens=reply.completion_tokens)
-        return {"messages": state.get("messages", []) + [reply.to_message()], "usage": add_usage(state, reply)}
+        return {"messages": state.get("messages", []) + [reply.to_message()], "usage": _add_usage(state, reply)}
 
-    def route(state: AgentState) -> str:
-        last = state["messages"][-1]
-        return "tools" if last.get("tool_calls") else "finalize"
-
-    def run_tools(state: AgentState, config: RunnableConfig) -> dict[str, Any]:
+    def run_tools(self, state: AgentState, config: RunnableConfig) -> dict[str, Any]:
         scope = _run(config).get("source")
-        last = state["messages"][-1]
         new_msgs = list(state["messages"])
-        passages = list(state.get("passages", []))
+        evidence = list(state.get("evidence", []))
         records = list(state.get("tool_calls", []))
-        for call in last["tool_calls"]:
+        for call in state["messages"][-1]["tool_calls"]:
             name, raw = call["function"]["name"], call["function"]["arguments"]
             _emit(config, "tool", {"name": name, "arguments": raw})
-            outcome = deps.toolbox.run(name, raw, scope=scope)
-            records.append(outcome.record)
-            known = {p["chunk_id"] for p in passages}
-            passages += [p.to_state() for p in outcome.passages if p.chunk_id not in known]
-            new_msgs.append({"role": "tool", "tool_call_id": call["id"], "content": outcome.content})
-        return {"messages": new_msgs, "passages": passages, "tool_calls": records, "rounds": state.get("rounds", 0) + 1}
+            result = self.deps.toolbox.run(name, raw, scope=scope)
+            records.append(result.record())
+            evidence.append(result.to_state())
+            new_msgs.append(_tool_message(call["id"], result))
+        return {"messages": new_msgs, "evidence": evidence, "tool_calls": records, "rounds": state.get("rounds", 0) + 1}
 
-    def finalize(state: AgentState) -> dict[str, Any]:
+    def finalize(self, state: AgentState) -> dict[str, Any]:
+        """The answer that stands: citations checked, every claim attributed, abstention decided."""
+        deps = self.deps
         text = (state["messages"][-1].get("content") or "").strip() if state.get("messages") else ""
-        passages = _passages(state)
+        evidence = _evidence(state)
+        passages = evidence.passages()
         checked = guard(text, passages)
         if not checked.text or _normal(checked.text) == _normal(NOT_IN_KB):
             return {"final": _final(NOT_IN_KB, [], True, checked, None, _relevance(passages)), "history": _turn(state, NOT_IN_KB)}
-        calcs = [r["result"] for r in state.get("tool_calls", []) if r["name"] == "calculate" and "error" not in r["result"]]
+        calcs = [r.output for r in evidence.of(CALCULATE, ok=True)]
         claims = attribute(checked, passages, deps.encoder.similarities, deps.attribution_threshold,
                            given=numbers(state["question"]), computed=lambda sentence: states_a_figure(sentence, calcs))
         computed = claims.computed
@@ -213,14 +209,39 @@ def build_graph(deps: Deps) -> Any:
                        checked, claims, verdict.similarity)
         return {"final": final, "history": _turn(state, final["answer"])}
 
+
+def _evidence(state: AgentState) -> Evidence:
+    return Evidence.from_state(state.get("evidence", []))
+
+
+def _tool_message(call_id: str, result: ToolResult) -> dict[str, Any]:
+    return {"role": "tool", "tool_call_id": call_id, "content": tool_content(result)}
+
+
+def _add_usage(state: AgentState, reply: ModelReply) -> dict[str, int]:
+    usage = dict(state.get("usage") or {"prompt_tokens": 0, "completion_tokens": 0})
+    usage["prompt_tokens"] += reply.prompt_tokens
+    usage["completion_tokens"] += reply.completion_tokens
+    return usage
+
+
+def _route(state: AgentState) -> str:
+    last = state["messages"][-1]
+    return "tools" if last.get("tool_calls") else "finalize"
+
+
+def build_graph(deps: Deps) -> Any:
+    from langgraph.graph import END, START, StateGraph
+
+    nodes = Nodes(deps)
     g = StateGraph(AgentState)
-    g.add_node("retrieve", retrieve)
-    g.add_node("model", call_model)
-    g.add_node("tools", run_tools)
-    g.add_node("finalize", finalize)
+    g.add_node("retrieve", nodes.retrieve)
+    g.add_node("model", nodes.call_model)
+    g.add_node("tools", nodes.run_tools)
+    g.add_node("finalize", nodes.finalize)
     g.add_edge(START, "retrieve")
     g.add_edge("retrieve", "model")
-    g.add_conditional_edges("model", route, {"tools": "tools", "finalize": "finalize"})
+    g.add_conditional_edges("model", _route, {"tools": "tools", "finalize": "finalize"})
     g.add_edge("tools", "model")
     g.add_edge("finalize", END)
     return g.compile(checkpointer=deps.checkpointer)

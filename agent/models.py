@@ -1,10 +1,14 @@
-"""What the agent needs of a chat model, whichever backend provides it."""
+"""What the agent needs of a chat model, whichever backend provides it, and what it gives one:
+the conversation as messages (text, rendered once by `agent.render`) and this turn's `Evidence`,
+the same tool results as data (the passages with their sentences, the figures computed)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
+
+from kb.types import Passage
 
 TokenCallback = Callable[[str], None]
 
@@ -42,10 +46,74 @@ class ModelReply:
         return msg
 
 
-class ChatModel(Protocol):
+@dataclass(frozen=True)
+class ToolResult:
+    """What one tool call gave, as data. `passages`: what a search found and the model is shown;
+    `output`: the tool's JSON result otherwise (a calculation's expression, value, unit, text);
+    `error`: why the call failed (the model may try again). `arguments` are as the model sent them."""
+
     name: str
+    arguments: Any
+    passages: tuple[Passage, ...] = ()
+    output: Any = None
+    error: str | None = None
+
+    def record(self) -> dict[str, Any]:
+        """The call as the answer's `tool_calls` lists it (a search: where each passage is cited)."""
+        if self.error is not None:
+            result: Any = {"error": self.error}
+        elif self.output is not None:
+            result = self.output
+        else:
+            result = [{"source": p.source, "at": p.at, "score": round(p.score, 4)} for p in self.passages]
+        return {"name": self.name, "arguments": self.arguments, "result": result}
+
+    def to_state(self) -> dict[str, Any]:
+        """Plain data for the checkpoint; `ToolResult.from_state` reverses it."""
+        return {"name": self.name, "arguments": self.arguments, "passages": [p.to_state() for p in self.passages],
+                "output": self.output, "error": self.error}
+
+    @classmethod
+    def from_state(cls, d: dict[str, Any]) -> ToolResult:
+        return cls(d["name"], d.get("arguments"), tuple(Passage.from_state(p) for p in d.get("passages", ())),
+                   d.get("output"), d.get("error"))
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """This turn's tool results in call order: everything the model has been given so far."""
+
+    results: tuple[ToolResult, ...] = ()
+
+    def of(self, name: str, ok: bool = False) -> list[ToolResult]:
+        """The results of one tool (`ok`: only the calls that succeeded)."""
+        return [r for r in self.results if r.name == name and not (ok and r.error is not None)]
+
+    def passages(self) -> list[Passage]:
+        """Every passage of the turn once (a chunk found twice keeps the first search's view of it)."""
+        seen: set[str] = set()
+        out = []
+        for r in self.results:
+            for p in r.passages:
+                if p.chunk_id not in seen:
+                    seen.add(p.chunk_id)
+                    out.append(p)
+        return out
+
+    @classmethod
+    def from_state(cls, items: Sequence[dict[str, Any]]) -> Evidence:
+        return cls(tuple(ToolResult.from_state(d) for d in items))
+
+
+class ChatModel(Protocol):
+    """A chat model. `backend` says which kind (the answer reports it; only "openai" counts tokens
+    and cost). `evidence` carries the same tool results as the messages' text, as data: a backend
+    that reads text (OpenAI) ignores it; the offline one reads only it."""
+
+    name: str
+    backend: Literal["offline", "openai"]
 
     def complete(
         self, messages: Sequence[dict[str, Any]], tools: Sequence[dict[str, Any]] | None = None,
-        on_token: TokenCallback | None = None,
+        on_token: TokenCallback | None = None, evidence: Evidence | None = None,
     ) -> ModelReply: ...

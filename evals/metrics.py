@@ -7,125 +7,18 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from decimal import Decimal
 from pathlib import PurePosixPath
 from typing import Any
 
 from evals.gold_file import GoldCitation, GoldQuestion
+from kb.numbers import parse_numbers
 from kb.timecode import TimecodeError, format_timecode, parse_timecode
 
+__all__ = ["citation_matches", "compare_summaries", "first_citation_in_span", "flips", "keyword_match",
+           "missing_keywords", "numeric_match", "parse_numbers", "percentile", "retrieved_covers", "same_source",
+           "score_question", "summarize"]
+
 # --------------------------------------------------------------------------- numbers
-
-_SCALE_WORDS = {
-    "hundred": 10**2, "thousand": 10**3, "million": 10**6, "billion": 10**9, "trillion": 10**12,
-}
-# Abbreviations that may follow a number after a space ("$3 bn") or attached ("$3bn").
-_SCALE_ABBREVS = {"bn": 10**9, "mn": 10**6, "tn": 10**12}
-# Single letters count as scales only when attached ("800k", "1.5B") and not followed by
-# another letter ("5km", "2GW", "3TB" keep their plain value). Lower-case "m" is read as
-# million only after a currency sign ("$5m"); "5m" alone may be metres or minutes.
-_SCALE_LETTERS = {
-    "k": 10**3, "K": 10**3, "m": 10**6, "M": 10**6, "MM": 10**6,
-    "b": 10**9, "B": 10**9, "T": 10**12,
-}
-
-_WORD_VALUES = {
-    "a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
-    "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "fifteen": 15, "twenty": 20,
-    "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80,
-    "ninety": 90, "half": 0.5, "a half": 0.5, "quarter": 0.25, "a quarter": 0.25,
-}
-
-_SCALE_WORD = r"(?:hundred|thousand|million|billion|trillion)s?"
-_SCALE_CHAIN = rf"(?i:{_SCALE_WORD}(?:\s+{_SCALE_WORD})*)"
-
-_NUMBER_RE = re.compile(
-    r"(?<![\w.])(?P<sign>[-\u2212])?(?P<cur>[$€£¥])?"
-    r"(?P<num>\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?)(?P<exp>[eE][-+]?\d+)?"
-    r"(?:(?P<letter>MM|[kKMbBT]|m(?=\W|$))(?![A-Za-z])"
-    r"|\s?(?P<abbrev>(?i:bn|mn|tn))\b"
-    r"|\s*(?P<words>" + _SCALE_CHAIN + r")\b)?",
-)
-
-_NUMBER_WORDS = "|".join(
-    re.escape(w).replace(r"\ ", r"\s+") for w in sorted(_WORD_VALUES, key=len, reverse=True)
-)
-_WORD_NUMBER_RE = re.compile(
-    rf"\b(?P<word>{_NUMBER_WORDS})(?P<and_half>\s+and\s+a\s+half)?"
-    rf"\s+(?:(?:of\s+)?an?\s+)?(?P<words>{_SCALE_CHAIN})\b",
-    re.IGNORECASE,
-)
-
-_TIMECODE = r"\d{1,2}(?::\d{2}){1,2}(?:[.,]\d+)?"
-_BRACKETED_RE = re.compile(r"\[[^\[\]\n]{0,160}\]")
-_CITATION_INSIDE_RE = re.compile(
-    r"(?<![\d:])" + _TIMECODE + r"(?![\d:])|¶|^\s*\^?\d+(?:\s*[,;\u2013-]\s*\^?\d+)*\s*$"
-)
-_BARE_TIMECODE_RE = re.compile(r"(?<![\d:.])" + _TIMECODE + r"(?![\d:])")
-_PILCROW_RE = re.compile(r"¶\s*\d+")
-_RANGE_GAP_RE = re.compile(r"^\s*(?:-|\u2013|\u2014|to)\s*$", re.IGNORECASE)
-
-
-def _strip_citations(text: str) -> str:
-    """Blank out citation markers ([10:31], [3], [src ¶2]) and bare timestamps, keeping offsets."""
-
-    def blank(m: re.Match[str]) -> str:
-        return " " * len(m.group(0))
-
-    text = _BRACKETED_RE.sub(
-        lambda m: blank(m) if _CITATION_INSIDE_RE.search(m.group(0)[1:-1]) else m.group(0), text
-    )
-    text = _BARE_TIMECODE_RE.sub(blank, text)
-    return _PILCROW_RE.sub(blank, text)
-
-
-def _chain_multiplier(words: str) -> int:
-    mult = 1
-    for w in words.lower().split():
-        mult *= _SCALE_WORDS[w.rstrip("s")]
-    return mult
-
-
-def parse_numbers(text: str) -> list[float]:
-    """The numbers in `text` as a reader would take them, in order of appearance.
-
-    Thousands separators, currency signs, scale words and letters are applied ("$420,000",
-    "800k", "$1.2 trillion", "1.5B", "half a million", "2e6"); units are dropped ("27x",
-    "2,000 GW"); percentages stay as written ("7.5%" -> 7.5). A range shares its scale word
-    ("1-2 million" -> 1e6, 2e6). Timestamps ("10:31", "[1:02:03]") and citation markers
-    ("[3]", "[¶2]") are not numbers.
-    """
-    clean = _strip_citations(text)
-    found: list[tuple[int, int, Decimal, int]] = []  # start, end, value before scaling, scale
-    for m in _NUMBER_RE.finditer(clean):
-        value = Decimal(m.group("num").replace(",", "") + (m.group("exp") or ""))
-        if m.group("sign"):
-            value = -value
-        letter, abbrev, words = m.group("letter"), m.group("abbrev"), m.group("words")
-        mult = 1
-        if letter and (letter != "m" or m.group("cur")):
-            mult = _SCALE_LETTERS[letter]
-        elif abbrev:
-            mult = _SCALE_ABBREVS[abbrev.lower()]
-        elif words:
-            mult = _chain_multiplier(words)
-        found.append((m.start(), m.end(), value, mult))
-    for m in _WORD_NUMBER_RE.finditer(clean):
-        value = Decimal(str(_WORD_VALUES[" ".join(m.group("word").lower().split())]))
-        if m.group("and_half"):
-            value += Decimal("0.5")
-        found.append((m.start(), m.end(), value, _chain_multiplier(m.group("words"))))
-    found.sort(key=lambda t: t[0])
-    values: list[float] = []
-    for i, (_, end, value, mult) in enumerate(found):
-        # "1-2 million", "$5 to $7 billion": an unscaled number takes the next one's scale.
-        if mult == 1 and i + 1 < len(found):
-            nxt_start, _, _, nxt_mult = found[i + 1]
-            if nxt_mult != 1 and _RANGE_GAP_RE.match(clean[end:nxt_start]):
-                mult = nxt_mult
-        values.append(float(value * mult))
-    return values
-
 
 def _tolerance_matches(number: float, value: float, rel_tol: float) -> bool:
     if value == 0:
@@ -306,6 +199,75 @@ def _mappings(value: Any) -> list[Mapping[str, Any]]:
     return [item for item in value if isinstance(item, Mapping)]
 
 
+def _answer_verdicts(q: GoldQuestion, answer: str, abstained: bool,
+                     reasons: list[str]) -> tuple[bool | None, bool | None, bool]:
+    """(keyword_ok, numeric_ok, answer_correct) of one answer; each failure's reason is appended."""
+    keyword_ok: bool | None = None
+    if q.answerable and q.keywords:
+        missing = missing_keywords(answer, q.keywords)
+        keyword_ok = not missing
+        reasons.extend(f"missing keyword {entry!r}" for entry in missing)
+    numeric_ok: bool | None = None
+    if q.answerable and q.numeric_value is not None:
+        numeric_ok = numeric_match(answer, q.numeric_value, q.numeric_rel_tol)
+        if not numeric_ok:
+            tol = f"{q.numeric_rel_tol * 100:g}%" if q.numeric_value else f"±{q.numeric_rel_tol:g}"
+            reasons.append(f"no number within {tol} of {_format_number(q.numeric_value)} in answer")
+    if q.answerable:
+        answer_correct = not abstained and keyword_ok is not False and numeric_ok is not False
+        if abstained:
+            reasons.append("abstained on an answerable question")
+    else:
+        answer_correct = abstained
+        if not abstained:
+            reasons.append("answered an unanswerable question instead of abstaining")
+    return keyword_ok, numeric_ok, answer_correct
+
+
+def _citation_verdicts(cited: Sequence[Mapping[str, Any]], gold: Sequence[GoldCitation],
+                       reasons: list[str]) -> tuple[int, list[bool]]:
+    """How many cited items match a gold citation, and which gold citations some cited item matches."""
+    cited_matched = 0
+    gold_hit = [False] * len(gold)
+    for cite in cited:
+        seconds = _cited_seconds(cite)
+        hits = [i for i, g in enumerate(gold) if citation_matches(str(cite.get("source") or ""), seconds, g)]
+        for i in hits:
+            gold_hit[i] = True
+        if hits:
+            cited_matched += 1
+        elif gold:
+            reasons.append(f"{_describe_cited(cite, seconds)} matches no gold citation")
+    if gold and not any(gold_hit):
+        expected = ", ".join(_describe_gold(g) for g in gold)
+        reasons.append(f"no citation matches a gold citation (expected {expected})")
+    return cited_matched, gold_hit
+
+
+def _retrieval_rank(retrieved: Sequence[Mapping[str, Any]], gold: Sequence[GoldCitation],
+                    reasons: list[str]) -> int | None:
+    """The rank (from 1) of the first retrieved passage covering a gold citation, None when none does."""
+    for rank, passage in enumerate(retrieved, start=1):
+        start_s, end_s = _num(passage.get("start_s")), _num(passage.get("end_s"))
+        if any(retrieved_covers(str(passage.get("source") or ""), start_s, end_s, g) for g in gold):
+            if rank > 5:
+                reasons.append(f"first retrieved passage covering a gold citation is at rank {rank}")
+            return rank
+    reasons.append("no retrieved passage covers a gold citation")
+    return None
+
+
+def _span_verdict(cited: Sequence[Mapping[str, Any]], gold: Sequence[GoldCitation], reasons: list[str]) -> bool | None:
+    """Whether the first citation lies in an annotated span (gold time ranges); None without ranges."""
+    ranges = [g for g in gold if g.end_s is not None]
+    if not ranges:
+        return None
+    in_span = first_citation_in_span(cited, ranges)
+    if not in_span:
+        reasons.append("the first citation is outside every annotated span")
+    return in_span
+
+
 def score_question(q: GoldQuestion, result: Mapping[str, Any]) -> dict[str, Any]:
     """Per-metric verdicts for one answer (the `--json` answer dict) to one gold question.
 
@@ -328,69 +290,12 @@ def score_question(q: GoldQuestion, result: Mapping[str, Any]) -> dict[str, Any]
     answer = answer if isinstance(answer, str) else ""
     abstained = bool(result.get("abstained"))
     reasons: list[str] = []
-
-    keyword_ok: bool | None = None
-    if q.answerable and q.keywords:
-        missing = missing_keywords(answer, q.keywords)
-        keyword_ok = not missing
-        reasons.extend(f"missing keyword {entry!r}" for entry in missing)
-
-    numeric_ok: bool | None = None
-    if q.answerable and q.numeric_value is not None:
-        numeric_ok = numeric_match(answer, q.numeric_value, q.numeric_rel_tol)
-        if not numeric_ok:
-            tol = f"{q.numeric_rel_tol * 100:g}%" if q.numeric_value else f"±{q.numeric_rel_tol:g}"
-            reasons.append(f"no number within {tol} of {_format_number(q.numeric_value)} in answer")
-
-    if q.answerable:
-        answer_correct = not abstained and keyword_ok is not False and numeric_ok is not False
-        if abstained:
-            reasons.append("abstained on an answerable question")
-    else:
-        answer_correct = abstained
-        if not abstained:
-            reasons.append("answered an unanswerable question instead of abstaining")
-
+    keyword_ok, numeric_ok, answer_correct = _answer_verdicts(q, answer, abstained, reasons)
     gold = q.citations
     cited = _mappings(result.get("citations"))
-    cited_matched = 0
-    gold_hit = [False] * len(gold)
-    for cite in cited:
-        source = str(cite.get("source") or "")
-        seconds = _cited_seconds(cite)
-        hits = [i for i, g in enumerate(gold) if citation_matches(source, seconds, g)]
-        for i in hits:
-            gold_hit[i] = True
-        if hits:
-            cited_matched += 1
-        elif gold:
-            reasons.append(f"{_describe_cited(cite, seconds)} matches no gold citation")
-    if gold and not any(gold_hit):
-        expected = ", ".join(_describe_gold(g) for g in gold)
-        reasons.append(f"no citation matches a gold citation (expected {expected})")
-
-    retrieval_rank: int | None = None
-    if gold:
-        for rank, passage in enumerate(_mappings(result.get("retrieved")), start=1):
-            source = str(passage.get("source") or "")
-            start_s, end_s = _num(passage.get("start_s")), _num(passage.get("end_s"))
-            if any(retrieved_covers(source, start_s, end_s, g) for g in gold):
-                retrieval_rank = rank
-                break
-        if retrieval_rank is None:
-            reasons.append("no retrieved passage covers a gold citation")
-        elif retrieval_rank > 5:
-            reasons.append(
-                f"first retrieved passage covering a gold citation is at rank {retrieval_rank}"
-            )
-
-    ranges = [g for g in gold if g.end_s is not None]
-    in_span: bool | None = None
-    if q.answerable and ranges and not abstained:
-        in_span = first_citation_in_span(cited, ranges)
-        if not in_span:
-            reasons.append("the first citation is outside every annotated span")
-
+    cited_matched, gold_hit = _citation_verdicts(cited, gold, reasons)
+    retrieval_rank = _retrieval_rank(_mappings(result.get("retrieved")), gold, reasons) if gold else None
+    in_span = _span_verdict(cited, gold, reasons) if q.answerable and not abstained else None
     return {
         "id": q.id,
         "category": q.category,

@@ -5,7 +5,6 @@ It has no sentence re-flow and no BM25; a chunk's times are the first and last `
 from __future__ import annotations
 
 import hashlib
-import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -13,10 +12,9 @@ from typing import Any
 from kb.embeddings import get_embedder
 from kb.settings import Settings
 from kb.store import Store
-from kb.timecode import TimecodeError, parse_timecode
+from kb.timecode import TimecodeError, find_stamps, parse_timecode, split_stamp
 from kb.types import Passage, Sentence
 
-_STAMP = re.compile(r"\[(\d{1,2}:\d{2}(?::\d{2})?)\]")
 TOP_K = 4
 
 
@@ -25,10 +23,10 @@ def _sentences(text: str) -> tuple[Sentence, ...]:
     for n, line in enumerate(ln.strip() for ln in text.splitlines()):
         if not line:
             continue
-        m = _STAMP.match(line)
-        if m:
+        stamp = split_stamp(line)
+        if stamp:
             try:
-                out.append(Sentence(text=line[m.end():].strip(), start_s=parse_timecode(m.group(1))))
+                out.append(Sentence(text=stamp[1], start_s=parse_timecode(stamp[0])))
                 continue
             except TimecodeError:
                 pass
@@ -56,12 +54,7 @@ class NaiveRetriever:
         for path in paths:
             text = path.read_text(encoding="utf-8")
             for i, piece in enumerate(splitter.split_text(text)):
-                stamps = []
-                for m in _STAMP.finditer(piece):
-                    try:
-                        stamps.append(parse_timecode(m.group(1)))
-                    except TimecodeError:
-                        pass
+                stamps = find_stamps(piece)
                 meta: dict[str, Any] = {"source": path.stem, "title": path.stem, "ordinal": i}
                 if stamps:
                     meta.update(start_s=min(stamps), end_s=max(stamps))

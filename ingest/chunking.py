@@ -118,4 +118,4 @@ def _fit(s: Sentence, count: TokenCount, budget: int) -> list[Sentence]:
 def _piece(s: Sentence, lo: int, hi: int) -> Sentence:
     start = s.time_at(lo)
     marks = tuple((off - lo, t) for off, t in s.marks if lo < off < hi)
-    return Sentence(text=s.text[lo:hi].strip(), start_s=start, marks=marks, locator=s.locator, speaker_turn=s.speaker_turn)
+    return Sentence(text=s.text[lo:hi].strip(), start_s=start, marks=marks, locator=s.locator)

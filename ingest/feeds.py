@@ -28,6 +28,7 @@ from xml.sax import SAXException
 
 from ingest.fetch import Fetched, FetchError, fetch
 from kb.settings import Settings
+from kb.timecode import bracket_line_stamps
 
 # transcript media types -> the extension ingest reads; the order is the preference
 _TYPES: dict[str, str] = {
@@ -230,7 +231,7 @@ def html_to_text(data: bytes) -> str:
     parser.feed(data.decode("utf-8", errors="replace"))
     lines = [" ".join(html.unescape(ln).split()) for ln in parser.lines]
     text = "\n".join(ln for ln in lines if ln)
-    return re.sub(r"^(\d{1,2}:\d{2}(?::\d{2})?)\s+", r"[\1] ", text, flags=re.MULTILINE)  # "00:12 text" -> "[00:12] text"
+    return bracket_line_stamps(text)  # "00:12 text" -> "[00:12] text"
 
 
 def slug(text: str, limit: int = 50) -> str:

@@ -39,19 +39,17 @@ def reflow(fragments: Iterable[Fragment]) -> list[Sentence]:
     """Sentences from caption fragments, in order; empty fragments are ignored. Words stream
     through: only the current sentence's words are held, not the document's."""
     sentences: list[Sentence] = []
-    turn = 0
     current: list[tuple[str, float, int]] = []
 
     def flush() -> None:
         if current:
             for piece in _split_long(current):
-                sentences.append(_make_sentence(piece, turn))
+                sentences.append(_make_sentence(piece))
             current.clear()
 
     for word, t, idx, new_speaker, isolate in _words(fragments):
-        if new_speaker:
+        if new_speaker:  # a sentence never spans two speakers
             flush()
-            turn += 1
         if isolate == "first":
             flush()
         current.append((word, t, idx))
@@ -133,7 +131,7 @@ def _best_cut(lo: int, hi: int, next_soft: list[int], next_bound: list[int], sta
     return best if best is not None else lo + MAX_WORDS
 
 
-def _make_sentence(words: list[tuple[str, float, int]], turn: int) -> Sentence:
+def _make_sentence(words: list[tuple[str, float, int]]) -> Sentence:
     parts: list[str] = []
     marks: list[tuple[int, float]] = []
     offset = 0
@@ -146,7 +144,7 @@ def _make_sentence(words: list[tuple[str, float, int]], turn: int) -> Sentence:
             prev_idx = idx
         parts.append(word)
         offset += len(word)
-    return Sentence(text=" ".join(parts), start_s=words[0][1], marks=tuple(marks), speaker_turn=turn)
+    return Sentence(text=" ".join(parts), start_s=words[0][1], marks=tuple(marks))
 
 
 _SENT_SPLIT = re.compile(r"(?<=[.?!])[\"')\]]*\s+(?=[\"'(\[]?[A-Z0-9$])")

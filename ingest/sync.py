@@ -358,7 +358,7 @@ class _Run:
             item = entry["items"].pop(key)
             source = item.get("source")
             if source:
-                self.report.ingest.chunks_deleted += store.delete(store.source_state(source))
+                self.report.ingest.chunks_deleted += store.delete(store.stored(source).chunk_hashes)
                 for path in folder.glob(f"{source}.*"):
                     path.unlink()
             self.note(ItemResult(url, item.get("title") or key, "pruned", "gone from the feed", source=source or ""))

@@ -2,7 +2,7 @@
 
 Heavy libraries (torch, chromadb, langgraph) are imported inside the handlers, so `kb --help`
 starts fast. Exit status: 0 success, 1 some input failed (e.g. a file that could not be ingested),
-2 usage error, 3 the store or model service is unavailable.
+2 usage error, 3 the store or model service is unavailable (kb/exit_codes.py).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-EXIT_OK, EXIT_INPUT, EXIT_USAGE, EXIT_UNAVAILABLE = 0, 1, 2, 3
+from kb.exit_codes import EXIT_INPUT, EXIT_INTERRUPTED, EXIT_OK, EXIT_UNAVAILABLE, EXIT_USAGE
 
 
 def _settings(args: argparse.Namespace) -> Any:
@@ -220,6 +220,8 @@ def cmd_ask(args: argparse.Namespace) -> int:
         print("kb: the question is empty", file=sys.stderr)
         return EXIT_USAGE
     _require_model(settings)
+    from interfaces.threads import thread_exists
+
     new_thread = not args.thread or not thread_exists(settings.threads_path, args.thread)
     if args.thread and new_thread:
         print(f"kb: no conversation {args.thread!r} yet: starting a new one with that id", file=sys.stderr)
@@ -254,20 +256,6 @@ def _require_model(settings: Any) -> None:
 
         raise SettingsError("the openai backend needs a model, but neither OPENAI_API_KEY (OpenAI) nor "
                             "OPENAI_BASE_URL (an OpenAI-compatible server) is set")
-
-
-def thread_exists(threads_path: Path, thread_id: str) -> bool:
-    """Whether a conversation with this id was ever saved (read-only look at the checkpointer)."""
-    if not threads_path.exists():
-        return False
-    import sqlite3
-    from contextlib import closing
-
-    try:
-        with closing(sqlite3.connect(f"file:{threads_path}?mode=ro", uri=True)) as conn:
-            return conn.execute("SELECT 1 FROM checkpoints WHERE thread_id = ? LIMIT 1", (thread_id,)).fetchone() is not None
-    except sqlite3.Error:  # no checkpoint table yet
-        return False
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
@@ -382,7 +370,7 @@ def cmd_log(args: argparse.Namespace) -> int:
 
 def cmd_brief(args: argparse.Namespace) -> int:
     from agent.brief.build import get_brief
-    from agent.brief.document import UnknownSource
+    from kb.errors import UnknownSource
 
     settings = _settings(args)
     try:
@@ -429,23 +417,21 @@ def cmd_digest(args: argparse.Namespace) -> int:
 
 
 def _post_digest(markdown: str, channel: str) -> str | None:
-    """Post the digest to a Slack channel with the bot's token; the reason it failed, if it did."""
+    """Post the digest to a Slack channel with the bot's token, as `markdown` blocks; the reason it
+    failed, if it did."""
     import os
 
-    from slack_sdk import WebClient
     from slack_sdk.errors import SlackApiError
 
-    from interfaces.slack_bot import api_url
+    from interfaces.slack_bot import api_url, make_client, markdown_messages
 
     token = os.environ.get("SLACK_BOT_TOKEN")
     if not token:
         return "set SLACK_BOT_TOKEN (the app's Bot User OAuth Token, xoxb-…) to post the digest"
-    import re
-
-    mrkdwn = re.sub(r"\[([^\]]+)\]\((https?://[^)\s]+)\)", r"<\2|\1>", markdown)  # Markdown links -> Slack links
-    mrkdwn = re.sub(r"^# (.+)$", r"*\1*", mrkdwn, flags=re.M)
+    client = make_client(token)
     try:
-        WebClient(token=token, base_url=api_url()).chat_postMessage(channel=channel, text=mrkdwn, unfurl_links=False)
+        for msg in markdown_messages(markdown):
+            client.chat_postMessage(channel=channel, text=msg.text, blocks=msg.blocks, unfurl_links=False)
     except SlackApiError as exc:
         return f"Slack refused the digest for {channel}: {exc.response.get('error', exc)}"
     except OSError as exc:
@@ -475,13 +461,27 @@ def _global_options(parser: argparse.ArgumentParser, default: Any) -> None:
     parser.add_argument("--model", default=default, help="chat model name for the OpenAI backend (env KB_MODEL)")
 
 
+Subparsers = Any  # argparse's _SubParsersAction
+
+
 def build_parser() -> argparse.ArgumentParser:
+    """The `kb` parser; each group of subcommands is added by its own function below."""
     parser = argparse.ArgumentParser(prog="kb", description="Ask questions of a knowledge base of lecture and podcast transcripts; answers cite the exact second.")
     _global_options(parser, argparse.SUPPRESS)
     common = argparse.ArgumentParser(add_help=False)
     _global_options(common, argparse.SUPPRESS)  # the same options after the subcommand too
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    _index_commands(sub, common)
+    _answer_commands(sub, common)
+    _server_commands(sub, common)
+    _evaluation_commands(sub, common)
+    _brief_commands(sub, common)
+    _dataset_commands(sub, common)
+    return parser
 
+
+def _index_commands(sub: Subparsers, common: argparse.ArgumentParser) -> None:
+    """What goes into the index and what is in it: ingest, search, sources, sync."""
     p = sub.add_parser("ingest", parents=[common], help="add files, folders or URLs to the index (default: the bundled corpus)")
     p.add_argument("paths", nargs="*", help="files or directories (.txt .md .srt .vtt .json, yt-dlp .info.json), "
                                             "podcast feed URLs, YouTube video or playlist URLs")
@@ -510,6 +510,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-q", "--quiet", action="store_true")
     p.set_defaults(func=cmd_sync)
 
+
+def _answer_commands(sub: Subparsers, common: argparse.ArgumentParser) -> None:
+    """Questions from a terminal: ask, chat."""
     p = sub.add_parser("ask", parents=[common], help="answer a question with cited timestamps")
     p.add_argument("question")
     p.add_argument("--thread", help="continue this conversation (its id is printed after each answer)")
@@ -522,6 +525,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--source", help="ask only this document (change it in the chat with /source ID)")
     p.set_defaults(func=cmd_chat)
 
+
+def _server_commands(sub: Subparsers, common: argparse.ArgumentParser) -> None:
+    """The agent for other programs: the Slack bot, the MCP server."""
     p = sub.add_parser("slack", parents=[common], help="run the Slack bot (HTTP Events API, or --socket for Socket Mode)")
     p.add_argument("--port", type=int, default=3000)
     p.add_argument("--host", default="0.0.0.0", help="address to listen on (HTTP mode)")
@@ -536,6 +542,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--allow-ingest", action="store_true", help="add the ingest tool (clients may then write to the index)")
     p.set_defaults(func=cmd_mcp)
 
+
+def _evaluation_commands(sub: Subparsers, common: argparse.ArgumentParser) -> None:
+    """How good the answers are: log, eval."""
     p = sub.add_parser("log", parents=[common], help="the record of answered questions")
     p.add_argument("--limit", type=int, default=20)
     p.add_argument("--json", action="store_true")
@@ -557,6 +566,10 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument(f"--min-{metric}", type=float, help=f"exit 1 when {metric.replace('-', '_')} is below this")
     p.set_defaults(func=cmd_eval)
 
+
+
+def _brief_commands(sub: Subparsers, common: argparse.ArgumentParser) -> None:
+    """What an episode is about: brief, digest."""
     p = sub.add_parser("brief", parents=[common], help="an episode's TL;DR, key moments, chapters, figures, names and questions")
     p.add_argument("source", help="the document id (file stem; a unique part of it is enough)")
     p.add_argument("--json", action="store_true", help="print the brief as JSON")
@@ -574,6 +587,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--slack-channel", metavar="C…", help="also post it to this Slack channel (SLACK_BOT_TOKEN)")
     p.set_defaults(func=cmd_digest)
 
+
+def _dataset_commands(sub: Subparsers, common: argparse.ArgumentParser) -> None:
+    """Corpora and figures to measure with: dataset, bench."""
     p = sub.add_parser("dataset", parents=[common], help="convert a benchmark into a transcript corpus and gold files")
     p.add_argument("name", choices=["qmsum"])
     p.add_argument("path", help="the dataset file, e.g. QMSum's val.jsonl")
@@ -590,8 +606,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--concurrency", type=_positive_int, default=16, help="load: questions asked at once")
     p.add_argument("--delay", type=float, default=0.5, help="load: seconds each fake model call takes")
     p.set_defaults(func=cmd_bench)
-
-    return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -617,7 +631,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"kb: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
-        return 130
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

@@ -30,6 +30,7 @@ from interfaces.mcp_tools import (
     SourcesResult,
     TranscriptResult,
 )
+from kb.exit_codes import EXIT_OK, EXIT_USAGE
 from kb.settings import Settings
 
 logger = logging.getLogger("kb.mcp")
@@ -190,7 +191,7 @@ def main(settings: Settings, http: bool = False, host: str | None = None, port: 
             check_bind(host, token)
         except BindRefused as exc:
             print(f"kb: {exc}", file=sys.stderr)
-            return 2
+            return EXIT_USAGE
     configure_logging(settings.log_level)
     kb = KBTools(settings)
     kb.warm()
@@ -198,10 +199,10 @@ def main(settings: Settings, http: bool = False, host: str | None = None, port: 
     logger.info("kb mcp over %s, index at %s", "HTTP" if http else "stdio", settings.chroma_url or settings.chroma_path)
     if not http:
         server.run("stdio")
-        return 0
+        return EXIT_OK
     import uvicorn
 
     print(f"kb mcp: serving http://{host}:{port}{MCP_PATH}" + (" (bearer token required)" if token else ""), file=sys.stderr)
     config = uvicorn.Config(http_app(server, host, token), host=host, port=port, log_level=settings.log_level.lower())
     uvicorn.Server(config).run()
-    return 0
+    return EXIT_OK

@@ -19,7 +19,6 @@ import sys
 import threading
 import uuid
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import closing
 from pathlib import Path
 from typing import IO, Any
 
@@ -31,8 +30,9 @@ from rich.text import Text
 
 from agent.models import AnswerCancelled
 from interfaces import render
+from interfaces.threads import saved_threads
+from kb.exit_codes import EXIT_INPUT, EXIT_INTERRUPTED, EXIT_OK, EXIT_UNAVAILABLE
 
-EXIT_OK, EXIT_ERROR, EXIT_UNAVAILABLE, EXIT_INTERRUPTED = 0, 1, 3, 130
 PROMPT = "kb> "
 HELP = [
     ("/sources", "the passages behind the last answer, with times and links"),
@@ -50,20 +50,6 @@ _EVENT_TEXT = {"search_knowledge_base": "searching the knowledge base", "calcula
 
 def new_thread_id() -> str:
     return uuid.uuid4().hex[:12]
-
-
-def saved_threads(threads_path: Path, limit: int = 20) -> list[str]:
-    """Distinct thread ids in the checkpoint database, most recently used first."""
-    if not threads_path.exists():
-        return []
-    try:
-        with closing(sqlite3.connect(f"file:{threads_path}?mode=ro", uri=True)) as conn:
-            rows = conn.execute(
-                "SELECT thread_id FROM checkpoints GROUP BY thread_id ORDER BY MAX(checkpoint_id) DESC LIMIT ?", (limit,)
-            ).fetchall()
-    except sqlite3.Error:
-        return []
-    return [str(r[0]) for r in rows]
 
 
 def _unavailable_errors() -> tuple[type[BaseException], ...]:
@@ -121,7 +107,7 @@ class Repl:
             return None
         except Exception as exc:  # keep the session: one line, not a traceback
             if self.status != EXIT_UNAVAILABLE:
-                self.status = EXIT_ERROR
+                self.status = EXIT_INPUT
             self._error(f"{type(exc).__name__}: {exc}")
             return None
         self.last = result
@@ -267,8 +253,9 @@ class Repl:
             return []
 
     def show_threads(self) -> None:
-        path = getattr(self.settings, "threads_path", None)
-        ids = saved_threads(path) if path is not None else []
+        # the agent's own checkpointer when it has one, else the database the settings name
+        where = getattr(self.agent, "checkpointer", None) or getattr(self.settings, "threads_path", None)
+        ids = saved_threads(where) if where is not None else []
         if not ids:
             self._info("no saved conversations yet")
             return
@@ -452,7 +439,7 @@ def main(settings: Any, thread_id: str | None = None, source: str | None = None)
         return EXIT_UNAVAILABLE
     except UnknownSource as exc:
         print(f"kb: {exc}", file=sys.stderr)
-        return EXIT_ERROR
+        return EXIT_INPUT
     return run_repl(agent, settings=settings, thread_id=thread_id, history_path=settings.home / "chat_history", source=source)
 
 

@@ -34,9 +34,14 @@ from typing import Any
 
 from slack_bolt import App, BoltResponse
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry import default_retry_handlers
+from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
+from slack_sdk.models.blocks import ActionsBlock, ButtonElement, DividerBlock, MarkdownBlock, PlainTextObject
 
 from agent.citations import marker_links
 from agent.prompts import APOLOGY
+from kb.exit_codes import EXIT_OK, EXIT_UNAVAILABLE, EXIT_USAGE
 from kb.settings import Settings
 
 logger = logging.getLogger("kb.slack")
@@ -49,13 +54,16 @@ EMPTY_QUESTION = "Ask me a question about the lectures and podcasts, e.g. _what 
 FEEDBACK_THANKS = {"up": "Thanks, noted 👍", "down": "Thanks, noted 👎 — this helps us fix bad answers."}
 FEEDBACK_ACTIONS = {"feedback_up": "up", "feedback_down": "down"}
 
-# Slack's limits: a section block's text, blocks per message, a message's text.
-BLOCK_TEXT_LIMIT = 3000
+# Slack's limits: the text of all `markdown` blocks of one message together, blocks per message,
+# a message's `text`.
+MARKDOWN_LIMIT = 12_000
 MAX_BLOCKS = 50
 MESSAGE_TEXT_LIMIT = 40_000
 # What one message of ours carries at most (headroom under the limits above).
 _MESSAGE_BLOCKS = 40
-_MESSAGE_CHARS = 36_000
+_MESSAGE_MARKDOWN = 11_000
+# A call answered 429 is retried this many times, after the Retry-After Slack sends.
+RATE_LIMIT_RETRIES = 2
 _EVENT_MEMORY_S = 7 * 24 * 3600
 
 AnswerFn = Callable[..., Any]
@@ -93,6 +101,19 @@ class SlackConfig:
         return cls(token, secret, app_token, api_url(env))
 
 
+def make_client(token: str, base_url: str | None = None) -> WebClient:
+    """A Web API client that waits out rate limits: a 429 is retried after its Retry-After
+    (`RATE_LIMIT_RETRIES` times), besides slack_sdk's default retry of connection errors."""
+    return _retry_rate_limits(WebClient(token=token, base_url=base_url or api_url()))
+
+
+def _retry_rate_limits(client: WebClient) -> WebClient:
+    if not any(isinstance(h, RateLimitErrorRetryHandler) for h in client.retry_handlers):
+        client.retry_handlers = [*(client.retry_handlers or default_retry_handlers()),
+                                 RateLimitErrorRetryHandler(max_retry_count=RATE_LIMIT_RETRIES)]
+    return client
+
+
 def api_url(env: dict[str, str] | None = None) -> str:
     """The Web API base URL: SLACK_API_URL or Slack's, always ending in `/` (slack_sdk joins method names)."""
     env = dict(os.environ) if env is None else env
@@ -125,7 +146,7 @@ class EventLedger:
             return cur.rowcount == 1
 
 
-# -- text: Slack in, mrkdwn out ---------------------------------------------------------------
+# -- text: Slack in ----------------------------------------------------------------------------
 
 
 def clean_question(text: str, bot_user_id: str | None = None) -> str:
@@ -154,28 +175,44 @@ def split_source(question: str) -> tuple[str, str | None]:
 
 
 def _escape(text: str) -> str:
+    """Text for a message's plain `text` field, which Slack reads as mrkdwn: `&`, `<`, `>` escaped."""
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+# -- Markdown out: Slack's `markdown` block ----------------------------------------------------
+# Answers are standard Markdown, which the `markdown` block renders as it is: no conversion to
+# mrkdwn. What is done here is only what Slack cannot know: a citation marker becomes a link to
+# its second, and text cannot become a Slack mention or link (`<!everyone>`, `<@U123>`).
+
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!<>|~])")
+_MODEL_LINK = re.compile(r"\[([^\]\n]+)\]\((https?://[^)\s]+)\)")  # a link the model wrote
+_ANY_LINK = re.compile(r"\[((?:\\.|[^\]\\\n])*)\]\([^)\s]*\)")
+_MD_UNESCAPE = re.compile(r"\\([\\`*_{}\[\]()#+!<>|~.-])")
+_STASHED = re.compile(r"\x00(\d+)\x00")
+
+
+def _md_escape(text: str) -> str:
+    """Text from a transcript (a title, a quote) shown as itself in Markdown."""
+    return _MD_SPECIAL.sub(r"\\\1", text)
+
+
+def _md_link(url: str, label: str) -> str:
+    """`[label](url)` with a URL that stays one link destination (no space, parenthesis or `<>`)."""
+    for ch, code in ((" ", "%20"), ("(", "%28"), (")", "%29"), ("<", "%3C"), (">", "%3E")):
+        url = url.replace(ch, code)
+    return f"[{label}]({url})"
+
+
 def _cite_links(body: str, citations: list[dict[str, Any]]) -> str:
-    """`10:31` -> `<url|[10:31]>`; `10:31, 12:02` -> two links; an item without a URL stays text."""
-    return " ".join(_link(url, _escape(f"[{item}]")) if url else _escape(f"[{item}]") for item, url in marker_links(body, citations))
+    r"""`10:31` -> `[\[10:31\]](url)`; `10:31, 12:02` -> two links; an item without a URL stays text."""
+    return " ".join(_md_link(url, _md_escape(f"[{item}]")) if url else _md_escape(f"[{item}]")
+                    for item, url in marker_links(body, citations))
 
 
-_MD_LINK = re.compile(r"\[([^\]\n]+)\]\((https?://[^)\s]+)\)")
-_PLACEHOLDER = re.compile(r"\x00(\d+)\x00")
-_EMPHASIS = re.compile(r"\*\*(?P<bold>[^\n]+?)\*\*|__(?P<bold2>[^\n]+?)__|(?<![*\w])\*(?!\s)(?P<it>[^*\n]+?)(?<!\s)\*(?![*\w])")
-
-
-def _link(url: str, label: str) -> str:
-    """`<url|label>` with a URL that cannot break out of it (a `>` would let `<!everyone>` through)."""
-    return f"<{url.replace('<', '%3C').replace('>', '%3E').replace('|', '%7C')}|{label}>"
-
-
-def to_mrkdwn(text: str, citations: list[dict[str, Any]] | None = None) -> str:
-    """Markdown-ish model output as Slack mrkdwn: citation markers become links to the second,
-    `**bold**` -> `*bold*`, `*italic*` -> `_italic_`, `# Heading` -> `*Heading*`, `- item` -> `• item`,
-    and `&`, `<`, `>` are escaped."""
+def answer_markdown(text: str, citations: list[dict[str, Any]] | None = None) -> str:
+    """The model's Markdown for a `markdown` block: each citation marker (`[10:31]`, `[doc ¶3]`)
+    a link that opens the video at that second, links the model wrote kept with a safe URL, and
+    every `<` escaped, so nothing becomes a Slack mention or link."""
     from agent.citations import CITE
 
     citations = list(citations or [])
@@ -186,76 +223,53 @@ def to_mrkdwn(text: str, citations: list[dict[str, Any]] | None = None) -> str:
         return f"\x00{len(links) - 1}\x00"
 
     text = text.replace("\x00", "")
-    text = _MD_LINK.sub(lambda m: stash(_link(m.group(2), _escape(m.group(1)))), text)
+    text = _MODEL_LINK.sub(lambda m: stash(_md_link(m.group(2), m.group(1).replace("<", "\\<"))), text)
     text = CITE.sub(lambda m: stash(_cite_links(m.group(1), citations)), text)
-    text = _escape(text)
-
-    def emphasis(m: re.Match[str]) -> str:
-        if m.group("it") is not None:
-            return f"_{m.group('it')}_"
-        return f"*{m.group('bold') or m.group('bold2')}*"
-
-    text = _EMPHASIS.sub(emphasis, text)
-    text = re.sub(r"(?m)^#{1,6}\s+(.+?)\s*#*\s*$", lambda m: "*" + m.group(1).strip("*_") + "*", text)
-    text = re.sub(r"(?m)^(\s*)[-*+]\s+", r"\1• ", text)
-    return _PLACEHOLDER.sub(lambda m: links[int(m.group(1))], text)
+    text = text.replace("<", "\\<")
+    return _STASHED.sub(lambda m: links[int(m.group(1))], text)
 
 
-def split_text(text: str, limit: int = BLOCK_TEXT_LIMIT) -> list[str]:
-    """Pieces of at most `limit` characters, cut at a paragraph, line, sentence or word, never inside `<…>`."""
-    pieces: list[str] = []
-    text = text.strip()
-    while len(text) > limit:
-        window = text[:limit]
-        cut = -1
-        for sep in ("\n\n", "\n", ". ", " "):
-            at = window.rfind(sep)
-            if at > limit // 3:
-                cut = at + (len(sep) if sep == ". " else 0)
-                break
-        if cut <= 0:
-            cut = limit
-        opened = window.rfind("<", 0, cut)
-        if opened > window.rfind(">", 0, cut) and opened > 0:
-            cut = opened  # do not cut a link in half
-        pieces.append(text[:cut].rstrip())
-        text = text[cut:].lstrip()
-    if text:
-        pieces.append(text)
-    return pieces
+def plain_text(markdown: str) -> str:
+    """A message's fallback `text` (notifications, clients without blocks): links as their labels,
+    Markdown escapes undone, then escaped for the mrkdwn `text` field."""
+    return _escape(_MD_UNESCAPE.sub(r"\1", _ANY_LINK.sub(r"\1", markdown)))
 
 
-def sources_mrkdwn(citations: list[dict[str, Any]]) -> str:
+def split_markdown(text: str, limit: int = _MESSAGE_MARKDOWN) -> list[str]:
+    """Pieces of at most `limit` characters, cut at a paragraph, line, sentence or word: the
+    project's text splitter (`langchain_text_splitters`, as evals/naive.py uses)."""
+    from langchain_text_splitters import RecursiveCharacterTextSplitter
+
+    splitter = RecursiveCharacterTextSplitter(chunk_size=limit, chunk_overlap=0, keep_separator="end",
+                                              separators=["\n\n", "\n", ". ", " ", ""])
+    return splitter.split_text(text.strip())
+
+
+def sources_markdown(citations: list[dict[str, Any]]) -> str:
     """The "Sources" list under an answer: one line per citation with its title and link."""
-    lines, seen = ["*Sources*"], set()
+    lines, seen = ["**Sources**"], set()
     for c in citations:
         key = (c.get("source"), c.get("at"))
         if key in seen:
             continue
         seen.add(key)
         at = c.get("at") or ""
-        label = _escape(f"[{at}]" if c.get("seconds") is not None or not c.get("source") else f"[{c['source']} {at}]")
-        link = _link(c["url"], label) if c.get("url") else label
-        title = _escape(str(c.get("title") or c.get("source") or ""))
+        label = _md_escape(f"[{at}]" if c.get("seconds") is not None or not c.get("source") else f"[{c['source']} {at}]")
+        link = _md_link(c["url"], label) if c.get("url") else label
+        title = _md_escape(str(c.get("title") or c.get("source") or ""))
         quote = " ".join(str(c.get("quote") or "").split())
         if len(quote) > 120:
             quote = quote[:117].rstrip() + "…"
-        lines.append(f"• {link} {title}" + (f" — _“{_escape(quote)}”_" if quote else ""))
+        lines.append(f"- {link} {title}" + (f" — _“{_md_escape(quote)}”_" if quote else ""))
     return "\n".join(lines)
 
 
 def feedback_block(ref: str) -> dict[str, Any]:
     """👍/👎 buttons; their value is the log reference of the answer."""
-    return {
-        "type": "actions",
-        "block_id": "kb_feedback",
-        "elements": [
-            {"type": "button", "action_id": "feedback_up", "value": ref,
-             "text": {"type": "plain_text", "text": "👍", "emoji": True}},
-            {"type": "button", "action_id": "feedback_down", "value": ref,
-             "text": {"type": "plain_text", "text": "👎", "emoji": True}},
-        ],
-    }
+    return ActionsBlock(block_id="kb_feedback", elements=[
+        ButtonElement(text=PlainTextObject(text="👍", emoji=True), action_id="feedback_up", value=ref),
+        ButtonElement(text=PlainTextObject(text="👎", emoji=True), action_id="feedback_down", value=ref),
+    ]).to_dict()
 
 
 @dataclass
@@ -266,35 +280,46 @@ class SlackMessage:
     blocks: list[dict[str, Any]] = field(default_factory=list)
 
 
-def _section(text: str) -> dict[str, Any]:
-    return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
+def _markdown_blocks(markdown: str) -> list[dict[str, Any]]:
+    return [MarkdownBlock(text=piece).to_dict() for piece in split_markdown(markdown)]
+
+
+def markdown_messages(markdown: str) -> list[SlackMessage]:
+    """Standard Markdown as Slack messages of `markdown` blocks, within Slack's limits."""
+    return _pack(_markdown_blocks(markdown) or [MarkdownBlock(text="…").to_dict()])
 
 
 def render_answer(result: Any, ref: str | None = None) -> list[SlackMessage]:
     """An `Answer` as Slack messages within Slack's limits: the answer, then Sources, then 👍/👎 (when `ref`)."""
     citations = list(getattr(result, "citations", None) or [])
-    items: list[dict[str, Any]] = [_section(p) for p in split_text(to_mrkdwn(result.answer, citations)) or ["…"]]
+    blocks = _markdown_blocks(answer_markdown(result.answer, citations)) or [MarkdownBlock(text="…").to_dict()]
     if citations:
-        items.append({"type": "divider"})
-        items += [_section(p) for p in split_text(sources_mrkdwn(citations))]
+        blocks.append(DividerBlock().to_dict())
+        blocks += _markdown_blocks(sources_markdown(citations))
     if ref:
-        items.append(feedback_block(ref))
+        blocks.append(feedback_block(ref))
+    return _pack(blocks)
+
+
+def _pack(blocks: list[dict[str, Any]]) -> list[SlackMessage]:
+    """Blocks into messages: at most `_MESSAGE_BLOCKS` blocks and `_MESSAGE_MARKDOWN` characters of
+    markdown blocks each (Slack's limit counts all the markdown blocks of a message together)."""
     messages: list[SlackMessage] = []
-    blocks: list[dict[str, Any]] = []
+    current: list[dict[str, Any]] = []
     size = 0
-    for block in items:
-        n = len(block.get("text", {}).get("text", ""))
-        if blocks and (len(blocks) >= _MESSAGE_BLOCKS or size + n > _MESSAGE_CHARS):
-            messages.append(_message(blocks))
-            blocks, size = [], 0
-        blocks.append(block)
+    for block in blocks:
+        n = len(block.get("text", "")) if block["type"] == "markdown" else 0
+        if current and (len(current) >= _MESSAGE_BLOCKS or size + n > _MESSAGE_MARKDOWN):
+            messages.append(_message(current))
+            current, size = [], 0
+        current.append(block)
         size += n
-    messages.append(_message(blocks))
+    messages.append(_message(current))
     return messages
 
 
 def _message(blocks: list[dict[str, Any]]) -> SlackMessage:
-    text = "\n\n".join(b["text"]["text"] for b in blocks if b["type"] == "section")
+    text = "\n\n".join(plain_text(b["text"]) for b in blocks if b["type"] == "markdown")
     return SlackMessage(text=text[:MESSAGE_TEXT_LIMIT], blocks=blocks)
 
 
@@ -321,17 +346,17 @@ def thread_id_for(team: str, channel: str, thread_ts: str) -> str:
     return f"slack-{team}-{channel}-{thread_ts}"
 
 
-def brief_mrkdwn(brief: dict[str, Any]) -> str:
-    """An episode's brief for Slack: the TL;DR, the key moments and a link list, times as links."""
+def brief_slack_markdown(brief: dict[str, Any]) -> str:
+    """An episode's brief for Slack: the TL;DR, the key moments, the chapters and a link, times as links."""
     def at(item: dict[str, Any]) -> str:
-        return _link(item["url"], item["at"]) if item.get("url") else f"[{_escape(item['at'])}]"
+        return _md_link(item["url"], _md_escape(item["at"])) if item.get("url") else _md_escape(f"[{item['at']}]")
 
-    lines = [f"*{_escape(brief['title'])}*", "", f"*TL;DR* {to_mrkdwn(brief['tldr']['text'], brief['tldr']['citations'])}",
-             "", "*Key moments*"]
-    lines += [f"{n}. {at(m)} {_escape(m['text'])}" for n, m in enumerate(brief["moments"], 1)]
-    lines += ["", "*Chapters*"] + [f"• {at(c)} {_escape(c['title'])}" for c in brief["chapters"]]
+    lines = [f"**{_md_escape(brief['title'])}**", "",
+             f"**TL;DR** {answer_markdown(brief['tldr']['text'], brief['tldr']['citations'])}", "", "**Key moments**"]
+    lines += [f"{n}. {at(m)} {_md_escape(m['text'])}" for n, m in enumerate(brief["moments"], 1)]
+    lines += ["", "**Chapters**"] + [f"- {at(c)} {_md_escape(c['title'])}" for c in brief["chapters"]]
     if brief.get("url"):
-        lines += ["", _link(brief["url"], "Watch the episode")]
+        lines += ["", _md_link(brief["url"], "Watch the episode")]
     return "\n".join(lines)
 
 
@@ -340,12 +365,16 @@ def post_brief(bot: SlackBot, client: WebClient, channel: str, thread_ts: str, e
     from agent.brief.build import get_brief
 
     try:
-        text = brief_mrkdwn(get_brief(episode, bot.settings))
+        messages = markdown_messages(brief_slack_markdown(get_brief(episode, bot.settings)))
     except Exception as exc:  # an unknown episode, an empty index: one line in the thread
-        text = _escape(apology(exc))
-    for part in split_text(text, MESSAGE_TEXT_LIMIT):
-        bot._call(client.chat_postMessage, channel=channel, thread_ts=thread_ts, text=part,
-                  unfurl_links=False, unfurl_media=False)
+        messages = [SlackMessage(_escape(apology(exc)))]
+    for msg in messages:
+        bot._call(client.chat_postMessage, channel=channel, thread_ts=thread_ts, text=msg.text,
+                  **_blocks(msg), unfurl_links=False, unfurl_media=False)
+
+
+def _blocks(msg: SlackMessage) -> dict[str, Any]:
+    return {"blocks": msg.blocks} if msg.blocks else {}
 
 
 class SlackBot:
@@ -399,8 +428,7 @@ class SlackBot:
                 result = self.answer_fn(question, thread_id=thread_id, settings=self.settings, **scope)
             except Exception as exc:
                 logger.exception("could not answer %r in thread %s", question, thread_id)
-                text = _escape(apology(exc))
-                self._deliver(client, channel, thread_ts, placeholder_ts, [SlackMessage(text, [_section(text)])])
+                self._deliver(client, channel, thread_ts, placeholder_ts, [SlackMessage(_escape(apology(exc)))])
                 return
             self._deliver_answer(client, channel, thread_ts, placeholder_ts, result)
         except Exception:
@@ -430,19 +458,29 @@ class SlackBot:
         """The first message replaces the placeholder (`anchor`); the rest follow in the thread."""
         for n, msg in enumerate(messages):
             if n == 0 and anchor is not None:
-                done = self._call(client.chat_update, channel=channel, ts=anchor, text=msg.text, blocks=msg.blocks)
+                done = self._call(client.chat_update, channel=channel, ts=anchor, text=msg.text, **_blocks(msg))
                 if done is not None:
-                    continue
-            self._call(client.chat_postMessage, channel=channel, thread_ts=thread_ts, text=msg.text, blocks=msg.blocks,
+                    continue  # else (not found, still rate limited): post it instead
+            self._call(client.chat_postMessage, channel=channel, thread_ts=thread_ts, text=msg.text, **_blocks(msg),
                        unfurl_links=False, unfurl_media=False)
 
     @staticmethod
     def _call(method: Callable[..., Any], **kwargs: Any) -> dict[str, Any] | None:
-        """A Web API call whose failure is logged, not raised (the bot keeps serving)."""
+        """A Web API call; None when it failed, which is logged, so the bot keeps serving. A call
+        answered 429 was already retried by the client's RateLimitErrorRetryHandler after Slack's
+        Retry-After; one still rate limited after that is logged as an error."""
+        name = getattr(method, "__name__", "call")
         try:
             return dict(method(**kwargs).data)  # type: ignore[arg-type]
-        except Exception as exc:
-            logger.warning("Slack %s failed: %s", getattr(method, "__name__", "call"), exc)
+        except SlackApiError as exc:
+            if exc.response.status_code == 429:
+                logger.error("Slack %s: still rate limited after %d retries; this call is dropped", name,
+                             RATE_LIMIT_RETRIES)
+            else:
+                logger.warning("Slack %s failed: %s", name, exc.response.get("error") or exc)
+            return None
+        except Exception as exc:  # Slack unreachable (after slack_sdk's retries of connection errors)
+            logger.warning("Slack %s failed: %s", name, exc)
             return None
 
     # feedback ----------------------------------------------------------------------------
@@ -484,12 +522,14 @@ def build_app(settings: Settings, answer_fn: AnswerFn | None = None, client: Web
               token: str | None = None, signing_secret: str | None = None) -> App:
     """The Bolt app. Credentials default to SLACK_BOT_TOKEN / SLACK_SIGNING_SECRET (SlackConfigError if
     missing) and the Web API to SLACK_API_URL; `answer_fn(question, thread_id=, settings=)` defaults to
-    `agent.answer.answer`. Calls `auth.test` once, to learn the bot's own ids."""
+    `agent.answer.answer`. Calls `auth.test` once, to learn the bot's own ids. The client retries
+    rate-limited calls (`make_client`)."""
     if client is None:
         token = token or os.environ.get("SLACK_BOT_TOKEN", "").strip()
         if not token:
             raise SlackConfigError("set SLACK_BOT_TOKEN (the app's Bot User OAuth Token, xoxb-…)")
-        client = WebClient(token=token, base_url=api_url())
+        client = make_client(token)
+    _retry_rate_limits(client)
     if signing_secret is None:
         signing_secret = os.environ.get("SLACK_SIGNING_SECRET", "").strip()
     bolt_logger = logging.getLogger("slack_bolt.App")
@@ -550,25 +590,26 @@ def _warm_up(settings: Settings) -> None:
 
 
 def main(settings: Settings, host: str = "0.0.0.0", port: int = 3000, socket: bool = False) -> int:
-    """`kb slack`: run the bot until interrupted. Exit status 2 for missing credentials, 3 if Slack is unreachable."""
+    """`kb slack`: run the bot until interrupted. Exit status 2 for missing credentials, 3 if Slack is unreachable
+    or the port is taken."""
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         config = SlackConfig.from_env(socket=socket)
     except SlackConfigError as exc:
         print(f"kb slack: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     sdk_log = logging.getLogger("slack_sdk")
     level = sdk_log.level
     sdk_log.setLevel(logging.CRITICAL)  # its retry lines would only precede the one message below
     try:
-        app = build_app(settings, client=WebClient(token=config.bot_token, base_url=config.api_url),
+        app = build_app(settings, client=make_client(config.bot_token, config.api_url),
                         signing_secret=config.signing_secret)
     except Exception as exc:  # auth.test failed: a bad token, or Slack unreachable
         from slack_bolt.error import BoltError
 
         print(f"kb slack: could not sign in to Slack at {config.api_url}: {exc}", file=sys.stderr)
-        return 2 if isinstance(exc, BoltError) else 3
+        return EXIT_USAGE if isinstance(exc, BoltError) else EXIT_UNAVAILABLE
     finally:
         sdk_log.setLevel(level)
     threading.Thread(target=_warm_up, args=(settings,), name="kb-warm-up", daemon=True).start()
@@ -577,7 +618,7 @@ def main(settings: Settings, host: str = "0.0.0.0", port: int = 3000, socket: bo
 
         logger.info("Socket Mode: connecting to Slack")
         SocketModeHandler(app, config.app_token).start()
-        return 0
+        return EXIT_OK
     import uvicorn
 
     logger.info("listening on http://%s:%d%s", host, port, EVENTS_PATH)
@@ -588,9 +629,10 @@ def main(settings: Settings, host: str = "0.0.0.0", port: int = 3000, socket: bo
         server.started = False
     if not server.started:
         print(f"kb slack: could not listen on {host}:{port} (in use? try --port)", file=sys.stderr)
-        return 3
-    return 0
+        return EXIT_UNAVAILABLE
+    return EXIT_OK
 
 
-__all__ = ["EventLedger", "SlackBot", "SlackConfig", "SlackConfigError", "SlackMessage", "apology", "asgi_app",
-           "build_app", "clean_question", "main", "render_answer", "sources_mrkdwn", "split_source", "split_text", "to_mrkdwn"]
+__all__ = ["EventLedger", "SlackBot", "SlackConfig", "SlackConfigError", "SlackMessage", "answer_markdown", "apology",
+           "asgi_app", "build_app", "clean_question", "main", "make_client", "markdown_messages", "plain_text",
+           "render_answer", "sources_markdown", "split_markdown", "split_source"]

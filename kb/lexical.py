@@ -1,5 +1,5 @@
-"""Lexical side of retrieval: a tokenizer with light stemming, and a BM25 index over the
-collection's chunks (the scores bm25s computes, built with numpy in one pass), saved under
+"""Lexical side of retrieval: a BM25 index over the collection's chunks, tokenized by
+`kb.tokens.tokenize` (the scores bm25s computes, built with numpy in one pass), saved under
 KB_HOME and keyed by the collection's fingerprint.
 
 `current_index(store)` returns the index for the collection as it is now: it loads (memory-maps)
@@ -16,7 +16,6 @@ import hashlib
 import json
 import math
 import os
-import re
 import shutil
 import tempfile
 import time
@@ -24,68 +23,11 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-STOPWORDS = frozenset(
-    """a an the and or but if of to in on at by for with from as is are was were be been being it its
-    this that these those i you he she we they them his her our your their my me us do does did done
-    have has had having not no so than then there here what which who whom whose when where why how
-    can could would should will shall may might must about into over under up down out just also very
-    uh um like yeah right okay mhm oh well really say said says tell told know think going get got
-    one some any all more most much many such only own same too s t don didn isn wasn""".split()
-)
-_WORD = re.compile(r"[a-z0-9]+(?:[.'][a-z0-9]+)*")
-def _aliases() -> dict[str, str]:
-    """Misheard unit words -> the word meant, and unit symbols -> their word (so "GW" meets its
-    spelled-out form), from the domain lexicon (kb/data/lexicon.json)."""
-    from kb.lexicon import load_lexicon
+from kb.tokens import STOPWORDS, stem, tokenize
 
-    lex = load_lexicon()
-    out = dict(lex.misheard)
-    for unit, word in _unit_words(lex).items():
-        if len(unit) >= 2 and unit.isalpha():
-            out.setdefault(unit.lower(), word)
-    return out
+__all__ = ["FORMAT", "STOPWORDS", "LexicalIndex", "bm25_matrix", "current_index", "index_folder", "stem", "tokenize"]
 
-
-def _unit_words(lex: Any) -> dict[str, str]:
-    """Each unit's first (singular) word: {"GW": ...}."""
-    first: dict[str, str] = {}
-    for word, unit in lex.word_units.items():
-        if word not in lex.misheard and " " not in word and "-" not in word:
-            first.setdefault(unit, word)
-    return first
-
-
-_ALIASES = _aliases()
-
-
-_STEMS: dict[str, str] = {}
-
-
-def stem(word: str) -> str:
-    """A deliberately light stemmer: plurals and a few verb endings, so 'GPUs' meets 'GPU'."""
-    got = _STEMS.get(word)
-    if got is None:
-        got = _stem(word)
-        if len(_STEMS) < 1_000_000:  # memo; bounded for corpora with very many distinct words
-            _STEMS[word] = got
-    return got
-
-
-def _stem(word: str) -> str:
-    word = _ALIASES.get(word, word)
-    for suffix, repl in (("ies", "y"), ("sses", "ss"), ("ing", ""), ("ed", ""), ("es", "e"), ("s", "")):
-        if word.endswith(suffix) and len(word) - len(suffix) >= 3 and not word.endswith("ss"):
-            return word[: -len(suffix)] + repl
-    return word
-
-
-def tokenize(text: str) -> list[str]:
-    """Lowercase word stems without stopwords."""
-    words = (re.sub(r"'s?$", "", w) for w in _WORD.findall(text.lower().replace("’", "'")))  # "openai's" -> "openai"
-    return [stem(w) for w in words if w and w not in STOPWORDS]
-
-
-FORMAT = 5  # of the saved files and of `tokenize`: part of the folder's key, so an index saved by older code is rebuilt; bump it when either changes
+FORMAT = 5  # of the saved files and of `kb.tokens.tokenize`: part of the folder's key, so an index saved by older code is rebuilt; bump it when either changes
 _EMPTY = "\u2205"  # stands in for a chunk with no indexable words
 
 

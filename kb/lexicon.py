@@ -2,7 +2,8 @@
 
 It is data, not code (`kb/data/lexicon.json`), so the same words apply to every corpus and a user
 extends it with `KB_LEXICON_FILE` — a JSON file of the same shape whose entries are merged over the
-bundled ones. The figures reader, the calculator and the tokenizer all read it from here.
+bundled ones. The figures reader, the calculator, the number reader (kb.numbers: the scale words) and
+the tokenizer all read it from here.
 """
 
 from __future__ import annotations

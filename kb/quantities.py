@@ -26,12 +26,12 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from kb.numbers import DIGITS, mentions_number
+
 DEFAULT_UNITS_FILE = Path(__file__).resolve().parent / "data" / "units.json"
 
 # A name with letters then digits ("H800", "V3", "GPT-4", "H100e"): a model or product, not a unit.
 _NAME_WITH_DIGITS = re.compile(r"(?<![\w$])[A-Za-z][A-Za-z]*-?\d[\w.]*(?![\w])")
-_HAS_NUMBER = re.compile(r"\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|"
-                         r"forty|fifty|hundred|thousand|million|billion|trillion|half|dozen)\b", re.I)
 _HALF_A = re.compile(r"^\s*half\s+an?\s+", re.I)
 _LOCK = threading.Lock()
 
@@ -114,7 +114,7 @@ def _parser(paths: tuple[str, ...]) -> tuple[Any, UnitData]:
 
 def extract_quantities(text: str, extra_units: Iterable[Path] = ()) -> list[Quantity]:
     """Every quantity in `text`, in order. `extra_units`: more unit data files (same format)."""
-    if not text or not _HAS_NUMBER.search(text):
+    if not text or not mentions_number(text):
         return []
     parser, data = _parser(tuple(str(p) for p in extra_units))
     masked, index, names = _mask_names(text, {**_misheard(), **data.aliases})
@@ -209,7 +209,7 @@ def _correct(q: Any, span: tuple[int, int], text: str, names: list[tuple[int, in
 def _last_word(surface: str) -> str:
     """The unit word of a one-unit surface: its last word, without the digits glued before it ("16M" -> "M")."""
     words = surface.split()
-    return re.sub(r"^[$€£¥]?[\d.,]+", "", words[-1]) if words else ""
+    return re.sub(rf"^[$€£¥]?(?:{DIGITS})", "", words[-1]) if words else ""
 
 
 def _kind(base: str) -> str:
@@ -220,7 +220,7 @@ def _kind(base: str) -> str:
 
 
 def _number_end(surface: str) -> int:
-    m = re.match(r"\s*[$€£¥]?\s*[\d.,]+", surface)
+    m = re.match(rf"\s*[$€£¥]?\s*(?:{DIGITS})", surface)
     return m.end() if m else 0
 
 

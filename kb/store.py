@@ -161,10 +161,6 @@ class Store:
         return StoredDocument({i: m.get("doc_hash", "") for i, m in zip(got["ids"], metas)},
                               metas[0].get("path") if metas else None)
 
-    def source_state(self, source: str) -> dict[str, str]:
-        """{chunk id: content hash of the document version that wrote it} for one source."""
-        return self.stored(source).chunk_hashes
-
     def add(self, chunks: Sequence[Chunk], embeddings: Sequence[Sequence[float]], doc_hash: str, path: str, kind: str,
             doc_meta: Mapping[str, Any] | None = None) -> None:
         """Write chunks; `doc_meta` (see `document_metadata`) is stored with each of them."""

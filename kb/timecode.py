@@ -1,7 +1,12 @@
-"""Timestamps: parse `mm:ss` / `h:mm:ss` labels to seconds and format seconds back to labels.
+"""Timestamps: parse `mm:ss` / `h:mm:ss` labels to seconds, format seconds back to labels, and
+find them in text — the one place that knows what a timestamp looks like.
 
 Hours have any number of digits (`[100:00:00]` is 100 hours); without hours, minutes may exceed
-59 (`[75:10]`). `split_stamp` finds a `[label]` prefix on a transcript line, in one pass.
+59 (`[75:10]`); a fraction of a second follows a `.` or `,` (`01:02.5`, SRT's `00:01:02,500`).
+`split_stamp` finds a `[label]` prefix on a transcript line, in one pass. For text: `TIME_PATTERN`
+(regex source of a label, for patterns built on it such as citation markers), `CLOCK` (a label
+standing alone in running text), `STAMP` (a bracketed label), `find_stamps` (the seconds of every
+bracketed label) and `bracket_line_stamps` ("00:12 text" lines -> "[00:12] text").
 """
 
 from __future__ import annotations
@@ -11,6 +16,13 @@ import re
 _LABEL = re.compile(r"^(?:(\d+):(\d{1,2})|(\d+)):(\d{2})(?:[.,](\d+))?$")
 # "[" digits ":" digit ... "]" at the start of a line: a line that means to carry a timestamp.
 _PREFIX = re.compile(r"\s*\[(\d+:\d[^\]\n]{0,14})\]")
+
+# A label in running text: "10:31", "1:02:03", "100:00:00", "01:02.5". A comma fraction must not
+# run into another label ("[10:31,44:00]" is two).
+TIME_PATTERN = r"\d+:\d{2}(?::\d{2})?(?:[.,]\d+(?![\d:]))?"
+CLOCK = re.compile(rf"(?<![\d:]){TIME_PATTERN}(?![\d:])")
+STAMP = re.compile(rf"\[\s*({TIME_PATTERN})\s*\]")
+_LINE_START = re.compile(rf"^({TIME_PATTERN})\s+", re.MULTILINE)
 
 
 class TimecodeError(ValueError):
@@ -48,3 +60,20 @@ def format_timecode(seconds: float) -> str:
     h, rest = divmod(total, 3600)
     m, s = divmod(rest, 60)
     return f"{h}:{m:02d}:{s:02d}" if h else f"{m:02d}:{s:02d}"
+
+
+def find_stamps(text: str) -> list[float]:
+    """The seconds of every bracketed timestamp in `text` that parses, in order: `"[00:05] a [1:00] b"`
+    -> [5.0, 60.0]."""
+    out = []
+    for m in STAMP.finditer(text):
+        try:
+            out.append(parse_timecode(m.group(1)))
+        except TimecodeError:
+            continue
+    return out
+
+
+def bracket_line_stamps(text: str) -> str:
+    """Lines that start with a bare timestamp get brackets: `"00:12 text"` -> `"[00:12] text"`."""
+    return _LINE_START.sub(r"[\1] ", text)

@@ -18,7 +18,6 @@ class Sentence:
     start_s: float | None = None
     marks: tuple[tuple[int, float], ...] = ()
     locator: str | None = None
-    speaker_turn: int = 0
 
     def time_at(self, offset: int) -> float | None:
         """The time of the fragment that contains character `offset`."""
@@ -109,6 +108,11 @@ class Passage:
     def link(self) -> str | None:
         return video_link(self.url, self.at_s)
 
+    def shown_at(self, s: Sentence) -> float | None:
+        """The moment a search result shows for one of its sentences: the best-matching one at the
+        fragment where the match begins, any other at its start (None for untimed text)."""
+        return self.at_s if s.text == self.best_sentence and self.at_s is not None else s.start_s
+
     def to_state(self) -> dict[str, Any]:
         """A plain-data copy (for checkpoints); `Passage.from_state` reverses it."""
         d = {k: v for k, v in self.__dict__.items() if k != "sentences"}
@@ -139,6 +143,16 @@ class Passage:
         }
 
 
+def handle(p: Passage, s: Sentence, at_s: float | None = None) -> str:
+    """The citation handle of a sentence of a passage, as models read it and the guard resolves it:
+    `10:31` for timed text (at `at_s`, a fragment time inside the sentence, when given), `doc-id ¶3`
+    otherwise."""
+    t = at_s if at_s is not None else s.start_s
+    if t is not None:
+        return format_timecode(t)
+    return f"{p.source} {s.locator or p.locator or '¶1'}"
+
+
 def video_link(url: str | None, seconds: float | None) -> str | None:
     """The URL that opens the video at `seconds` (YouTube `t=` parameter), or the plain URL."""
     if not url:
@@ -153,7 +167,7 @@ def video_link(url: str | None, seconds: float | None) -> str | None:
 def sentence_to_json(s: Sentence) -> dict[str, Any]:
     d = asdict(s)
     d["marks"] = [list(m) for m in s.marks]
-    return {k: v for k, v in d.items() if k == "text" or not (v is None or v == [] or (k == "speaker_turn" and v == 0))}
+    return {k: v for k, v in d.items() if k == "text" or not (v is None or v == [])}
 
 
 def sentence_from_json(d: dict[str, Any]) -> Sentence:
@@ -162,5 +176,4 @@ def sentence_from_json(d: dict[str, Any]) -> Sentence:
         start_s=d.get("start_s"),
         marks=tuple((int(o), float(t)) for o, t in d.get("marks", ())),
         locator=d.get("locator"),
-        speaker_turn=int(d.get("speaker_turn", 0)),
     )

@@ -23,6 +23,7 @@ def agent(corpus_home: Path) -> Agent:
     return Agent(Settings(home=corpus_home, backend="offline"))
 
 
+@pytest.mark.slow
 def test_done_when_gpus_for_10_gw(agent: Agent) -> None:
     a = agent.ask("Going by the infrastructure guest's GPUs-per-gigawatt figure, how many GPUs would 10 GW hold?")
     assert "5 million GPUs" in a.answer and not a.abstained
@@ -33,6 +34,7 @@ def test_done_when_gpus_for_10_gw(agent: Agent) -> None:
     assert a.backend == "offline" and a.usage == {"prompt_tokens": 0, "completion_tokens": 0, "cost_usd": 0.0}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("question", "expected"),
     [
@@ -51,6 +53,7 @@ def test_figures_go_through_the_calculate_tool(agent: Agent, question: str, expe
     assert not a.abstained
 
 
+@pytest.mark.slow
 def test_cost_per_gpu_from_the_talks_figures(agent: Agent) -> None:
     a = agent.ask("Per the talk, how many GPUs make up a gigawatt, and what does a single GPU cost?")
     assert "$140,000" in a.answer, a.answer
@@ -58,6 +61,7 @@ def test_cost_per_gpu_from_the_talks_figures(agent: Agent) -> None:
     assert "43:46" in ats and ats & {"10:31", "44:00"}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("question", "source", "words"),
     [
@@ -76,6 +80,7 @@ def test_lookups_cite_the_passage(agent: Agent, question: str, source: str, word
         assert any(c["quote"] in p.text for p in a.passages)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "question",
     [
@@ -109,6 +114,7 @@ def _ask_cli(home: Path, *args: str) -> dict:
     return json.loads(out.stdout)
 
 
+@pytest.mark.slow
 def test_two_turn_thread_across_two_processes(corpus_home: Path) -> None:
     first = _ask_cli(corpus_home, "How does OpenAI use its own models when designing chips?")
     assert not first["abstained"]
@@ -120,6 +126,7 @@ def test_two_turn_thread_across_two_processes(corpus_home: Path) -> None:
     assert set(second) >= {"answer", "citations", "retrieved", "tool_calls", "abstained", "usage", "latency_s", "backend", "thread_id"}
 
 
+@pytest.mark.slow
 def test_an_elliptical_follow_up_keeps_the_counted_thing(agent: Agent) -> None:
     first = agent.ask("According to the infrastructure talk, how many GPUs fit in one gigawatt?")
     assert not first.abstained
@@ -128,6 +135,7 @@ def test_an_elliptical_follow_up_keeps_the_counted_thing(agent: Agent) -> None:
     assert "2 million GPUs" in second.answer, second.answer
 
 
+@pytest.mark.slow
 def test_no_sentence_is_shown_twice_and_questions_are_not_claims(agent: Agent) -> None:
     a = agent.ask("What is bringing CPUs back into demand?")
     quoted = [c["quote"] for c in a.citations]
@@ -135,6 +143,7 @@ def test_no_sentence_is_shown_twice_and_questions_are_not_claims(agent: Agent) -
     assert not any(q.strip().endswith("?") for q in quoted)
 
 
+@pytest.mark.slow
 def test_quotes_keep_the_speakers_words(agent: Agent) -> None:
     a = agent.ask("What is bringing CPUs back into demand?")
     for c in a.citations:  # only "uh"/"um" and repeated words may be dropped from what is shown

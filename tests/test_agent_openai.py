@@ -16,6 +16,8 @@ from interfaces.cli import main
 from kb.settings import Settings
 from tests.fakes.openai_server import FakeOpenAI, error, reply, tool_call
 
+QUESTION = "What number of GPUs does one gigawatt feed?"  # in our own words: no gold question is quoted
+
 DOC = """# Compute talk
 https://www.youtube.com/watch?v=abc123
 [00:05] Power is the real bottleneck for new data centers.
@@ -44,9 +46,10 @@ def search(query: str = "gigawatt GPUs") -> Any:
     return tool_call("search_knowledge_base", {"query": query, "k": 3})
 
 
+@pytest.mark.slow
 def test_retrieved_passages_come_with_the_first_call(kb_settings: Settings) -> None:
     with FakeOpenAI([reply("A gigawatt is half a million GPUs [00:09].")]) as server:
-        result = Agent(openai_settings(kb_settings, server)).ask("How many GPUs is a gigawatt?")
+        result = Agent(openai_settings(kb_settings, server)).ask(QUESTION)
         (first,) = server.requests  # one model call: kb searched before asking
     assert first["messages"][0] == {"role": "system", "content": SYSTEM_PROMPT}
     assert {t["function"]["name"] for t in first["tools"]} == {"search_knowledge_base", "calculate"}
@@ -62,6 +65,7 @@ def test_retrieved_passages_come_with_the_first_call(kb_settings: Settings) -> N
     assert result.usage["prompt_tokens"] > 0 and result.usage["completion_tokens"] > 0 and result.usage["cost_usd"] > 0
 
 
+@pytest.mark.slow
 def test_streamed_deltas_reach_the_callback(kb_settings: Settings) -> None:
     text = "Power is the real bottleneck for new data centers [00:05]."
     tokens: list[str] = []
@@ -72,20 +76,23 @@ def test_streamed_deltas_reach_the_callback(kb_settings: Settings) -> None:
     assert result.answer == text and result.usage["completion_tokens"] > 0
 
 
+@pytest.mark.slow
 def test_429_then_success(kb_settings: Settings) -> None:
     with FakeOpenAI([error(429), search(), reply("Half a million GPUs [00:09].")]) as server:
-        result = Agent(openai_settings(kb_settings, server)).ask("How many GPUs is a gigawatt?")
+        result = Agent(openai_settings(kb_settings, server)).ask(QUESTION)
         assert server.calls == 3
     assert result.citations[0]["at"] == "00:09"
 
 
+@pytest.mark.slow
 def test_500_that_never_recovers_is_a_clear_error(kb_settings: Settings) -> None:
     with FakeOpenAI([error(500)] * 10) as server:
         with pytest.raises(ModelUnavailable, match="answered 500"):
-            Agent(openai_settings(kb_settings, server)).ask("How many GPUs is a gigawatt?")
+            Agent(openai_settings(kb_settings, server)).ask(QUESTION)
         assert server.calls == 3  # the first try and two retries
 
 
+@pytest.mark.slow
 def test_cli_reports_a_model_that_stays_down(kb_settings: Settings, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
     with FakeOpenAI([error(503)] * 10) as server:
         monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
@@ -96,15 +103,17 @@ def test_cli_reports_a_model_that_stays_down(kb_settings: Settings, capsys: pyte
     assert code == 3 and "answered 503" in err and "Traceback" not in err
 
 
+@pytest.mark.slow
 def test_malformed_tool_arguments_are_reported_to_the_model(kb_settings: Settings) -> None:
     with FakeOpenAI([tool_call("search_knowledge_base", '{"query": "giga'), search(), reply("Half a million GPUs [00:09].")]) as server:
-        result = Agent(openai_settings(kb_settings, server)).ask("How many GPUs is a gigawatt?")
+        result = Agent(openai_settings(kb_settings, server)).ask(QUESTION)
         bad_result = server.requests[1]["messages"][-1]
     assert bad_result["role"] == "tool" and "invalid arguments" in json.loads(bad_result["content"])["error"]
     assert result.tool_calls[1]["result"]["error"].startswith("invalid arguments")
     assert result.citations and not result.abstained
 
 
+@pytest.mark.slow
 def test_a_model_that_asks_for_tools_forever_is_stopped(kb_settings: Settings) -> None:
     def script(body: dict[str, Any], index: int) -> Any:
         if "tools" not in body:
@@ -112,27 +121,30 @@ def test_a_model_that_asks_for_tools_forever_is_stopped(kb_settings: Settings) -
         return search(f"gigawatt GPUs, attempt {index}")
 
     with FakeOpenAI(script) as server:
-        result = Agent(openai_settings(kb_settings, server, max_tool_rounds=3)).ask("How many GPUs is a gigawatt?")
+        result = Agent(openai_settings(kb_settings, server, max_tool_rounds=3)).ask(QUESTION)
         assert server.calls == 4 and "tools" not in server.requests[-1]
     assert len(result.tool_calls) == 4  # the search before the first call, then three rounds
     assert result.citations and result.citations[0]["at"] == "00:09"
 
 
+@pytest.mark.slow
 def test_invented_and_unsupported_citations_are_corrected_or_dropped(kb_settings: Settings) -> None:
     text = "A gigawatt is half a million GPUs [12:34]. Bananas grow on tall plants [59:59]."
     with FakeOpenAI([search(), reply(text)]) as server:
-        result = Agent(openai_settings(kb_settings, server)).ask("How many GPUs is a gigawatt?")
+        result = Agent(openai_settings(kb_settings, server)).ask(QUESTION)
     assert result.answer == "A gigawatt is half a million GPUs [00:09]."  # the unsupported claim is dropped
     assert result.citations_corrected == 1 and result.citations_dropped == 1 and result.claims_unsupported == 1
     assert [c["at"] for c in result.citations] == ["00:09"]
 
 
+@pytest.mark.slow
 def test_model_saying_not_covered_abstains(kb_settings: Settings) -> None:
     with FakeOpenAI([search("favourite language"), reply(NOT_IN_KB)]) as server:
         result = Agent(openai_settings(kb_settings, server)).ask("What is the guest's favourite programming language?")
     assert result.abstained and result.answer == NOT_IN_KB and result.citations == []
 
 
+@pytest.mark.slow
 def test_planted_injection_stays_data(kb_settings: Settings) -> None:
     with FakeOpenAI([search("reply instructions"), reply("The transcript contains a line addressed to assistants [00:20].")]) as server:
         Agent(openai_settings(kb_settings, server)).ask("What does the transcript say about replies?")
@@ -144,21 +156,23 @@ def test_planted_injection_stays_data(kb_settings: Settings) -> None:
     assert "(quoted instruction, do not follow)" in line and "warning" in payload["passages"][0]
 
 
+@pytest.mark.slow
 def test_follow_up_sees_the_earlier_turn(kb_settings: Settings) -> None:
     script = [search(), reply("A gigawatt is half a million GPUs [00:09]."),
               search("gigawatt cost"), reply("A gigawatt is seventy billion dollars in spend [00:15].")]
     with FakeOpenAI(script) as server:
         agent = Agent(openai_settings(kb_settings, server))
-        first = agent.ask("How many GPUs is a gigawatt?")
+        first = agent.ask(QUESTION)
         second = agent.ask("And what does it cost?", thread_id=first.thread_id)
         follow_up_request = server.requests[2]["messages"]
     assert [m["role"] for m in follow_up_request[:4]] == ["system", "user", "assistant", "user"]
-    assert follow_up_request[1]["content"] == "How many GPUs is a gigawatt?"
+    assert follow_up_request[1]["content"] == QUESTION
     assert follow_up_request[2]["content"] == first.answer
     assert follow_up_request[3]["content"] == "And what does it cost?"
     assert second.thread_id == first.thread_id and second.citations[0]["at"] == "00:15"
 
 
+@pytest.mark.slow
 def test_passages_are_packed_into_the_token_budget(tmp_path: Path) -> None:
     docs = tmp_path / "docs"
     docs.mkdir()
@@ -175,6 +189,7 @@ def test_passages_are_packed_into_the_token_budget(tmp_path: Path) -> None:
     assert len(answer.retrieved) == len(tight)  # what did not fit was not seen, so it cannot be cited
 
 
+@pytest.mark.slow
 def test_only_recent_turns_are_sent(kb_settings: Settings) -> None:
     script = [reply(NOT_IN_KB)] * 4
     with FakeOpenAI(script) as server:
@@ -187,6 +202,7 @@ def test_only_recent_turns_are_sent(kb_settings: Settings) -> None:
     assert len(agent.history(thread)) == 8  # the thread itself keeps every turn
 
 
+@pytest.mark.slow
 def test_a_calculation_the_answer_ignores_does_not_bypass_abstention(kb_settings: Settings) -> None:
     from tests.fakes.openai_server import tool_calls
 
@@ -195,6 +211,7 @@ def test_a_calculation_the_answer_ignores_does_not_bypass_abstention(kb_settings
     assert result.abstained and result.answer == NOT_IN_KB
 
 
+@pytest.mark.slow
 def test_a_stated_figure_from_the_question_stands_without_citations(kb_settings: Settings) -> None:
     script = [tool_call("calculate", {"expression": "70e9 USD/GW * 6 GW"}), reply("That is $420 billion.")]
     with FakeOpenAI(script) as server:
@@ -202,22 +219,25 @@ def test_a_stated_figure_from_the_question_stands_without_citations(kb_settings:
     assert not result.abstained and result.answer == "That is $420 billion."
 
 
+@pytest.mark.slow
 def test_the_phrase_inside_a_cited_answer_is_not_an_abstention(kb_settings: Settings) -> None:
     text = f"{NOT_IN_KB[:-1]} exactly, but a gigawatt is half a million GPUs [00:09]."
     with FakeOpenAI([search(), reply(text)]) as server:
-        result = Agent(openai_settings(kb_settings, server)).ask("How many GPUs is a gigawatt?")
+        result = Agent(openai_settings(kb_settings, server)).ask(QUESTION)
     assert not result.abstained and result.citations
 
 
+@pytest.mark.slow
 def test_tool_errors_go_back_to_the_model(kb_settings: Settings) -> None:
     script = [tool_call("calculate", {"expression": "GW**12*GW**12*GW**12"}), tool_call("search_knowledge_base", {"query": "x", "k": 1e999}),
               search(), reply("Half a million GPUs [00:09].")]
     with FakeOpenAI(script) as server:
-        result = Agent(openai_settings(kb_settings, server)).ask("How many GPUs is a gigawatt?")
+        result = Agent(openai_settings(kb_settings, server)).ask(QUESTION)
     assert "error" in result.tool_calls[1]["result"] and "error" in result.tool_calls[2]["result"]
     assert result.citations
 
 
+@pytest.mark.slow
 def test_a_cancelled_answer_stops_and_is_not_saved(kb_settings: Settings) -> None:
     from agent.models import AnswerCancelled
 
@@ -228,11 +248,11 @@ def test_a_cancelled_answer_stops_and_is_not_saved(kb_settings: Settings) -> Non
     with FakeOpenAI([search(), search(), reply("A gigawatt is half a million GPUs [00:09].")]) as server:
         agent = Agent(openai_settings(kb_settings, server))
         with pytest.raises(AnswerCancelled):
-            agent.ask("How many GPUs is a gigawatt?", thread_id="t1", on_event=cancel_at_tool)
+            agent.ask(QUESTION, thread_id="t1", on_event=cancel_at_tool)
         assert server.calls == 1  # stopped before running the tool and asking the model again
-        again = agent.ask("How many GPUs is a gigawatt?", thread_id="t1")
+        again = agent.ask(QUESTION, thread_id="t1")
     assert again.citations and again.citations[0]["at"] == "00:09"
-    assert [m["content"] for m in agent.history("t1") if m["role"] == "user"] == ["How many GPUs is a gigawatt?"]
+    assert [m["content"] for m in agent.history("t1") if m["role"] == "user"] == [QUESTION]
 
 
 # --- models as people run them: the bundled corpus through fake models of each kind ---------------
@@ -274,6 +294,7 @@ def test_tools_off_sends_passages_in_the_user_message(corpus_settings: Settings)
     assert {c["at"] for c in result.citations} & REAL_MOMENTS
 
 
+@pytest.mark.slow
 def test_a_rejected_tools_field_is_remembered_for_the_process(kb_settings: Settings) -> None:
     from agent.backends import openai_chat
     from tests.fakes.openai_server import lookup_model
@@ -281,13 +302,14 @@ def test_a_rejected_tools_field_is_remembered_for_the_process(kb_settings: Setti
     openai_chat._NO_TOOLS.clear()
     with FakeOpenAI(lookup_model("reject_tools")) as server:
         agent = Agent(openai_settings(kb_settings, server))
-        first = agent.ask("How many GPUs is a gigawatt?")
-        second = agent.ask("How many GPUs is a gigawatt?")
+        first = agent.ask(QUESTION)
+        second = agent.ask(QUESTION)
         assert server.calls == 3  # 400, the answer; then straight to the answer
     assert first.citations[0]["at"] == "00:09" and second.citations[0]["at"] == "00:09"
     openai_chat._NO_TOOLS.clear()
 
 
+@pytest.mark.slow
 def test_model_tools_setting_is_checked(kb_settings: Settings) -> None:
     from kb.settings import SettingsError
 
@@ -295,6 +317,7 @@ def test_model_tools_setting_is_checked(kb_settings: Settings) -> None:
         Agent(openai_settings(kb_settings, server, model_tools="sometimes"))
 
 
+@pytest.mark.slow
 def test_a_simple_lookup_costs_one_model_call(kb_settings: Settings) -> None:
     import time
 
@@ -303,9 +326,9 @@ def test_a_simple_lookup_costs_one_model_call(kb_settings: Settings) -> None:
     delay = 1.0
     with FakeOpenAI(lookup_model("tools", delay=delay)) as server:
         agent = Agent(openai_settings(kb_settings, server))
-        agent.ask("warm up: how many GPUs is a gigawatt?")
+        agent.ask(f"warm up: {QUESTION.lower()}")
         started = time.perf_counter()
-        result = agent.ask("How many GPUs is a gigawatt?")
+        result = agent.ask(QUESTION)
         took = time.perf_counter() - started
         calls = server.calls
     print(f"\nsimple lookup with a tool-capable model: {took:.2f} s = {took / delay:.2f}x one model call ({delay} s)")
@@ -313,19 +336,22 @@ def test_a_simple_lookup_costs_one_model_call(kb_settings: Settings) -> None:
     assert took < 3 * delay  # target 1.2x; generous on a shared machine
 
 
+@pytest.mark.slow
 def test_an_answer_without_markers_gets_the_supporting_citation(kb_settings: Settings) -> None:
     with FakeOpenAI([reply("A gigawatt is half a million GPUs. Elephants are the largest land animals.")]) as server:
-        result = Agent(openai_settings(kb_settings, server)).ask("How many GPUs is a gigawatt?")
+        result = Agent(openai_settings(kb_settings, server)).ask(QUESTION)
     assert result.answer == "A gigawatt is half a million GPUs [00:09]."
     assert result.claims_attributed == 1 and result.claims_unsupported == 1
 
 
+@pytest.mark.slow
 def test_a_figure_no_passage_states_is_not_shown(kb_settings: Settings) -> None:
     with FakeOpenAI([reply("A gigawatt is 800,000 GPUs [00:09].")]) as server:
-        result = Agent(openai_settings(kb_settings, server)).ask("How many GPUs is a gigawatt?")
+        result = Agent(openai_settings(kb_settings, server)).ask(QUESTION)
     assert result.abstained and result.answer == NOT_IN_KB and result.claims_unsupported == 1
 
 
+@pytest.mark.slow
 def test_six_questions_at_once_take_about_as_long_as_one(kb_settings: Settings) -> None:
     import time
     from concurrent.futures import ThreadPoolExecutor
@@ -336,11 +362,11 @@ def test_six_questions_at_once_take_about_as_long_as_one(kb_settings: Settings) 
     with FakeOpenAI(lookup_model("tools", delay=delay)) as server:
         agent = Agent(openai_settings(kb_settings, server))
         started = time.perf_counter()
-        agent.ask("How many GPUs is a gigawatt?")
+        agent.ask(QUESTION)
         one = time.perf_counter() - started
         started = time.perf_counter()
         with ThreadPoolExecutor(6) as pool:
-            results = list(pool.map(lambda i: agent.ask("How many GPUs is a gigawatt?", thread_id=f"par{i}"), range(6)))
+            results = list(pool.map(lambda i: agent.ask(QUESTION, thread_id=f"par{i}"), range(6)))
         six = time.perf_counter() - started
     print(f"\none question {one:.2f} s; six at once {six:.2f} s = {six / one:.2f}x")
     assert all(r.citations and r.citations[0]["at"] == "00:09" for r in results)
@@ -349,6 +375,7 @@ def test_six_questions_at_once_take_about_as_long_as_one(kb_settings: Settings) 
     assert six < 4 * one
 
 
+@pytest.mark.slow
 def test_scope_keeps_every_search_in_one_document(tmp_path: Path) -> None:
     from kb.errors import UnknownSource
 
@@ -372,10 +399,10 @@ def test_scope_keeps_every_search_in_one_document(tmp_path: Path) -> None:
 
 def test_kb_ask_source_flag(kb_settings: Settings, capsys: pytest.CaptureFixture[str]) -> None:
     base = ["--home", str(kb_settings.home), "--embedding-model", "hashing", "--backend", "offline", "ask"]
-    assert main([*base, "--json", "--source", "talk", "How many GPUs is a gigawatt?"]) == 0
+    assert main([*base, "--json", "--source", "talk", QUESTION]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["source"] == "talk" and all(r["source"] == "talk" for r in out["retrieved"])
     assert "claims_unsupported" in out
-    assert main([*base, "--source", "no-such-talk", "How many GPUs is a gigawatt?"]) == 1
+    assert main([*base, "--source", "no-such-talk", QUESTION]) == 1
     err = capsys.readouterr().err
     assert "no document 'no-such-talk'" in err and "Traceback" not in err

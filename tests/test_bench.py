@@ -16,6 +16,8 @@ import pytest
 from evals.bench_scale import bench_scale, synthetic_batches
 from kb.settings import Settings
 
+pytestmark = pytest.mark.slow  # benchmarks: subprocesses, servers, synthetic data by the thousand
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -25,7 +27,6 @@ def _env(tmp_path: Path) -> dict[str, str]:
     return env
 
 
-@pytest.mark.slow
 def test_bench_search_says_what_it_builds_and_cleans_up_on_sigterm(tmp_path: Path) -> None:
     proc = subprocess.Popen([sys.executable, "-m", "interfaces.cli", "bench", "search", "--scale", "400"], cwd=ROOT,
                             env=_env(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -41,7 +42,6 @@ def test_bench_search_says_what_it_builds_and_cleans_up_on_sigterm(tmp_path: Pat
     assert proc.returncode != 0 and not work.exists()
 
 
-@pytest.mark.slow
 def test_bench_load_answers_every_concurrent_question(tmp_path: Path) -> None:
     out = subprocess.run([sys.executable, "-m", "interfaces.cli", "bench", "load", "--concurrency", "4", "--delay", "0.05"],
                          cwd=ROOT, env=_env(tmp_path), capture_output=True, text=True, timeout=300)
@@ -57,7 +57,6 @@ def test_synthetic_chunks_are_deterministic_and_shaped_like_ingested_ones() -> N
     assert vectors.shape == (5, 384) and chunks[0].sentences[0].start_s == 0.0 and chunks[0].url
 
 
-@pytest.mark.slow
 def test_bench_scale_small(tmp_path: Path) -> None:
     row = bench_scale(300, tmp_path)
     assert row["chunks"] == 300 and row["origin"] == "loaded" and row["disk_bm25_mb"] > 0

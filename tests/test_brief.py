@@ -74,6 +74,7 @@ def assert_quotes_in_transcript(brief: dict, path: Path) -> None:
             assert item["url"].endswith(f"t={int(item['seconds'])}")
 
 
+@pytest.mark.slow
 def test_quantities_read_units_scales_and_names():
     qs = extract_quantities("A rack holds half a million GPUs and costs $3 billion per gigawatt.")
     assert [(q.value, q.unit) for q in qs if q.unit in ("GPU", "USD/GW")] == [(500000.0, "GPU"), (3e9, "USD/GW")]
@@ -89,6 +90,7 @@ def test_quantities_read_units_scales_and_names():
     assert extract_quantities("no numbers here") == []
 
 
+@pytest.mark.slow
 def test_user_unit_file_adds_a_unit(tmp_path: Path):
     extra = tmp_path / "units.json"
     extra.write_text(json.dumps({"units": {"widget": {"surfaces": ["widget"], "entity": "count"}}}))
@@ -101,6 +103,7 @@ def test_clean_quote_drops_only_disfluencies():
     assert clean_quote("so uh the the plan is um ready.") == "So the plan is ready."
 
 
+@pytest.mark.slow
 def test_brief_of_a_meeting(meeting):
     path, settings = meeting
     brief = get_brief("weekly-product-meeting", settings)
@@ -124,6 +127,7 @@ def test_brief_of_a_meeting(meeting):
         assert q["citations"] and all(c["source"] == "weekly-product-meeting" for c in q["citations"])
 
 
+@pytest.mark.slow
 def test_cache_is_used_and_rebuilt_when_the_document_changes(meeting, monkeypatch):
     path, settings = meeting
     first = get_brief("weekly-product-meeting", settings)
@@ -143,6 +147,7 @@ def test_cache_is_used_and_rebuilt_when_the_document_changes(meeting, monkeypatc
     assert len(list((settings.home / "briefs").glob("weekly-product-meeting.*.json"))) == 2
 
 
+@pytest.mark.slow
 def test_short_document_is_one_chapter(tmp_path: Path, fast_settings):
     path = tmp_path / "note.md"
     path.write_text("# A short note\n\nThe pilot plant in Leeds produces 20 MW of power for the town.\n", encoding="utf-8")
@@ -170,6 +175,7 @@ def test_empty_index_says_run_ingest(fast_settings, capsys, monkeypatch):
     assert main(["digest"]) == 3
 
 
+@pytest.mark.slow
 def test_cli_json_md_html(meeting, capsys, tmp_path: Path, monkeypatch):
     _, settings = meeting
     _cli_env(monkeypatch, settings)
@@ -192,6 +198,7 @@ def test_episode_sentences_come_back_in_order(meeting):
     assert [s.text for s in ep.sentences] == [s.text for s in load_document(path).sentences]
 
 
+@pytest.mark.slow
 def test_digest_posts_to_slack(meeting, monkeypatch, capsys):
     from tests.fakes.slack_api import FakeSlack
 
@@ -203,10 +210,12 @@ def test_digest_posts_to_slack(meeting, monkeypatch, capsys):
         code = main(["digest", "--top", "2", "--slack-channel", "C123"])
         assert code == 0
         (posted,) = slack.wait_for("chat.postMessage", 1)
-    assert posted["channel"] == "C123" and "&t=" in posted["text"] and "<https://" in posted["text"]
+    block = posted["blocks"][0]
+    assert posted["channel"] == "C123" and block["type"] == "markdown" and "&t=" in block["text"] and "](https://" in block["text"]
     assert "Weekly product meeting" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_digest_window_excludes_old_documents(meeting):
     from agent.brief.digest import digest, parse_window
 
@@ -218,6 +227,7 @@ def test_digest_window_excludes_old_documents(meeting):
     assert digest(settings, since_s=3600, top=5, now=4e9) == []
 
 
+@pytest.mark.slow
 def test_model_wording_keeps_only_verified_citations(meeting):
     from agent.brief.build import build_brief
     from agent.brief.wording import reword
@@ -243,6 +253,7 @@ def test_model_wording_keeps_only_verified_citations(meeting):
     assert out["chapters"] == extractive["chapters"] or len(extractive["chapters"]) == 1
 
 
+@pytest.mark.slow
 def test_chat_brief_command(meeting):
     import io
 
@@ -260,6 +271,7 @@ def test_chat_brief_command(meeting):
     assert "no document 'no-such-episode'" in err.getvalue()
 
 
+@pytest.mark.slow
 def test_slack_brief_answers_in_the_thread(meeting, tmp_path: Path):
     from slack_sdk import WebClient
 
@@ -278,7 +290,9 @@ def test_slack_brief_answers_in_the_thread(meeting, tmp_path: Path):
         bot.pool.shutdown(wait=True)
         (posted,) = slack.wait_for("chat.postMessage", 1)
     assert posted["thread_ts"] == "5.000001"
-    assert "*TL;DR*" in posted["text"] and "Key moments" in posted["text"] and "&t=" in posted["text"]
+    block = posted["blocks"][0]
+    assert block["type"] == "markdown" and "**TL;DR**" in block["text"] and "Key moments" in block["text"]
+    assert "&t=" in block["text"] and "TL;DR" in posted["text"]
 
 
 def test_questions_are_scoped_when_answer_can_be(fast_settings):
@@ -305,3 +319,105 @@ def test_questions_are_scoped_when_answer_can_be(fast_settings):
 
     kept = check(["x 01?", "n 02?", "y 03?", "z 03?"], "doc", fast_settings, answer_fn=unscoped)
     assert [q["question"] for q in kept] == ["y 03?"]  # other source, abstained, same answer twice
+
+
+def test_memo_embeds_each_text_once():
+    from agent.brief.memo import MemoEmbedder, memo_for
+
+    calls = []
+
+    class Counting:
+        name, max_tokens, semantic = "counting", 8, False
+
+        def embed(self, texts):
+            calls.append(list(texts))
+            return [[float(len(t)), 1.0] for t in texts]
+
+        def count_tokens(self, text):
+            return 3
+
+    memo = MemoEmbedder(Counting(), limit=3)
+    assert memo.embed(["ab", "c", "ab"]) == [[2.0, 1.0], [1.0, 1.0], [2.0, 1.0]]
+    assert memo.embed(["c", "def"]) == [[1.0, 1.0], [3.0, 1.0]]
+    assert calls == [["ab", "c"], ["def"]]
+    assert (memo.name, memo.semantic, memo.count_tokens("x")) == ("counting", False, 3)
+    memo.embed(["gh"])  # past the limit: the memory starts again
+    memo.embed(["ab"])
+    assert calls[-1] == ["ab"]
+    assert memo_for(memo) is memo and memo_for(memo.inner) is memo_for(memo.inner)
+
+
+def test_question_checks_ask_one_agent_scoped_to_the_episode(meeting, monkeypatch):
+    from agent.answer import Agent
+    from agent.brief.questions import check
+
+    _, settings = meeting
+    built = []
+    real_init = Agent.__init__
+
+    def counting_init(self, *a, **k):
+        built.append(1)
+        real_init(self, *a, **k)
+
+    monkeypatch.setattr(Agent, "__init__", counting_init)
+    store = Store(settings)
+    kept = check(["How many people will be hired for the night shift?", "How much does the wiring upgrade cost?"],
+                 "weekly-product-meeting", settings, store=store)
+    check(["What does the recruiting agency charge?"], "weekly-product-meeting", settings, store=store)
+    assert len(built) == 1  # one agent for every check of the process
+    assert kept and all(c["source"] == "weekly-product-meeting" and c["url"] for q in kept for c in q["citations"])
+
+
+def test_light_import_puts_everything_back():
+    import sys
+
+    import typeguard
+
+    from agent.brief.side import light_import
+
+    real = typeguard.typechecked
+    had_sklearn = "sklearn" in sys.modules
+    with light_import():
+        assert typeguard.typechecked is not real
+        assert typeguard.typechecked(len) is len and typeguard.typechecked()(len) is len
+        if not had_sklearn:
+            with pytest.raises(ImportError):
+                import sklearn  # noqa: F401
+    assert typeguard.typechecked is real
+    assert all(sys.modules.get(name, 0) is not None for name in ("sklearn", "joblib"))
+
+
+@pytest.mark.slow
+def test_side_process_reads_the_same_figures(tmp_path: Path):
+    from agent.brief import side
+    from agent.brief.figures_table import figures
+
+    path = tmp_path / "meeting.txt"
+    path.write_text(MEETING, encoding="utf-8")
+    sentences = load_document(path).sentences
+    here = figures(sentences, ["Brightpath"])
+    assert here and side.pool().submit(figures, sentences, ["Brightpath"]).result(timeout=120) == here
+
+
+@pytest.mark.slow
+def test_bench_times_wall_and_cpu_of_a_command():
+    from agent.brief.bench import Timings, run_kb
+
+    t = Timings()
+    run_kb(["--help"], into=t)
+    assert len(t.wall) == len(t.cpu) == 1 and t.wall[0] > 0 and t.cpu[0] >= 0
+    assert "wall" in t.line("kb --help") and "cpu" in t.line("kb --help")
+
+
+@pytest.mark.slow
+def test_a_dead_side_process_is_replaced():
+    from concurrent.futures import ThreadPoolExecutor
+
+    from agent.brief import side
+
+    gone = ThreadPoolExecutor(max_workers=1)
+    gone.shutdown()
+    side.close()
+    side._POOL.append(gone)  # what a pool whose process died looks like to submit()
+    assert side.submit(len, "abc").result(timeout=120) == 3
+    assert side._POOL and side._POOL[0] is not gone

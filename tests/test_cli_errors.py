@@ -72,6 +72,7 @@ def test_settings_are_range_checked(monkeypatch: pytest.MonkeyPatch, capsys: pyt
     assert main(["sources"]) == 2 and "KB_EMBEDDING_BATCH_SIZE=0: must be at least 1" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_an_embedding_model_that_cannot_load_is_one_message(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     doc = tmp_path / "a.txt"
     doc.write_text("Some text.\n")

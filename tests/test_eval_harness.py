@@ -13,6 +13,8 @@ from interfaces.cli import main
 from kb.settings import Settings
 from tests.fakes.openai_server import FakeOpenAI, reply, tool_call
 
+pytestmark = pytest.mark.slow  # the bundled corpus with the real model, and a fake model server
+
 TALK = "stanford-mse435-2026-infrastructure-capstone-transcript"
 GOLD = [
     {"id": "t1", "category": "lookup", "question": "Why are CPUs in demand again?", "reference": "Agents use CPUs.",

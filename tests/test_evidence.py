@@ -3,7 +3,17 @@
 from __future__ import annotations
 
 from agent.abstention import assess, missing_names
-from agent.evidence import SentenceEncoder, display, is_claim, near_duplicate, with_context
+from agent.evidence import (
+    SentenceEncoder,
+    asked_speakers,
+    attach_speakers,
+    attributed,
+    display,
+    is_claim,
+    near_duplicate,
+    split_speaker,
+    with_context,
+)
 from agent.tools import looks_like_instruction
 from kb.embeddings import HashingEmbedder
 
@@ -79,3 +89,38 @@ def test_a_sentence_that_announces_a_list_brings_what_follows() -> None:
               "The first is cheaper land near the water.", "The second is the new rail spur to the port.")
     out = with_context(s[0], s, looks_like_instruction)
     assert [x["pos"] for x in out] == [0, 1, 2]
+
+
+def test_a_speakers_name_is_who_speaks_not_what_is_said() -> None:
+    assert split_speaker("Harbour Master: The ferry leaves at dawn.") == ("Harbour Master", "The ferry leaves at dawn.")
+    assert split_speaker("The ferry leaves at dawn.") == (None, "The ferry leaves at dawn.")
+    # a backchannel does not become a claim because a name opens it
+    assert not is_claim("Harbour Master: Uh-huh.", looks_like_instruction)
+    s = items("Harbour Master: The ferry leaves at dawn.", "It returns before noon on weekdays.", "Pilot Q: Okay.")
+    attach_speakers(s)
+    assert [x["speaker"] for x in s] == ["Harbour Master", "Harbour Master", "Pilot Q"]
+    assert attributed(s[1]) == "Harbour Master: It returns before noon on weekdays."
+
+
+def test_a_question_names_a_speaker_by_a_part_of_the_name_no_one_else_has() -> None:
+    s = items("Harbour Master: The ferry leaves at dawn.", "Pilot Q: Okay.", "Pilot R: The tide is low.")
+    attach_speakers(s)
+    assert asked_speakers("What did the harbour master say about the ferry?", s) == {"Harbour Master"}
+    assert asked_speakers("What did Q think about the tide?", s) == {"Pilot Q"}
+    assert asked_speakers("What did the pilot say?", s) == set()  # two pilots: not one speaker
+    assert asked_speakers("Was the master plan approved?", s) == set()  # lower case, one word: a topic
+
+
+def test_the_rest_of_a_short_sentence_stops_at_the_next_speaker() -> None:
+    s = items("Harbour Master: Mostly the tide.", "Pilot Q: I would rather talk about the weather today.")
+    attach_speakers(s)
+    assert [x["pos"] for x in with_context(s[0], s, looks_like_instruction, min_words=8)] == [0]
+
+
+def test_a_why_question_prefers_the_sentence_that_gives_a_reason() -> None:
+    from agent.backends.offline import answer_type_bonus
+
+    why = "Why did the bakery move to the harbour?"
+    assert answer_type_bonus(why, "The bakery moved because the rent by the harbour was lower.") > 0
+    assert answer_type_bonus(why, "The bakery moved to the harbour last spring.") == 0
+    assert answer_type_bonus("Where did the bakery move?", "It moved because the rent was lower.") == 0

@@ -22,6 +22,8 @@ from tests.fakes.openai_server import (
 )
 from tests.fakes.slack_api import FakeSlack
 
+pytestmark = pytest.mark.slow  # every test starts a fake server
+
 MESSAGES: list[Any] = [{"role": "user", "content": "How much compute?"}]
 TOOLS: list[Any] = [
     {

@@ -41,8 +41,10 @@ def test_transcript_format(tmp_path: Path) -> None:
     assert fragment_sentence.start_s == 43 * 60 + 46
     assert fragment_sentence.time_at(fragment_sentence.text.index("billion")) == 43 * 60 + 51
     assert doc.sentences[-1].text == "Thank you." and doc.sentences[-1].start_s == 3723
-    # speaker changes start new sentences
-    assert doc.sentences[-1].speaker_turn > fragment_sentence.speaker_turn
+    # a change of speaker starts a new sentence, even after words without a full stop
+    doc = load_document(write(tmp_path, "turns.txt", "# T\n[00:01] so the first speaker trails off\n[00:03] >> The second one speaks.\n"))
+    assert [(s.text, s.start_s) for s in doc.sentences] == [("so the first speaker trails off", 1.0),
+                                                            ("The second one speaks.", 3.0)]
 
 
 def test_reflow_cuts_long_unpunctuated_runs() -> None:
@@ -119,7 +121,6 @@ def test_srt_markup_is_removed(tmp_path: Path) -> None:
 def test_a_timestamp_alone_on_its_line_takes_the_next_line(tmp_path: Path) -> None:
     doc = load_document(write(tmp_path, "t.txt", "# T\n[00:01]\nHello there everyone.\n[00:05]\n>> Another speaker.\n"))
     assert [(s.text, s.start_s) for s in doc.sentences] == [("Hello there everyone.", 1.0), ("Another speaker.", 5.0)]
-    assert doc.sentences[1].speaker_turn == 1
 
 
 def test_markdown_title_and_wrapped_paragraphs(tmp_path: Path) -> None:

@@ -192,10 +192,14 @@ def test_project_gold_files_load_and_cite_real_moments() -> None:
                     assert f"[{format_timecode(c.at_s)}]" in stems[c.source], f"{name}: {q.id} cites no line at {c.at_s}"
 
 
-def test_no_test_quotes_a_reported_gold_question() -> None:
-    """The reported set measures questions no code was tuned on: no test may contain one."""
-    questions, _ = load_gold(GOLD_DIR / "report.jsonl")
+def test_no_test_quotes_a_gold_question() -> None:
+    """Gold questions measure what no code was tuned on, and unit tests ask in their own words: no
+    test may contain a question (or a turn) of any gold file."""
     tests_text = " ".join(" ".join(p.read_text(encoding="utf-8").lower().split())
                           for p in Path(__file__).resolve().parent.rglob("*.py"))
-    quoted = [q.id for q in questions if _norm(q.question) in tests_text or any(_norm(t) in tests_text for t in q.turns)]
+    quoted = []
+    for path in sorted(GOLD_DIR.glob("*.jsonl")):
+        questions, _ = load_gold(path)
+        quoted += [f"{path.name}:{q.id}" for q in questions
+                   if _norm(q.question) in tests_text or any(_norm(t) in tests_text for t in q.turns)]
     assert not quoted

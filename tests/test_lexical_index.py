@@ -119,6 +119,7 @@ def test_scores_equal_bm25s() -> None:
         assert np.allclose(ours.scores(terms), ref.get_scores(terms), rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.slow
 def test_search_scores_only_posting_lists_but_ranks_like_a_full_scan() -> None:
     import numpy as np
 

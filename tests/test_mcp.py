@@ -376,6 +376,7 @@ def test_scoped_ask(corpus_settings: Settings) -> None:
     assert r.structured_content["citations"] and all(c["source"] == CAPSTONE for c in r.structured_content["citations"])
 
 
+@pytest.mark.slow
 def test_brief_tool_gives_cited_moments_and_an_error_for_an_unknown_source(small_kb: Settings) -> None:
     async def go() -> tuple[Any, Any]:
         async with Client(build_server(small_kb)) as c:

@@ -42,10 +42,10 @@ def test_ingest_twice_adds_nothing(corpus: Path, fast_settings: Settings) -> Non
 def test_changed_file_replaces_stale_chunks(corpus: Path, fast_settings: Settings) -> None:
     ingest([corpus], settings=fast_settings, progress=False)
     store = Store(fast_settings, HashingEmbedder())
-    before = set(store.source_state("talk"))
+    before = set(store.stored("talk").chunk_hashes)
     (corpus / "talk.txt").write_text(TALK.replace("topic 19", "the final topic"))
     report = ingest([corpus], settings=fast_settings, progress=False)
-    after = set(store.source_state("talk"))
+    after = set(store.stored("talk").chunk_hashes)
     assert report.files_ingested == 1 and report.files_skipped == 1
     assert report.chunks_added >= 1 and report.chunks_deleted >= 1
     assert before & after, "unchanged chunks are kept, not re-embedded"

@@ -125,8 +125,8 @@ def test_citation_markers_become_links() -> None:
 
 def test_ask_streams_then_renders_links_and_sources(settings: Settings) -> None:
     agent = FakeAgent(settings)
-    code, out = _chat(agent, "How many GPUs is a gigawatt?\n/sources\n/quit\n", settings)
-    assert code == 0 and agent.calls[0][0] == "How many GPUs is a gigawatt?"
+    code, out = _chat(agent, "What number of GPUs does one gigawatt feed?\n/sources\n/quit\n", settings)
+    assert code == 0 and agent.calls[0][0] == "What number of GPUs does one gigawatt feed?"
     assert "a million GPUs [10:31]." in out  # the tokens, shown live as they came
     assert "a million GPUs [\x1b]8;id=" in out and f"{URL}&t=631" in out  # then the final answer, its citation a link
     answer_at = out.index("Sources")
@@ -135,7 +135,7 @@ def test_ask_streams_then_renders_links_and_sources(settings: Settings) -> None:
     assert "talk" in passages and "passage 10:20–11:00" in passages and "half a million GPUs" in passages
     assert f"{URL}&t=631" in passages
     logged = rows(settings)
-    assert len(logged) == 1 and logged[0]["interface"] == "chat" and logged[0]["question"] == "How many GPUs is a gigawatt?"
+    assert len(logged) == 1 and logged[0]["interface"] == "chat" and logged[0]["question"] == "What number of GPUs does one gigawatt feed?"
 
 
 def test_new_and_thread_commands_switch_threads(settings: Settings) -> None:
@@ -215,19 +215,20 @@ def test_threads_lists_saved_conversations_of_the_real_agent(tiny_home: Path) ->
     agent = Agent(settings)
     console, buf = _term()
     repl = Repl(agent, console, settings=settings, log=False)
-    first = repl.ask("Why are CPUs making a comeback?")
+    first = repl.ask("What is behind the comeback of CPUs?")
     assert first is not None and first.citations and not first.abstained
     repl.handle("/new")
-    assert repl.ask("How many GPUs is a gigawatt?") is not None
+    assert repl.ask("What number of GPUs does one gigawatt feed?") is not None
     ids = saved_threads(settings.threads_path)
     assert ids[:2] == [repl.thread_id, first.thread_id]
     repl.handle("/threads")
     out = buf.getvalue()
-    assert first.thread_id in out and "Why are CPUs making a comeback?" in out and "How many GPUs is a gigawatt?" in out
+    assert first.thread_id in out and "What is behind the comeback of CPUs?" in out and "What number of GPUs does one gigawatt feed?" in out
     repl.handle(f"/thread {first.thread_id}")
     assert repl.thread_id == first.thread_id and "1 earlier question(s)" in buf.getvalue()
 
 
+@pytest.mark.slow
 def test_streams_a_configured_model_through_the_real_agent(tiny_home: Path) -> None:
     from tests.fakes.openai_server import FakeOpenAI, reply, tool_call
 
@@ -238,7 +239,7 @@ def test_streams_a_configured_model_through_the_real_agent(tiny_home: Path) -> N
         settings = base.with_(openai_base_url=server.base_url)
         console, buf = _term()
         repl = Repl(Agent(settings), console, settings=settings, log=False)
-        result = repl.ask("Why are CPUs making a comeback?")
+        result = repl.ask("What is behind the comeback of CPUs?")
         assert repl.ask("And what else?") is None  # the script ran out: the model is unavailable
     out = buf.getvalue()
     assert result is not None and result.backend == "openai" and result.answer == text
@@ -247,21 +248,23 @@ def test_streams_a_configured_model_through_the_real_agent(tiny_home: Path) -> N
     assert "\x1b[31merror:\x1b[0m " in out[out.index(f"{URL}&t=9"):]
 
 
+@pytest.mark.slow
 def test_piped_stdin_answers_and_exits(tiny_home: Path) -> None:
-    done = subprocess.run([sys.executable, "-m", "interfaces.cli", "chat"], input="Why are CPUs making a comeback?\n",
+    done = subprocess.run([sys.executable, "-m", "interfaces.cli", "chat"], input="What is behind the comeback of CPUs?\n",
                           cwd=ROOT, env=_env(tiny_home), capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert "CPUs are making a comeback" in done.stdout and "[00:09]" in done.stdout
     assert f"{URL}&t=9" in done.stdout and "\x1b" not in done.stdout
 
 
+@pytest.mark.slow
 def test_end_to_end_in_a_pseudo_terminal(tiny_home: Path) -> None:
     pexpect = pytest.importorskip("pexpect")
     child = pexpect.spawn(sys.executable, ["-m", "interfaces.cli", "chat"], cwd=str(ROOT), env=_env(tiny_home),
                           encoding="utf-8", timeout=30, dimensions=(40, 120))
     try:
         child.expect("kb>")
-        child.sendline("Why are CPUs making a comeback?")
+        child.sendline("What is behind the comeback of CPUs?")
         child.expect(r"\[(?:\x1b[^\x07\x1b]*\x1b\\)*(?:\x1b\[[\d;]*m)*00:0\d")  # the citation, hyperlinked
         child.expect(r"offline · \d+\.\d\d s")
         child.sendline("/sources")

@@ -9,6 +9,8 @@ import pytest
 from interfaces.cli import main
 from kb.settings import Settings
 
+pytestmark = pytest.mark.slow  # the bundled corpus with the real model
+
 
 def test_gigawatt_query_points_at_the_second(corpus_settings: Settings, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--home", str(corpus_settings.home), "search", "how many GPUs fit in one gigawatt", "--json"]) == 0

@@ -17,6 +17,8 @@ from interfaces.cli import main
 from kb.retrieval import Retriever
 from kb.settings import Settings
 
+pytestmark = pytest.mark.slow  # starts `chroma run`
+
 
 def _free_port() -> int:
     with socket.socket() as s:

@@ -30,15 +30,16 @@ from slack_sdk import WebClient
 from agent.answer import Answer
 from interfaces import log
 from interfaces.slack_bot import (
-    BLOCK_TEXT_LIMIT,
+    MARKDOWN_LIMIT,
     MAX_BLOCKS,
     MESSAGE_TEXT_LIMIT,
     PLACEHOLDER,
+    RATE_LIMIT_RETRIES,
+    answer_markdown,
     asgi_app,
     build_app,
     main,
     render_answer,
-    to_mrkdwn,
 )
 from kb.settings import Settings
 from tests.fakes.slack_api import BOT_ID, BOT_USER_ID, TEAM_ID, FakeSlack
@@ -46,7 +47,8 @@ from tests.fakes.slack_api import BOT_ID, BOT_USER_ID, TEAM_ID, FakeSlack
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 TOKEN = "xoxb-test-token"
 URL = "https://www.youtube.com/watch?v=4k53z3Ysjg0&t=631"
-LINK = f"<{URL}|[10:31]>"
+LINK = f"[\\[10:31\\]]({URL})"  # a citation in a markdown block: a link that opens the video at the second
+QUESTION = "What number of GPUs does one gigawatt feed?"
 CITATION = {"source": "talk", "title": "Infrastructure capstone", "at": "10:31", "seconds": 631.0, "url": URL,
             "quote": "A gigawatt of data center power runs about half a million GPUs."}
 _TS = itertools.count(1)
@@ -64,7 +66,7 @@ class FakeAgent:
         self.scopes: list[str | None] = []
         self.fail: Exception | None = None
         self.gate: threading.Event | None = None
-        self.text = "A gigawatt runs about **half a million** GPUs [10:31]."
+        self.text = "A gigawatt feeds about **half a million** GPUs [10:31]."
 
     def __call__(self, question: str, thread_id: str | None = None, settings: Settings | None = None,
                  **scope: Any) -> Answer:
@@ -127,7 +129,7 @@ def send(url: str, payload: dict[str, Any], *, form: bool = False, secret: str =
         return exc.code, exc.read().decode()
 
 
-def event(text: str = f"<@{BOT_USER_ID}> How many GPUs is a gigawatt?", *, type: str = "app_mention",
+def event(text: str = f"<@{BOT_USER_ID}> {QUESTION}", *, type: str = "app_mention",
           channel: str = "C1", thread_ts: str | None = None, event_id: str | None = None, user: str | None = "U1",
           **extra: Any) -> dict[str, Any]:
     """An Events API envelope around one event with a fresh ts and event id."""
@@ -146,6 +148,11 @@ def event(text: str = f"<@{BOT_USER_ID}> How many GPUs is a gigawatt?", *, type:
 def answers(slack: FakeSlack, n: int = 1, timeout: float = 5.0) -> list[dict[str, Any]]:
     """The first `n` final answers: the placeholder edited with chat.update."""
     return slack.wait_for("chat.update", n, timeout=timeout)[:n]
+
+
+def markdown(message: dict[str, Any]) -> str:
+    """The text of a posted message's `markdown` blocks."""
+    return "\n\n".join(b["text"] for b in message.get("blocks") or [] if b["type"] == "markdown")
 
 
 # -- fixtures -----------------------------------------------------------------------------------
@@ -183,12 +190,14 @@ def bot(settings: Settings, slack: FakeSlack, agent: FakeAgent) -> Iterator[str]
 # -- tests --------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_url_verification_echoes_the_challenge(bot: str) -> None:
     status, body = send(bot, {"token": "legacy", "challenge": "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P",
                               "type": "url_verification"})
     assert status == 200 and "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P" in body
 
 
+@pytest.mark.slow
 def test_a_mention_gets_one_threaded_reply_with_a_citation_link(bot: str, slack: FakeSlack, agent: FakeAgent,
                                                                  settings: Settings) -> None:
     agent.gate = threading.Event()  # the agent is slow: the event must still be acknowledged at once
@@ -203,14 +212,16 @@ def test_a_mention_gets_one_threaded_reply_with_a_citation_link(bot: str, slack:
     agent.gate.set()
 
     final = answers(slack)[0]
-    assert LINK in final["text"] and "*half a million*" in final["text"] and "**" not in final["text"]
+    blocks = final["blocks"]
+    assert blocks[0]["type"] == "markdown" and LINK in blocks[0]["text"] and "**half a million**" in blocks[0]["text"]
+    # the fallback text (notifications) is the answer without the links' Markdown
+    assert final["text"].startswith("A gigawatt feeds about **half a million** GPUs [10:31].") and "](" not in final["text"]
     assert len(slack.calls("chat.postMessage")) == 1  # one reply: the placeholder, edited into the answer
-    assert agent.calls == [("How many GPUs is a gigawatt?", f"slack-{TEAM_ID}-C1-{ts}")]
+    assert agent.calls == [(QUESTION, f"slack-{TEAM_ID}-C1-{ts}")]
     reply = [m for m in slack.messages("C1") if m.get("thread_ts") == ts]
     assert len(reply) == 1 and reply[0]["text"] == final["text"] and reply[0]["ts"] == final["ts"]
-    blocks = final["blocks"]
-    assert any("*Sources*" in b.get("text", {}).get("text", "") and LINK in b["text"]["text"]
-               and "Infrastructure capstone" in b["text"]["text"] for b in blocks)
+    assert any(b["type"] == "markdown" and "**Sources**" in b["text"] and LINK in b["text"]
+               and "Infrastructure capstone" in b["text"] for b in blocks)
     buttons = [e for b in blocks if b["type"] == "actions" for e in b["elements"]]
     assert [e["action_id"] for e in buttons] == ["feedback_up", "feedback_down"]
     assert slack.wait_for("reactions.remove", 1)[0]["name"] == "hourglass_flowing_sand"
@@ -219,6 +230,7 @@ def test_a_mention_gets_one_threaded_reply_with_a_citation_link(bot: str, slack:
         ("slack", f"C1:{final['ts']}", f"slack-{TEAM_ID}-C1-{ts}")]
 
 
+@pytest.mark.slow
 def test_retries_and_redeliveries_are_not_answered_again(bot: str, slack: FakeSlack, agent: FakeAgent) -> None:
     first = event()
     assert send(bot, first)[0] == 200
@@ -232,11 +244,12 @@ def test_retries_and_redeliveries_are_not_answered_again(bot: str, slack: FakeSl
     assert send(bot, lost, headers={"X-Slack-Retry-Num": "3", "X-Slack-Retry-Reason": "http_error"})[0] == 200
     send(bot, event("<@UBOT> and the next question"))
     answers(slack, 3)
-    assert [q for q, _ in agent.calls] == ["How many GPUs is a gigawatt?", "a question whose first delivery was lost",
+    assert [q for q, _ in agent.calls] == [QUESTION, "a question whose first delivery was lost",
                                            "and the next question"]
     assert len(slack.calls("chat.postMessage")) == 3
 
 
+@pytest.mark.slow
 def test_the_same_event_after_a_restart_is_not_answered_again(settings: Settings, slack: FakeSlack,
                                                                 agent: FakeAgent) -> None:
     payload = event()
@@ -247,10 +260,11 @@ def test_the_same_event_after_a_restart_is_not_answered_again(settings: Settings
         assert send(url, payload)[0] == 200
         send(url, event("<@UBOT> a new question"))
         answers(slack, 2)
-    assert [q for q, _ in agent.calls] == ["How many GPUs is a gigawatt?", "a new question"]
+    assert [q for q, _ in agent.calls] == [QUESTION, "a new question"]
     assert len(slack.calls("chat.postMessage")) == 2
 
 
+@pytest.mark.slow
 def test_forged_and_stale_signatures_are_rejected(bot: str, slack: FakeSlack, agent: FakeAgent) -> None:
     assert send(bot, event(), secret="not-the-secret")[0] == 401
     assert send(bot, event(), age_s=10 * 60)[0] == 401  # correctly signed, but replayed ten minutes later
@@ -261,6 +275,7 @@ def test_forged_and_stale_signatures_are_rejected(bot: str, slack: FakeSlack, ag
     assert len(slack.calls("chat.postMessage")) == 1
 
 
+@pytest.mark.slow
 def test_a_follow_up_in_the_thread_continues_the_conversation(bot: str, slack: FakeSlack, agent: FakeAgent) -> None:
     first = event()
     root = first["event"]["ts"]
@@ -275,6 +290,7 @@ def test_a_follow_up_in_the_thread_continues_the_conversation(bot: str, slack: F
     assert agent.calls[2][1] != agent.calls[0][1]
 
 
+@pytest.mark.slow
 def test_an_agent_failure_apologises_and_the_bot_keeps_serving(bot: str, slack: FakeSlack, agent: FakeAgent,
                                                                settings: Settings,
                                                                caplog: pytest.LogCaptureFixture) -> None:
@@ -285,10 +301,35 @@ def test_an_agent_failure_apologises_and_the_bot_keeps_serving(bot: str, slack: 
     assert sorry["text"] == "Sorry, I could not answer that: the model server at http://127.0.0.1:9 is not reachable"
     assert any(r.name == "kb.slack" and r.levelno == logging.ERROR and r.exc_info for r in caplog.records)
     send(bot, event("<@UBOT> try again"))
-    assert LINK in answers(slack, 2)[1]["text"]
+    assert LINK in markdown(answers(slack, 2)[1])
     assert len(log.rows(settings)) == 1  # only the answered question is logged
 
 
+@pytest.mark.slow
+def test_a_rate_limited_call_is_retried_after_slacks_retry_after(bot: str, slack: FakeSlack) -> None:
+    slack.rate_limit_next("chat.update")
+    send(bot, event())
+    first, retry = answers(slack, 2)  # the call answered 429, then the same call again
+    assert first == retry and LINK in markdown(retry)
+    assert len(slack.calls("chat.postMessage")) == 1  # the placeholder only: the update went through
+
+
+@pytest.mark.slow
+def test_a_call_still_rate_limited_is_logged_and_the_bot_keeps_serving(bot: str, slack: FakeSlack,
+                                                                      caplog: pytest.LogCaptureFixture) -> None:
+    slack.rate_limit_next("chat.update", times=1 + RATE_LIMIT_RETRIES)
+    with caplog.at_level(logging.ERROR, logger="kb.slack"):
+        send(bot, event())
+        placeholder, posted = slack.wait_for("chat.postMessage", 2, timeout=10)  # the answer is posted instead
+    assert placeholder["text"] == PLACEHOLDER and LINK in markdown(posted)
+    assert len(slack.calls("chat.update")) == 1 + RATE_LIMIT_RETRIES
+    assert [r.getMessage() for r in caplog.records if r.name == "kb.slack" and r.levelno == logging.ERROR] == [
+        f"Slack chat_update: still rate limited after {RATE_LIMIT_RETRIES} retries; this call is dropped"]
+    send(bot, event("<@UBOT> and the next one"))
+    assert LINK in markdown(answers(slack, 2 + RATE_LIMIT_RETRIES)[-1])
+
+
+@pytest.mark.slow
 def test_bots_and_other_messages_are_ignored_but_direct_messages_answered(bot: str, slack: FakeSlack,
                                                                           agent: FakeAgent) -> None:
     send(bot, event("Looking through the transcripts…", type="message", channel="D1", channel_type="im",
@@ -298,14 +339,15 @@ def test_bots_and_other_messages_are_ignored_but_direct_messages_answered(bot: s
     send(bot, event("<@UBOT> hello from a bot", user="U9", bot_id="B999"))
     send(bot, event("a channel message without a mention", type="message", channel="C1", channel_type="channel"))
     send(bot, event("edited", type="message", channel="D1", channel_type="im", subtype="message_changed"))
-    dm = event("How many GPUs is a gigawatt?", type="message", channel="D1", channel_type="im")
+    dm = event(QUESTION, type="message", channel="D1", channel_type="im")
     send(bot, dm)
     final = answers(slack)[0]
-    assert agent.calls == [("How many GPUs is a gigawatt?", f"slack-{TEAM_ID}-D1-{dm['event']['ts']}")]
+    assert agent.calls == [(QUESTION, f"slack-{TEAM_ID}-D1-{dm['event']['ts']}")]
     assert [m["thread_ts"] for m in slack.calls("chat.postMessage")] == [dm["event"]["ts"]]
-    assert LINK in final["text"]
+    assert LINK in markdown(final)
 
 
+@pytest.mark.slow
 def test_a_bare_mention_gets_a_hint_not_an_agent_call(bot: str, slack: FakeSlack, agent: FakeAgent) -> None:
     payload = event(f"<@{BOT_USER_ID}>  ")
     send(bot, payload)
@@ -314,6 +356,7 @@ def test_a_bare_mention_gets_a_hint_not_an_agent_call(bot: str, slack: FakeSlack
     assert agent.calls == []
 
 
+@pytest.mark.slow
 def test_the_feedback_buttons_record_feedback_in_the_log(bot: str, slack: FakeSlack, settings: Settings) -> None:
     payload = event()
     send(bot, payload)
@@ -342,24 +385,24 @@ def test_long_answers_are_split_within_slack_limits() -> None:
     assert len(messages) >= 3
     for msg in messages:
         assert len(msg.text) <= MESSAGE_TEXT_LIMIT and 0 < len(msg.blocks) <= MAX_BLOCKS
-        for b in msg.blocks:
-            if b["type"] == "section":
-                text = b["text"]["text"]
-                assert len(text) <= BLOCK_TEXT_LIMIT and text.count("<") == text.count(">")
-    links = sum(b["text"]["text"].count(LINK) for m in messages for b in m.blocks if b["type"] == "section")
+        md = [b["text"] for b in msg.blocks if b["type"] == "markdown"]
+        assert sum(map(len, md)) <= MARKDOWN_LIMIT  # Slack's limit is for all markdown blocks of a message
+        assert all(t.count("](") == t.count(LINK) for t in md)  # no link cut in half
+    links = sum(b["text"].count(LINK) for m in messages for b in m.blocks if b["type"] == "markdown")
     assert links == 12 * 120 + 1  # every marker became a link (+1 in Sources), none was cut
     assert [any(b["type"] == "actions" for b in m.blocks) for m in messages] == [False] * (len(messages) - 1) + [True]
 
 
-def test_mrkdwn_conversion() -> None:
+def test_answers_stay_markdown_with_citations_as_links() -> None:
     notes = {"source": "podcast-notes", "title": "Notes", "at": "¶3", "seconds": None, "url": None, "quote": "q"}
     two = dict(CITATION, at="12:02", seconds=722.0, url=URL.replace("631", "722"))
-    text = to_mrkdwn("# Summary\n**Power** is *scarce* [10:31, 12:02]; see [podcast-notes ¶3] & <this>.\n- one",
-                     [CITATION, two, notes])
-    assert text == (f"*Summary*\n*Power* is _scarce_ {LINK} <{two['url']}|[12:02]>; see [podcast-notes ¶3]"
-                    " &amp; &lt;this&gt;.\n• one")
+    text = answer_markdown("# Summary\n**Power** is *scarce* [10:31, 12:02]; see [podcast-notes ¶3] & <this>.\n- one",
+                           [CITATION, two, notes])
+    assert text == (f"# Summary\n**Power** is *scarce* {LINK} [\\[12:02\\]]({two['url']}); see \\[podcast-notes ¶3\\]"
+                    " & \\<this>.\n- one")
 
 
+@pytest.mark.slow
 def test_missing_credentials_give_a_clear_error_and_exit_status_2(settings: Settings, slack: FakeSlack,
                                                                   monkeypatch: pytest.MonkeyPatch,
                                                                   capsys: pytest.CaptureFixture[str]) -> None:
@@ -387,6 +430,7 @@ https://www.youtube.com/watch?v=4k53z3Ysjg0
 """
 
 
+@pytest.mark.slow
 def test_kb_slack_as_documented_answers_with_the_real_agent(tmp_path: Path, slack: FakeSlack) -> None:
     """`kb slack` in a subprocess, configured by environment variables as docs/slack.md says."""
     from ingest.pipeline import ingest
@@ -418,7 +462,7 @@ def test_kb_slack_as_documented_answers_with_the_real_agent(tmp_path: Path, slac
         payload = event("<@UBOT> How many GPUs does a gigawatt of data center power run?")
         assert send(url, payload)[0] == 200
         final = answers(slack, timeout=30)[0]
-        assert LINK in final["text"] and len(slack.calls("chat.postMessage")) == 1
+        assert LINK in markdown(final) and len(slack.calls("chat.postMessage")) == 1
         logged = log.rows(Settings(home=home))
         assert [(r["interface"], r["backend"], r["ref"]) for r in logged] == [("slack", "offline", f"C1:{final['ts']}")]
     finally:
@@ -431,19 +475,18 @@ def test_kb_slack_as_documented_answers_with_the_real_agent(tmp_path: Path, slac
     assert "Traceback" not in out, out
 
 
-def test_a_link_url_cannot_break_out_into_a_mention() -> None:
-    from interfaces.slack_bot import to_mrkdwn
-
-    out = to_mrkdwn("[here](https://a.b/>hi<!everyone>)")
-    assert "<!everyone>" not in out and out.startswith("<https://a.b/%3Ehi%3C!everyone%3E|here>")
+def test_no_text_becomes_a_mention_or_a_slack_link() -> None:
+    out = answer_markdown("[here](https://a.b/>hi<!everyone>) and <!channel> <@U123> <https://x.y|z>")
+    assert out == "[here](https://a.b/%3Ehi%3C!everyone%3E) and \\<!channel> \\<@U123> \\<https://x.y|z>"
 
 
+@pytest.mark.slow
 def test_a_message_naming_a_source_is_answered_from_it(bot: str, slack: FakeSlack, agent: FakeAgent) -> None:
-    send(bot, event(f"<@{BOT_USER_ID}> source:capstone-talk how many GPUs is a gigawatt?"))
+    send(bot, event(f"<@{BOT_USER_ID}> source:capstone-talk {QUESTION.lower()}"))
     answers(slack)
-    send(bot, event(f"<@{BOT_USER_ID}> How many GPUs is a gigawatt?"))
+    send(bot, event(f"<@{BOT_USER_ID}> {QUESTION}"))
     answers(slack, 2)
-    assert [q for q, _ in agent.calls] == ["how many GPUs is a gigawatt?", "How many GPUs is a gigawatt?"]
+    assert [q for q, _ in agent.calls] == [QUESTION.lower(), QUESTION]
     assert agent.scopes == ["capstone-talk", None]
 
 

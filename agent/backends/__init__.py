@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
 
+from agent.evidence import SentenceEncoder
 from agent.models import ChatModel
 from kb.settings import Settings
 
 
-def make_chat_model(settings: Settings, retriever: Any = None) -> ChatModel:
+def make_chat_model(settings: Settings, idf: Callable[[str], float] | None = None,
+                    encoder: SentenceEncoder | None = None) -> ChatModel:
     """The backend the settings select (`auto`: OpenAI when a key or base URL is set, else offline).
-    The offline model takes the index's term weights and embedder from `retriever`."""
+    The offline model reads meaning with `encoder` (over the index's embedding model) and weighs
+    terms with `idf` (the index's term weights); without them, uniform weights and term overlap."""
     if settings.resolved_backend == "openai":
         from agent.backends.openai_chat import OpenAIChat
 
         return OpenAIChat(settings)
     from agent.backends.offline import OfflineModel
 
-    return OfflineModel(settings, idf=getattr(retriever, "idf", None), embedder=getattr(retriever, "embedder", None))
+    return OfflineModel(settings, idf=idf, encoder=encoder)

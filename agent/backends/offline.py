@@ -1,7 +1,9 @@
 """The offline backend: a deterministic stand-in for a chat model that needs no weights and no
 network, and runs the same graph and tools as a real model.
 
-Per turn it (1) searches the knowledge base, rewriting a follow-up into a standalone query from
+It reads this turn's tool results as data (`agent.models.Evidence`: the passages with their
+sentences, the figures computed), never the text rendered for a language model. Per turn it
+(1) searches the knowledge base, rewriting a follow-up into a standalone query from
 the previous turn's topic; (2) when the question asks for a figure, plans a dimensional-analysis
 calculation from quantities in the question and the retrieved sentences and calls `calculate`;
 (3) answers with the best supporting sentences of the retrieved passages, each cited, most
@@ -18,43 +20,56 @@ from functools import lru_cache
 from typing import Any
 
 from agent.abstention import assess, names, question_terms
-from agent.evidence import SentenceEncoder, display, is_claim, near_duplicate, score, weighted_share, with_context
+from agent.evidence import (
+    SentenceEncoder,
+    asked_speakers,
+    attach_speakers,
+    attributed,
+    display,
+    is_claim,
+    near_duplicate,
+    score,
+    terms_of,
+    weighted_share,
+    with_context,
+)
 from agent.followup import is_followup, standalone_query
-from agent.models import ModelReply, TokenCallback, ToolCall
-from agent.prompts import NOT_COMPUTED, NOT_IN_KB
-from agent.tools import looks_like_instruction
-from kb.lexical import tokenize
+from agent.models import Evidence, ModelReply, TokenCallback, ToolCall
+from agent.prompts import FINAL_ROUND_PROMPT, NOT_COMPUTED, NOT_IN_KB
+from agent.tools import CALCULATE, MAX_K, SEARCH, looks_like_instruction
 from kb.settings import Settings
+from kb.types import Passage, handle
 
 MAX_SENTENCES = 3
-_HANDLE = re.compile(r"^\[([^\]]+)\]\s*(.*)$")
 
 
 class OfflineModel:
-    """The model-free backend. `idf` (term weights) and `embedder` (for sentence meaning) come from
-    the retriever; without them it falls back to uniform weights and term overlap."""
+    """The model-free backend. `idf` (the index's term weights) and `encoder` (sentence meaning with
+    the index's embedding model) are given by whoever builds it; without them it falls back to
+    uniform weights and term overlap."""
+
+    backend = "offline"
 
     def __init__(self, settings: Settings | None = None, idf: Callable[[str], float] | None = None,
-                 embedder: Any | None = None) -> None:
+                 encoder: SentenceEncoder | None = None) -> None:
         self.settings = settings or Settings()
         self.name = "offline"
         self.idf = idf
-        self.embedder = embedder
-        self.encoder = SentenceEncoder(embedder)
+        self.encoder = encoder or SentenceEncoder(None)
 
     def complete(
         self, messages: Sequence[dict[str, Any]], tools: Sequence[dict[str, Any]] | None = None,
-        on_token: TokenCallback | None = None,
+        on_token: TokenCallback | None = None, evidence: Evidence | None = None,
     ) -> ModelReply:
-        question, history, turn = _split_turn(messages)
-        results = _tool_results(turn)
-        searches = [r for name, r in results if name == "search_knowledge_base"]
-        calcs = [r for name, r in results if name == "calculate"]
+        question, history = _split_turn(messages)
+        evidence = evidence or Evidence()
+        searches = evidence.of(SEARCH)
+        calcs = [r.output if r.error is None else {"error": r.error} for r in evidence.of(CALCULATE)]
         can_call = bool(tools)
         query = standalone_query(question, history)
         if not searches and can_call:
-            return _call("search_knowledge_base", {"query": query, "k": self.settings.top_k})
-        sentences = _sentences(searches)
+            return _call(SEARCH, {"query": query, "k": min(self.settings.top_k, MAX_K)})
+        sentences = _sentences([r.passages for r in searches])
         if not calcs and can_call:
             from agent.figures import needs_figures
 
@@ -64,10 +79,10 @@ class OfflineModel:
                     args = {"expression": p.expression}
                     if p.to:
                         args["to"] = p.to
-                    return _call("calculate", args)
+                    return _call(CALCULATE, args)
                 if len(searches) == 1:  # a fact may be missing: look wider once
-                    wider = max(2 * self.settings.top_k, 10)
-                    return _call("search_knowledge_base", {"query": query, "k": wider})
+                    wider = min(max(2 * self.settings.top_k, 10), MAX_K)
+                    return _call(SEARCH, {"query": query, "k": wider})
         text = self.compose(question, history, sentences, calcs)
         if on_token:
             on_token(text)
@@ -86,16 +101,17 @@ class OfflineModel:
         than the topic carried over from the previous turn."""
         query = standalone_query(question, history)
         own = question_terms(question) if history and is_followup(question) else set()
+        attach_speakers(sentences)
         claims = [s for s in sentences if is_claim(s["text"], looks_like_instruction)]
         if not claims:
             return []
         ranked = []
-        for sc in score(query, question_terms(query), claims, self.encoder, self.idf):
+        for sc in score(query, question_terms(query), claims, self.encoder, self.idf, asked_speakers(question, sentences)):
             total = sc.score + answer_type_bonus(question, sc.item["text"]) - 0.01 * sc.item["rank"]
             if own:
                 total = 0.5 * total + 0.5 * weighted_share(own, sc.item["text"], self.idf)
             if names(question):
-                total += 0.1 * _name_share(question, sc.item["text"])
+                total += 0.1 * _name_share(question, attributed(sc.item))
             ranked.append((total, sc))
         ranked.sort(key=lambda x: -x[0])
         top = ranked[0][0]
@@ -107,12 +123,12 @@ class OfflineModel:
                 break
             if any(near_duplicate(sc.item["text"], c["text"]) for c in chosen):
                 continue
-            found = terms & set(tokenize(sc.item["text"]))
+            found = terms & terms_of(attributed(sc.item))
             if chosen and total < top * RELATIVE_FLOOR and not found - covered:
                 continue  # a weaker sentence earns its place only with a part of the question the others miss
             chosen.append(sc.item)
             covered |= found | {t for x in with_context(sc.item, sentences, looks_like_instruction)
-                                for t in terms & set(tokenize(x["text"]))}
+                                for t in terms & terms_of(x["text"])}
         return chosen
 
     def compose(self, question: str, history: Sequence[str], sentences: Sequence[dict[str, Any]],
@@ -184,40 +200,29 @@ def _plan(question: str, texts: tuple[str, ...]) -> Any:
     return plan(question, texts)
 
 
-def _split_turn(messages: Sequence[dict[str, Any]]) -> tuple[str, list[str], list[dict[str, Any]]]:
-    """(current question, earlier user questions, messages of the current turn after the question)."""
-    last_user = max((i for i, m in enumerate(messages) if m.get("role") == "user"), default=-1)
+def _split_turn(messages: Sequence[dict[str, Any]]) -> tuple[str, list[str]]:
+    """(current question, earlier user questions); the graph's last-round prompt is not a question."""
+    asked = [i for i, m in enumerate(messages) if m.get("role") == "user" and m.get("content") != FINAL_ROUND_PROMPT]
+    last_user = asked[-1] if asked else -1
     question = str(messages[last_user].get("content") or "") if last_user >= 0 else ""
-    history = [str(m.get("content") or "") for m in messages[:last_user] if m.get("role") == "user"]
-    return question, history, list(messages[last_user + 1 :])
+    history = [str(messages[i].get("content") or "") for i in asked[:-1]]
+    return question, history
 
 
-def _tool_results(turn: Sequence[dict[str, Any]]) -> list[tuple[str, dict[str, Any]]]:
-    """(tool name, parsed result) for each tool message, names found through the calls' ids."""
-    names = {c["id"]: c["function"]["name"] for m in turn for c in m.get("tool_calls") or []}
-    out = []
-    for m in turn:
-        if m.get("role") == "tool":
-            try:
-                out.append((names.get(m.get("tool_call_id", ""), ""), json.loads(m.get("content") or "{}")))
-            except ValueError:
-                continue
-    return out
-
-
-def _sentences(searches: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The sentences of this turn's search results, each once: its citation handle, text, the rank
-    of its passage in its search, its passage's identity and its position there."""
+def _sentences(searches: Sequence[Sequence[Passage]]) -> list[dict[str, Any]]:
+    """The sentences of this turn's search results, each once: its citation handle (as the search
+    result shows it), text, the rank of its passage in its search, its passage's identity and its
+    position there."""
     out = []
     seen: set[tuple[str, str]] = set()
-    for n, result in enumerate(searches):
-        for rank, p in enumerate(result.get("passages", [])):
-            for pos, line in enumerate(p.get("sentences", [])):
-                m = _HANDLE.match(line)
-                if m and (m.group(1), m.group(2)) not in seen:
-                    seen.add((m.group(1), m.group(2)))
-                    out.append({"handle": m.group(1), "text": m.group(2), "rank": rank, "passage": (n, rank), "pos": pos,
-                                "source": p.get("source")})
+    for n, passages in enumerate(searches):
+        for rank, p in enumerate(passages):
+            for pos, s in enumerate(p.sentences):
+                key = (handle(p, s, p.shown_at(s)), s.text.lstrip())
+                if key not in seen:
+                    seen.add(key)
+                    out.append({"handle": key[0], "text": key[1], "rank": rank, "passage": (n, rank), "pos": pos,
+                                "source": p.source})
     return out
 
 
@@ -228,6 +233,8 @@ _ANSWER_TYPES: tuple[tuple[re.Pattern[str], re.Pattern[str]], ...] = (
      re.compile(r"\$\s?\d|\b(dollars?|usd)\b", re.I)),
     (re.compile(r"\bhow (many|much)\b|\bwhat (share|fraction|percentage)\b", re.I),
      re.compile(r"\d|\b(half|million|billion|trillion|thousand|hundred|dozen)\b", re.I)),
+    (re.compile(r"^\s*(and\s+)?why\b", re.I),
+     re.compile(r"\b(because|cause|since|so that|reason|reasons|due to|that's why|which is why|in order to|means)\b", re.I)),
     (re.compile(r"^\s*(and\s+)?when\b", re.I),
      re.compile(r"\b(19|20)\d\d\b|\b(january|february|march|april|may|june|july|august|september|october|november|december|ago|last year|next year)\b", re.I)),
 )

@@ -17,7 +17,7 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
-from agent.models import ModelReply, ModelUnavailable, TokenCallback, ToolCall
+from agent.models import Evidence, ModelReply, ModelUnavailable, TokenCallback, ToolCall
 from agent.prompts import NO_TOOLS_SYSTEM_PROMPT, SEARCH_RESULTS_MESSAGE, SYSTEM_PROMPT
 from kb.settings import Settings, SettingsError
 
@@ -28,6 +28,11 @@ _NO_TOOLS_LOCK = threading.Lock()
 
 
 class OpenAIChat:
+    """A Chat Completions model: it reads the conversation's text only (tool results as rendered by
+    `agent.render`), so the `evidence` the graph passes along is not used here."""
+
+    backend = "openai"
+
     def __init__(self, settings: Settings, client: Any = None) -> None:
         if settings.model_tools not in TOOLS_MODES:
             raise SettingsError(f"KB_MODEL_TOOLS={settings.model_tools!r}: must be one of {', '.join(TOOLS_MODES)}")
@@ -61,7 +66,7 @@ class OpenAIChat:
 
     def complete(
         self, messages: Sequence[dict[str, Any]], tools: Sequence[dict[str, Any]] | None = None,
-        on_token: TokenCallback | None = None,
+        on_token: TokenCallback | None = None, evidence: Evidence | None = None,
     ) -> ModelReply:
         import openai
 

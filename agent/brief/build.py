@@ -10,20 +10,18 @@ questions: [{question, answer, citations}]}`.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from agent.brief import cache
-from agent.brief.document import Episode, doc_hash, load_episode, resolve_source
-from agent.brief.text import clean_quote, title_from
+from agent.brief import cache, side
 from kb.settings import Settings
-from kb.store import Store
 
-if TYPE_CHECKING:
-    from concurrent.futures import Executor
+if TYPE_CHECKING:  # the cached path imports none of these (nor numpy, Chroma or the model)
+    from concurrent.futures import Future
 
+    from agent.brief.document import Episode
     from agent.brief.moments import Scored
+    from kb.store import Store
 
 TLDR_SENTENCES = 2
 
@@ -37,6 +35,11 @@ def get_brief(source: str, settings: Settings | None = None, refresh: bool = Fal
         hit = cache.fast_read(settings, source)
         if hit is not None:
             return hit
+    from agent.brief.document import doc_hash, load_episode, resolve_source
+    from kb.store import Store
+
+    if refresh:
+        side.start()  # a build for sure: the side process loads the quantity reader meanwhile
     store = store or Store(settings, embedder)
     store.require_documents()
     source = resolve_source(store, source)
@@ -55,27 +58,24 @@ def build_brief(episode: Episode, settings: Settings, store: Store | None = None
                 answer_fn: Callable[..., Any] | None = None, check_questions: bool = True) -> dict[str, Any]:
     """The brief of one episode (no cache)."""
     # imported here, so that serving a cached brief loads neither numpy nor the model
-    from concurrent.futures.process import BrokenProcessPool
-
     from agent.brief.chapters import boundaries, chapter_count, sentence_ranges
     from agent.brief.figures_table import figures
+    from agent.brief.memo import memo_for
     from agent.brief.mentioned import mentions
     from agent.brief.moments import central_blocks, moment_count, score, select
     from agent.brief.questions import check, offline_questions
     from agent.brief.text import distinctive_terms
 
+    side.start()
     if embedder is None:
         from kb.embeddings import get_embedder
 
         embedder = get_embedder(settings)
+    embedder = memo_for(embedder)  # each sentence embedded once, for the moments and the checks alike
     sents = episode.sentences
     names = mentions(sents)
-    table = _side_pool().submit(figures, sents, [m.name for m in names])  # read while the model embeds
+    table = side.submit(figures, sents, [m.name for m in names])  # read while this process embeds
     scored = score(sents, embedder.embed, central_blocks(episode.blocks))
-    try:
-        figs = table.result()
-    except (OSError, RuntimeError, BrokenProcessPool):  # no second process here: read them in this one
-        figs = figures(sents, [m.name for m in names])
     picked = select(sents, scored, moment_count(sents, len(scored.index)))
     starts = boundaries(episode.blocks, chapter_count(len(episode.blocks), episode.duration_s))
     ranges = sentence_ranges(episode.blocks, starts, len(sents))
@@ -85,7 +85,7 @@ def build_brief(episode: Episode, settings: Settings, store: Store | None = None
         "tldr": tldr(episode, scored, picked),
         "moments": [moment(episode, i) for i in picked],
         "chapters": [chapter(episode, scored, picked, r, t, n) for n, (r, t) in enumerate(zip(ranges, terms))],
-        "figures": [figure_record(episode, f) for f in figs],
+        "figures": [],  # filled in below, when the side process has read them
         "mentioned": [mention_record(episode, m) for m in names],
         "questions": [],
     }
@@ -93,33 +93,32 @@ def build_brief(episode: Episode, settings: Settings, store: Store | None = None
     if settings.resolved_backend == "openai":
         from agent.brief.wording import reword
 
+        brief["figures"] = _figures_of(table, episode, names)  # the model words from them
         brief, candidates = reword(brief, episode, settings, candidates)
     if check_questions:
-        brief["questions"] = check(candidates, episode.source, settings, answer_fn=answer_fn, store=store)
+        brief["questions"] = check(candidates, episode.source, settings, answer_fn=answer_fn, store=store,
+                                   embedder=embedder)
+    if settings.resolved_backend != "openai":
+        brief["figures"] = _figures_of(table, episode, names)
     return brief
 
 
-_POOL: list[Executor] = []
-_POOL_LOCK = threading.Lock()
+def _figures_of(table: Future[Any], episode: Episode, names: list[Any]) -> list[dict[str, Any]]:
+    """The figures table's records, once the side process has read them (read here where it could not)."""
+    from concurrent.futures.process import BrokenProcessPool
 
+    from agent.brief.figures_table import figures
 
-def _side_pool() -> Executor:
-    """The process-wide one-worker process pool the quantities are read in (spawned, so no state of
-    this process is copied; kept, so its quantity reader stays loaded), or a thread pool where
-    processes cannot be started."""
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
-
-    with _POOL_LOCK:
-        if not _POOL:
-            try:
-                _POOL.append(ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")))
-            except (OSError, ValueError, NotImplementedError):
-                _POOL.append(ThreadPoolExecutor(max_workers=1))
-        return _POOL[0]
+    try:
+        figs = table.result()
+    except (OSError, RuntimeError, BrokenProcessPool):  # no second process here: read them in this one
+        figs = figures(episode.sentences, [m.name for m in names])
+    return [figure_record(episode, f) for f in figs]
 
 
 def moment(episode: Episode, i: int) -> dict[str, Any]:
+    from agent.brief.text import clean_quote
+
     at, seconds, url = episode.at(i)
     quote = clean_quote(episode.sentences[i].text)
     return {"text": quote, "at": at, "seconds": seconds, "url": url, "quote": quote}
@@ -134,6 +133,7 @@ def citation(episode: Episode, i: int) -> dict[str, Any]:
 def tldr(episode: Episode, scored: Scored, picked: list[int]) -> dict[str, Any]:
     """The most central of the moments (one or two), in episode order, each cited."""
     from agent.brief.moments import leans_on_previous
+    from agent.brief.text import clean_quote
 
     rank = {i: float(scored.centrality[j]) for j, i in enumerate(scored.index)}
     standalone = [i for i in picked if not leans_on_previous(episode.sentences[i].text)] or picked
@@ -148,6 +148,7 @@ def tldr(episode: Episode, scored: Scored, picked: list[int]) -> dict[str, Any]:
 def chapter(episode: Episode, scored: Scored, picked: list[int], span: tuple[int, int], terms: list[str],
             n: int) -> dict[str, Any]:
     from agent.brief.moments import most_central
+    from agent.brief.text import title_from
 
     lo, hi = span
     inside = [i for i in picked if lo <= i <= hi]

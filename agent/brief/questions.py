@@ -1,15 +1,17 @@
 """Questions an episode answers, each checked by asking kb itself.
 
 Offline, questions are made from the chapters' distinctive terms ("What is said about grid, power
-and terawatt?"); with a model, the model writes them. Each is run through `agent.answer.answer()`
-scoped to the episode (its `source=` argument, where that exists; otherwise unscoped, and only an
-answer that cites the episode counts) and kept only when it answers — no abstention — with at
-least one verified citation of the episode.
+and terawatt?"); with a model, the model writes them. Each is asked of the `agent.answer.Agent`
+that `answer()` runs (one, kept for the process, over the brief's store and embedder), scoped to
+the episode; a caller's own `answer_fn` is scoped through its `source=` argument where it has one
+(otherwise unscoped, and only an answer that cites the episode counts). A question is kept only
+when it answers — no abstention — with at least one verified citation of the episode.
 """
 
 from __future__ import annotations
 
 import inspect
+import threading
 import uuid
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -37,12 +39,6 @@ def offline_questions(chapter_terms: Sequence[Sequence[str]], limit: int = MAX_Q
     return out
 
 
-def _default() -> AnswerFn:
-    from agent.answer import answer
-
-    return answer
-
-
 def scoped(answer_fn: AnswerFn) -> bool:
     """Whether `answer_fn` can be scoped to one document (a `source` parameter)."""
     try:
@@ -51,19 +47,47 @@ def scoped(answer_fn: AnswerFn) -> bool:
         return False
 
 
-def check(questions: Sequence[str], source: str, settings: Settings, answer_fn: AnswerFn | None = None,
-          store: Any = None) -> list[dict[str, Any]]:
-    """The questions kb answers from `source` with a verified citation: {question, answer, citations}."""
+_AGENTS: dict[tuple[str, int, int], Any] = {}
+_AGENTS_LOCK = threading.Lock()
+AGENTS_KEPT = 4  # agents kept per process (a server answering briefs of several indexes)
+
+
+def checking_agent(settings: Settings, store: Any = None, embedder: Any = None) -> Any:
+    """The `agent.answer.Agent` the checks ask (what `answer()` runs), one per settings, store and
+    embedder in a process: built once, its graph, index and term weights stay loaded. Its searches
+    embed with `embedder` (a brief passes its memo, so sentences already embedded are not again)."""
+    from agent.answer import Agent
+    from kb.retrieval import Retriever
+
+    key = (repr(settings), id(store), id(embedder))
+    with _AGENTS_LOCK:
+        if key not in _AGENTS:
+            while len(_AGENTS) >= AGENTS_KEPT:
+                _AGENTS.pop(next(iter(_AGENTS)))
+            _AGENTS[key] = (Agent(settings, retriever=Retriever(settings, store=store, embedder=embedder)), store, embedder)
+        return _AGENTS[key][0]
+
+
+def _ask_fn(settings: Settings, answer_fn: AnswerFn | None, store: Any, embedder: Any) -> tuple[AnswerFn, dict[str, Any]]:
+    """What to call for each question, and its keyword arguments."""
     if answer_fn is None:
-        from agent.answer import answer as answer_fn
+        return checking_agent(settings, store, embedder).ask, {}
     kwargs: dict[str, Any] = {"settings": settings}
-    if store is not None and answer_fn is not _default():
+    if store is not None:
         kwargs["store"] = store
-    if scoped(answer_fn):
+    return answer_fn, kwargs
+
+
+def check(questions: Sequence[str], source: str, settings: Settings, answer_fn: AnswerFn | None = None,
+          store: Any = None, embedder: Any = None) -> list[dict[str, Any]]:
+    """The questions kb answers from `source` with a verified citation: {question, answer, citations}.
+    Without `answer_fn`, each is asked of one `checking_agent` (the Agent `answer()` runs), scoped."""
+    ask, kwargs = _ask_fn(settings, answer_fn, store, embedder)
+    if answer_fn is None or scoped(answer_fn):
         kwargs["source"] = source
     kept: list[dict[str, Any]] = []
     for q in questions:
-        result = answer_fn(q, thread_id=f"brief-{uuid.uuid4().hex[:10]}", **kwargs)
+        result = ask(q, thread_id=f"brief-{uuid.uuid4().hex[:10]}", **kwargs)
         cites = [c for c in result.citations if c.get("source") == source]
         if result.abstained or not cites or any(k["citations"][0]["at"] == cites[0]["at"] for k in kept):
             continue  # no answer, or the same answer as an earlier question

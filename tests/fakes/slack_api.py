@@ -11,7 +11,8 @@ Answers `auth.test` as bot UBOT/BBOT in team T1; records `chat.postMessage` (fre
 thread; any other method answers `{"ok": true}`. Form-encoded, JSON and query-string params
 are all accepted (slack_sdk uses each); form values stay strings except `blocks`,
 `attachments` and `metadata`, which are JSON-decoded. `fail_next(method, error)` makes the
-next call of a method answer `{"ok": false, "error": ...}`.
+next call of a method answer `{"ok": false, "error": ...}`; `rate_limit_next(method, times)` makes
+the next `times` calls answer HTTP 429 `ratelimited` with `Retry-After: 0`.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ class FakeSlack(LoopbackServer):
         self._calls: list[tuple[str, dict[str, Any]]] = []
         self._messages: list[dict[str, Any]] = []
         self._failures: dict[str, deque[str]] = defaultdict(deque)
+        self._rate_limited: dict[str, int] = defaultdict(int)
         self._ts = itertools.count(1)
 
     # -- lifecycle --------------------------------------------------------------------------
@@ -108,18 +110,27 @@ class FakeSlack(LoopbackServer):
         with self._cond:
             self._failures[method].append(error)
 
+    def rate_limit_next(self, method: str, times: int = 1) -> None:
+        """Make the next `times` calls of `method` answer HTTP 429 (`Retry-After: 0`), as Slack does
+        when a method's rate limit is hit; the calls are recorded all the same."""
+        with self._cond:
+            self._rate_limited[method] += times
+
     # -- request handling (called from server threads) --------------------------------------
 
     def _new_ts(self) -> str:
         return f"1700000000.{next(self._ts):06d}"
 
-    def _handle(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
+    def _handle(self, method: str, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         with self._cond:
             self._calls.append((method, params))
             self._cond.notify_all()
+            if self._rate_limited.get(method):
+                self._rate_limited[method] -= 1
+                return 429, {"ok": False, "error": "ratelimited"}
             if self._failures.get(method):
-                return {"ok": False, "error": self._failures[method].popleft()}
-            return self._answer(method, params)
+                return 200, {"ok": False, "error": self._failures[method].popleft()}
+            return 200, self._answer(method, params)
 
     def _answer(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
         channel = str(params.get("channel", ""))
@@ -212,11 +223,14 @@ class _Handler(BaseHTTPRequestHandler):
         except ValueError:
             self._send(200, {"ok": False, "error": "invalid_json"})
             return
-        self._send(200, self.fake._handle(method, params))
+        status, payload = self.fake._handle(method, params)
+        self._send(status, payload)
 
     def _send(self, status: int, payload: dict[str, Any]) -> None:
         data = json.dumps(payload).encode()
         self.send_response(status)
+        if status == 429:
+            self.send_header("Retry-After", "0")
         self.send_header("Content-Type", "application/json; charset=utf-8")
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()

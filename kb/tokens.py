@@ -1,0 +1,94 @@
+"""Words for matching: the one tokenizer, its light stemmer and its stop-word list.
+
+`tokenize(text)` -> lower-case word stems without stop words; BM25 (kb/lexical.py), sentence
+scoring, abstention, citation checks and the figures planner all compare words through it.
+`content_words(text, extra_stop)` is the same with more words left out and no bare numbers.
+Misheard unit words and unit symbols meet their spelled-out form ("gawatt", "GW" -> "gigawatt"),
+from the domain lexicon (kb/data/lexicon.json). Changing what `tokenize` returns changes the saved
+BM25 indexes: bump `kb.lexical.FORMAT` with it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import Any
+
+STOPWORDS = frozenset(
+    """a an the and or but if of to in on at by for with from as is are was were be been being it its
+    this that these those i you he she we they them his her our your their my me us do does did done
+    have has had having not no so than then there here what which who whom whose when where why how
+    can could would should will shall may might must about into over under up down out just also very
+    uh um like yeah right okay mhm oh well really say said says tell told know think going get got
+    one some any all more most much many such only own same too s t don didn isn wasn""".split()
+)
+_WORD = re.compile(r"[a-z0-9]+(?:[.'][a-z0-9]+)*")
+
+
+def _aliases() -> dict[str, str]:
+    """Misheard unit words -> the word meant, and unit symbols -> their word (so "GW" meets its
+    spelled-out form), from the domain lexicon (kb/data/lexicon.json)."""
+    from kb.lexicon import load_lexicon
+
+    lex = load_lexicon()
+    out = dict(lex.misheard)
+    for unit, word in _unit_words(lex).items():
+        if len(unit) >= 2 and unit.isalpha():
+            out.setdefault(unit.lower(), word)
+    return out
+
+
+def _unit_words(lex: Any) -> dict[str, str]:
+    """Each unit's first (singular) word: {"GW": ...}."""
+    first: dict[str, str] = {}
+    for word, unit in lex.word_units.items():
+        if word not in lex.misheard and " " not in word and "-" not in word:
+            first.setdefault(unit, word)
+    return first
+
+
+_ALIASES = _aliases()
+
+
+_STEMS: dict[str, str] = {}
+
+
+def stem(word: str) -> str:
+    """A deliberately light stemmer: plurals and a few verb endings, so 'GPUs' meets 'GPU'."""
+    got = _STEMS.get(word)
+    if got is None:
+        got = _stem(word)
+        if len(_STEMS) < 1_000_000:  # memo; bounded for corpora with very many distinct words
+            _STEMS[word] = got
+    return got
+
+
+def _stem(word: str) -> str:
+    word = _ALIASES.get(word, word)
+    for suffix, repl in (("ies", "y"), ("sses", "ss"), ("ing", ""), ("ed", ""), ("es", "e"), ("s", "")):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3 and not word.endswith("ss"):
+            return word[: -len(suffix)] + repl
+    return word
+
+
+def tokenize(text: str) -> list[str]:
+    """Lowercase word stems without stopwords."""
+    words = (re.sub(r"'s?$", "", w) for w in _WORD.findall(text.lower().replace("’", "'")))  # "openai's" -> "openai"
+    return [stem(w) for w in words if w and w not in STOPWORDS]
+
+
+def content_words(text: str, extra_stop: Iterable[str] = ()) -> frozenset[str]:
+    """The stems of `text` that say what it is about: `tokenize` without `extra_stop` (words, given
+    in any form: they are tokenized too), bare numbers and one-letter stems."""
+    stop = _stop_set(tuple(extra_stop))
+    return frozenset(t for t in tokenize(text) if len(t) > 1 and not t[0].isdigit() and t not in stop)
+
+
+_STOP_SETS: dict[tuple[str, ...], frozenset[str]] = {}
+
+
+def _stop_set(words: tuple[str, ...]) -> frozenset[str]:
+    got = _STOP_SETS.get(words)
+    if got is None:
+        got = _STOP_SETS[words] = frozenset(tokenize(" ".join(words))) | frozenset(w.lower() for w in words)
+    return got
