@@ -145,47 +145,70 @@ def bench_search(settings: Settings, label: str, rounds: int = 5) -> dict[str, f
     return row
 
 
-def _wall(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, float]:
+def _wall(cmd: list[str], env: dict[str, str] | None = None, cwd: Path | None = None) -> tuple[float, float]:
     """Wall time and CPU time (user + system) of one fresh process."""
     import resource
 
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
-    subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False, env=env)
+    subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False, env=env, cwd=cwd)
     wall = time.perf_counter() - t0
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
-def bench_startup(settings: Settings, runs: int = 3) -> dict[str, float]:
+STARTUP_KEYS = ("help", "sources", "search", "ask")
+
+
+def startup_commands(baseline: Path | None = None) -> dict[str, tuple[list[str], Path]]:
+    """The cold-start commands (name -> argv, the folder whose code runs); with `baseline`, the same
+    `kb` commands run again from that checkout's code (key suffix `_base`)."""
+    root = Path(__file__).resolve().parent.parent
+    kb = [sys.executable, "-m", "interfaces.cli"]
+    argv = {"help": ["--help"], "sources": ["sources"], "search": ["search", QUERIES[0]], "ask": ["ask", QUERIES[0]]}
+    commands = {k: ([*kb, *a], root) for k, a in argv.items()}
+    if baseline is not None:
+        commands |= {f"{k}_base": ([*kb, *a], baseline.resolve()) for k, a in argv.items()}
+    commands["import_st"] = ([sys.executable, "-c", "import sentence_transformers"], root)
+    return commands
+
+
+def bench_startup(settings: Settings, runs: int = 3, baseline: Path | None = None) -> dict[str, float]:
     """Fresh processes, interleaved (so a burst of load hits all alike); the median of `runs` each.
 
-    CPU time is printed beside wall time: on a busy machine it is the steadier of the two."""
-    kb = [sys.executable, "-m", "interfaces.cli"]
-    commands = {
-        "help": [*kb, "--help"], "sources": [*kb, "sources"],
-        "search": [*kb, "search", QUERIES[0]], "ask": [*kb, "ask", QUERIES[0]],
-        "import_st": [sys.executable, "-c", "import sentence_transformers"],
-    }
-    env = _env(settings)
+    CPU time is printed beside wall time: on a busy machine it is the steadier of the two. With
+    `baseline` (another checkout, e.g. the previous commit), its `kb` commands are timed in the same
+    rounds, so before and after are compared side by side."""
+    commands = startup_commands(baseline)
     walls: dict[str, list[float]] = {k: [] for k in commands}
     cpus: dict[str, list[float]] = {k: [] for k in commands}
+    loads: list[float] = []
     for _ in range(runs):
-        for key, cmd in commands.items():
-            wall, cpu = _wall(cmd, env)
+        for key, (cmd, root) in commands.items():
+            wall, cpu = _wall(cmd, _env(settings, root), cwd=root)
             walls[key].append(wall)
             cpus[key].append(cpu)
+            loads.append(os.getloadavg()[0])
     row = {f"{k}_s": statistics.median(v) for k, v in walls.items()} | {f"{k}_cpu_s": statistics.median(v) for k, v in cpus.items()}
-    row["ask_vs_import_st"] = row["ask_s"] / row["import_st_s"]
-    row["ask_vs_import_st_cpu"] = row["ask_cpu_s"] / row["import_st_cpu_s"]
+    row["load_min"], row["load_max"] = min(loads), max(loads)
+    for suffix in ("", "_base") if baseline is not None else ("",):
+        row[f"ask{suffix}_vs_import_st"] = row[f"ask{suffix}_s"] / row["import_st_s"]
+        row[f"ask{suffix}_vs_import_st_cpu"] = row[f"ask{suffix}_cpu_s"] / row["import_st_cpu_s"]
 
     def fig(key: str) -> str:
         return f"{row[key + '_s']:.2f} s (CPU {row[key + '_cpu_s']:.2f} s)"
 
+    load = f"load {row['load_min']:.2f}–{row['load_max']:.2f}"
     print(f"startup (fresh processes, median of {runs}): `kb --help` {fig('help')}, `kb sources` {fig('sources')} "
           f"(target < 1 s), `kb search` {fig('search')} (target <= 2 s), `kb ask` {fig('ask')} (target <= 2.5 s) "
           f"vs bare `import sentence_transformers` {fig('import_st')}: ratio {row['ask_vs_import_st']:.2f}x wall, "
-          f"{row['ask_vs_import_st_cpu']:.2f}x CPU (target <= 0.35x) ({_load()})", flush=True)
+          f"{row['ask_vs_import_st_cpu']:.2f}x CPU (target <= 0.35x) ({load})", flush=True)
+    if baseline is not None:
+        print(f"startup, baseline {baseline} (same rounds): `kb --help` {fig('help_base')}, `kb sources` "
+              f"{fig('sources_base')}, `kb search` {fig('search_base')}, `kb ask` {fig('ask_base')}: ratio "
+              f"{row['ask_base_vs_import_st']:.2f}x wall, {row['ask_base_vs_import_st_cpu']:.2f}x CPU; this code / "
+              f"baseline, CPU: " + ", ".join(f"{k} {row[k + '_cpu_s'] / row[k + '_base_cpu_s']:.2f}x" for k in STARTUP_KEYS)
+              + f" ({load})", flush=True)
     return row
 
 
@@ -206,10 +229,12 @@ def bench_answer(settings: Settings, rounds: int = 3) -> dict[str, float]:
     return row
 
 
-def _env(settings: Settings) -> dict[str, str]:
-    """The environment for timing `kb` in a fresh process: the bench's own home, model and model cache."""
-    return child_environment(Path(__file__).resolve().parent.parent, home=settings.home, embedding_model=settings.embedding.model,
-                             backend="offline", model_cache=settings.model_cache_path)
+def _env(settings: Settings, code: Path | None = None) -> dict[str, str]:
+    """The environment for timing `kb` in a fresh process: the bench's own home, model and model cache,
+    and no model configured; `code` is the checkout whose code runs (default this one)."""
+    return child_environment(code or Path(__file__).resolve().parent.parent, home=settings.home,
+                             embedding_model=settings.embedding.model, backend="offline",
+                             model_cache=settings.model_cache_path, openai_api_key=None, openai_base_url=None)
 
 
 @contextmanager
@@ -260,7 +285,8 @@ def plan(what: str, scale: int, chunks: int, bundled_chunks: int, bm25_only: boo
 
 
 def main(what: str, scale: int = 5, settings: Settings | None = None, chunks: int = 10_000,
-         concurrency: int = 16, delay: float = 0.5, bm25_only: bool = False) -> int:
+         concurrency: int = 16, delay: float = 0.5, bm25_only: bool = False, baseline: Path | None = None,
+         runs: int = 3) -> int:
     settings = settings or Settings.from_env()
     with temporary_folder() as work:
         # always private embedded stores: never write the generated corpus into a shared server;
@@ -280,7 +306,7 @@ def main(what: str, scale: int = 5, settings: Settings | None = None, chunks: in
         if what in ("search", "all"):
             steps.append(lambda: bench_search(on_small, "bundled corpus"))
         if what in ("startup", "all"):
-            steps.append(lambda: bench_startup(on_small))
+            steps.append(lambda: bench_startup(on_small, runs=runs, baseline=baseline))
         if what in ("answer", "all"):
             steps.append(lambda: bench_answer(on_small))
         if what in ("load", "all"):
@@ -305,5 +331,24 @@ def main(what: str, scale: int = 5, settings: Settings | None = None, chunks: in
     return 0
 
 
+def _cli(argv: list[str] | None = None) -> int:
+    """`python -m evals.bench WHAT [SCALE] [--baseline DIR] [--runs N]`: what `kb bench` runs, plus
+    `--baseline`: another checkout whose cold start is timed in the same rounds (before / after)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m evals.bench")
+    parser.add_argument("what", nargs="?", default="all")
+    parser.add_argument("scale", nargs="?", type=int, default=5)
+    parser.add_argument("--baseline", type=Path, help="startup: a checkout (e.g. `git archive` of the previous commit)")
+    parser.add_argument("--runs", type=int, default=3, help="startup: rounds (the median is printed)")
+    args = parser.parse_args(argv)
+    import warnings
+
+    from agent.budget import TokenizerFallbackWarning
+
+    warnings.simplefilter("ignore", TokenizerFallbackWarning)  # logged once already, as `kb bench` does
+    return main(args.what, args.scale, baseline=args.baseline, runs=args.runs)
+
+
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1] if len(sys.argv) > 1 else "all", int(sys.argv[2]) if len(sys.argv) > 2 else 5))
+    sys.exit(_cli())

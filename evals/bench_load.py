@@ -1,9 +1,11 @@
 """`kb bench load`: concurrent `answer()` calls against the project's fake Chat Completions server.
 
-Every model call waits a fixed delay (a remote model's latency) and follows one script: the first
-call of a question asks for `search_knowledge_base`, the next one answers citing a passage's
-time. One question alone is timed first, then `concurrency` at once; the figures are wall time,
-throughput and per-question p50/p95, and the number of errors (expected 0).
+Every model call waits a fixed delay (a remote model's latency) and follows one script: a call
+whose conversation ends with search results answers citing a passage's time, any other asks for
+`search_knowledge_base`. kb searches before the first call and hands the results over in it, so a
+question costs one call; the calls actually made are counted and printed. One question alone is
+timed first, then `concurrency` at once; the figures are wall time, throughput and per-question
+p50/p95, model calls per question, and the number of errors (expected 0).
 """
 
 from __future__ import annotations
@@ -37,15 +39,17 @@ def bench_load(settings: Settings, concurrency: int = 16, delay: float = 0.5, qu
     from tests.fakes.openai_server import FakeOpenAI
 
     qs = questions or QUERIES[:3]
-    print(f"load: {concurrency} concurrent answer() calls, each 2 model calls of {delay:.2f} s on a local fake "
+    print(f"load: {concurrency} concurrent answer() calls, every model call taking {delay:.2f} s on a local fake "
           f"Chat Completions server (load {os.getloadavg()[0]:.2f})", flush=True)
     with FakeOpenAI(_script(delay)) as server:
         online = settings.with_(backend="openai", openai_base_url=server.base_url, openai_api_key="bench", max_retries=0,
                                 request_timeout_s=max(30.0, delay * 8 * concurrency))
         answer("warm up", settings=online)
+        before = server.calls
         t0 = time.perf_counter()
         answer(qs[0], settings=online)
         single = time.perf_counter() - t0
+        single_calls = server.calls - before
         errors: list[str] = []
 
         def one(i: int) -> float:
@@ -57,15 +61,18 @@ def bench_load(settings: Settings, concurrency: int = 16, delay: float = 0.5, qu
             return time.perf_counter() - t
 
         t0 = time.perf_counter()
+        before = server.calls
         with ThreadPoolExecutor(concurrency) as pool:
             times = list(pool.map(one, range(concurrency)))
         wall = time.perf_counter() - t0
+        calls = (server.calls - before) / concurrency
     row = {"concurrency": concurrency, "delay_s": delay, "single_s": single, "wall_s": wall,
            "throughput_qps": concurrency / wall, "p50_s": percentile(times, 0.5), "p95_s": percentile(times, 0.95),
-           "errors": len(errors), "speedup_vs_serial": single * concurrency / wall}
-    print(f"load: one question {single:.2f} s; {concurrency} at once: all done in {wall:.2f} s = "
+           "errors": len(errors), "speedup_vs_serial": single * concurrency / wall,
+           "single_calls": single_calls, "calls_per_question": calls}
+    print(f"load: one question {single:.2f} s ({single_calls} model call(s)); {concurrency} at once: all done in {wall:.2f} s = "
           f"{row['throughput_qps']:.2f} questions/s ({row['speedup_vs_serial']:.1f}x serial), per question p50 "
-          f"{row['p50_s']:.2f} s, p95 {row['p95_s']:.2f} s; errors {len(errors)} (load {os.getloadavg()[0]:.2f})", flush=True)
+          f"{row['p50_s']:.2f} s, p95 {row['p95_s']:.2f} s, {calls:.2f} model calls per question; errors {len(errors)} (load {os.getloadavg()[0]:.2f})", flush=True)
     for err in errors[:3]:
         print(f"  error: {err}", flush=True)
     return row

@@ -38,21 +38,30 @@ class OnnxEmbedder:
             tokenizer = Tokenizer.from_file(str(self.model_dir / "tokenizer.json"))
             tokenizer.no_padding()
             tokenizer.enable_truncation(max_length=self.max_tokens)
-            counter = Tokenizer.from_file(str(self.model_dir / "tokenizer.json"))
-            counter.no_padding()
-            counter.no_truncation()
             options = ort.SessionOptions()
             options.log_severity_level = 3
             # no busy-waiting between ops: on a shared or busy machine spinning threads only steal CPU
             options.add_session_config_entry("session.intra_op.allow_spinning", "0")
             session = ort.InferenceSession(str(self.onnx_path), options, providers=["CPUExecutionProvider"])
             self._inputs = {i.name for i in session.get_inputs()}
-            self._tokenizer, self._counter, self._session = tokenizer, counter, session
+            self._tokenizer, self._session = tokenizer, session
+
+    def _load_counter(self) -> Any:
+        """The untruncated tokenizer count_tokens uses, loaded on first use (searching never counts)."""
+        with self._lock:
+            if self._counter is None:
+                from tokenizers import Tokenizer
+
+                counter = Tokenizer.from_file(str(self.model_dir / "tokenizer.json"))
+                counter.no_padding()
+                counter.no_truncation()
+                self._counter = counter
+            return self._counter
 
     def count_tokens(self, text: str) -> int:
         """Tokens the model sees for `text`, special tokens included, without truncation."""
-        self._load()
-        return len(self._counter.encode(text, add_special_tokens=True).ids)
+        counter = self._counter or self._load_counter()
+        return len(counter.encode(text, add_special_tokens=True).ids)
 
     def embed(self, texts: Sequence[str]) -> list[list[float]]:
         if not texts:

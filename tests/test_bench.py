@@ -62,3 +62,20 @@ def test_bench_scale_small(tmp_path: Path) -> None:
     assert row["chunks"] == 300 and row["origin"] == "loaded" and row["disk_bm25_mb"] > 0
     assert row["warm_p95_ms"] >= row["warm_p50_ms"] > 0
     assert Settings(home=tmp_path / "scale-300").chroma_path.is_dir()
+
+
+@pytest.mark.slow
+def test_bench_breakdown_prints_each_stage_of_a_cold_answer(tmp_path: Path) -> None:
+    from ingest.pipeline import ingest
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "pumps.txt").write_text("[00:03] Each pump in the cooling loop draws three kilowatts.\n")
+    env = _env(tmp_path)
+    ingest([docs], settings=Settings(home=tmp_path / "home", embedding_model="hashing"), progress=False)
+    out = subprocess.run([sys.executable, "-m", "evals.bench_breakdown", "How much power does a pump draw?"], cwd=ROOT,
+                         env=env, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    lines = out.stdout.splitlines()
+    assert len(lines) == 13 and all(re.match(r"\s*\d+\.\d{3} CPU-s  \S", line) for line in lines)
+    assert "chromadb" in out.stdout and "in all" in lines[-1] and "(load " in lines[-1]
