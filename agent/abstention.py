@@ -21,9 +21,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from agent.evidence import SentenceEncoder, attach_speakers, attributed, content_terms, is_claim, terms_of
-from kb.lexical import tokenize
 from kb.lexicon import lexicon
 from kb.numbers import number_words_pattern
+from kb.tokens import tokenize
 
 _ENTITY = re.compile(r"(?<![.?!]\s)(?<!^)\b([A-Z][\w&-]*[A-Za-z0-9](?:\s+[A-Z0-9][\w-]*)*)|\b([A-Za-z]+\d[\w.-]*)\b")
 _NOT_ENTITIES = {"I", "AI", "OK", "US", "USA", "What", "How", "Why", "Who", "When", "Which", "Where", "And", "The",

@@ -10,10 +10,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from agent.tools import looks_like_instruction
-from kb.lexical import tokenize
 from kb.numbers import parse_numbers
 from kb.timecode import TIME_PATTERN as _TIME
 from kb.timecode import parse_timecode
+from kb.tokens import tokenize
 from kb.types import Passage, Sentence, handle, video_link
 
 _LOC = rf"(?:{_TIME}|¶\d+)"

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from kb.lexical import tokenize
+from kb.tokens import tokenize
 
 SEMANTIC_WEIGHT = 0.6  # the rest is the IDF-weighted share of the question's terms
 SPEAKER_WEIGHT = 0.1  # added to a sentence of a speaker the question names ("what did Ada say about…")
@@ -84,7 +84,7 @@ class SentenceEncoder:
 
 @lru_cache(maxsize=16384)
 def terms_of(text: str) -> frozenset[str]:
-    """The distinct word stems of a text (kb.lexical.tokenize), kept: a turn scores, checks and
+    """The distinct word stems of a text (kb.tokens.tokenize), kept: a turn scores, checks and
     shows the same sentences many times."""
     return frozenset(tokenize(text))
 

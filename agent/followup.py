@@ -12,7 +12,7 @@ import re
 from collections.abc import Sequence
 
 from agent.abstention import QUESTION_WORDS
-from kb.lexical import tokenize
+from kb.tokens import tokenize
 
 _FOLLOWUP_START = re.compile(r"^(and|but|so|also|what about|how about|then|ok|okay)\b", re.IGNORECASE)
 _PRONOUN = re.compile(r"\b(that|this|it|they|them|those|these|he|she|his|her|its|their|there|one|ones)\b", re.IGNORECASE)

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from evals.metrics import percentile
+from kb.exit_codes import EXIT_OK
 from kb.settings import Settings, child_environment
 
 # rough rates on the reference machine (2 cores, quiet), only for the up-front estimate
@@ -328,7 +329,7 @@ def main(what: str, scale: int = 5, settings: Settings | None = None, chunks: in
             steps.append(lambda: bench_bm25(chunks, work) if bm25_only else bench_scale(chunks, work))
         for step in steps:
             step()
-    return 0
+    return EXIT_OK
 
 
 def _cli(argv: list[str] | None = None) -> int:

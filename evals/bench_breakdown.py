@@ -13,6 +13,8 @@ import sys
 import time
 from collections.abc import Callable
 
+from kb.exit_codes import EXIT_OK, EXIT_USAGE
+
 
 def stages(question: str) -> list[tuple[str, float]]:
     """(stage, CPU seconds) in order; the first stages are imports, so call this in a new process."""
@@ -57,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if not args:
         print('usage: python -m evals.bench_breakdown "QUESTION"', file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     import os
 
     rows = stages(args[0])
@@ -65,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{cpu:6.3f} CPU-s  {label}")
     print(f"{sum(c for _, c in rows):6.3f} CPU-s  in all (the interpreter's own start-up not included) "
           f"(load {os.getloadavg()[0]:.2f})")
-    return 0
+    return EXIT_OK
 
 
 if __name__ == "__main__":

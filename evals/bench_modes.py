@@ -31,6 +31,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from kb.exit_codes import EXIT_OK
 from kb.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -168,7 +169,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.no_latency:
         question = args.lookup or _first_lookup(gold)
         lookup_latency(settings, question, delay=args.delay)
-    return 0
+    return EXIT_OK
 
 
 def _first_lookup(gold: Path) -> str:

@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 
 from agent.evidence import SentenceEncoder
+from kb.exit_codes import EXIT_OK
 from kb.retrieval import Retriever
 from kb.settings import Settings
 from kb.timecode import parse_timecode
@@ -58,7 +59,7 @@ def main(argv: list[str]) -> int:
         kept = sum(x >= t for x in supported) / max(len(supported), 1)
         accepted = sum(x >= t for x in unsupported) / max(len(unsupported), 1)
         print(f"threshold {t:.2f}: supported kept {kept:.2f}, unsupported accepted {accepted:.2f}")
-    return 0
+    return EXIT_OK
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ from typing import Any
 from evals.gold_file import load_gold
 from evals.harness import retrieve_question, unscope
 from evals.metrics import summarize
+from kb.exit_codes import EXIT_OK
 from kb.settings import Settings
 
 TRIED_DOC_WEIGHT = 1.0  # the weight measured on QMSum dev (kb.retrieval's document pass)
@@ -68,7 +69,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     settings = Settings.from_env(home=args.home)
     print(markdown(table(Path(args.gold), settings, unscoped=args.unscoped, naive=not args.no_naive)))
-    return 0
+    return EXIT_OK
 
 
 if __name__ == "__main__":

@@ -21,9 +21,10 @@ import threading
 from typing import Any
 
 from kb.embeddings import Embedder, get_embedder
-from kb.lexical import LexicalIndex, current_index, tokenize
+from kb.lexical import LexicalIndex, current_index
 from kb.settings import Settings
 from kb.store import Store, passage_from
+from kb.tokens import tokenize
 from kb.types import Passage, Sentence
 
 MODES = ("hybrid", "dense", "bm25")

@@ -107,7 +107,7 @@ def test_scores_equal_bm25s() -> None:
     import bm25s
     import numpy as np
 
-    from kb.lexical import tokenize
+    from kb.tokens import tokenize
 
     texts = [f"chunk {i} about {'solar ' * (i % 3)}panels and {'wind ' * (i % 5)}turbines, grid number {i % 7}" for i in range(60)]
     texts += ["", "wind wind wind wind", "a completely different sentence on tidal lagoons"]
@@ -124,7 +124,7 @@ def test_search_scores_only_posting_lists_but_ranks_like_a_full_scan() -> None:
     import numpy as np
 
     from evals.bench_scale import queries, synthetic_batches
-    from kb.lexical import tokenize
+    from kb.tokens import tokenize
 
     chunks = [c for batch, _ in synthetic_batches(600, batch=200) for c in batch]
     index = LexicalIndex([c.id for c in chunks], [c.text for c in chunks], [c.source for c in chunks])

@@ -21,6 +21,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from kb.exit_codes import EXIT_OK
+
 HERE = Path(__file__).resolve().parents[2]  # the checkout this module belongs to
 
 
@@ -122,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
               f"cpu {med(before.cpu) / med(after.cpu):.1f}x faster")
     print(f"cached brief in process (get_brief, this checkout): median {in_process_ms(source):.1f} ms")
     print(f"at end: {_load()}")
-    return 0
+    return EXIT_OK
 
 
 if __name__ == "__main__":

@@ -14,8 +14,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from agent.brief.text import clean_quote
-from kb.lexical import STOPWORDS
 from kb.quantities import Quantity, extract_quantities
+from kb.tokens import STOPWORDS
 from kb.types import Sentence
 
 MAX_FIGURES = 40

@@ -17,7 +17,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from kb.lexical import STOPWORDS
+from kb.tokens import STOPWORDS
 from kb.types import Sentence
 
 CUES_FILE = Path(__file__).resolve().parent / "name_kinds.json"

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
 
-from kb.lexical import STOPWORDS, tokenize
+from kb.tokens import STOPWORDS, tokenize
 
 GENERIC_FILE = Path(__file__).resolve().parent / "generic_words.txt"
 _WORD = re.compile(r"[A-Za-z][A-Za-z'-]+")

@@ -19,7 +19,7 @@ Unanswerable questions are built by one rule, the same for every meeting: a spec
 another meeting is asked of meeting M when (1) the two meetings share no speaker-label word (a
 meeting of another kind or team) and (2) the query has at least `MIN_CONTENT_WORDS` content
 words and none of them occurs in M's transcript (its speaker names included). Content words are the query's tokens
-(kb.lexical.tokenize: stemmed, stopwords dropped) that occur in fewer than half of all meetings,
+(kb.tokens.tokenize: stemmed, stopwords dropped) that occur in fewer than half of all meetings,
 so frame words such as "discuss" or "decide" do not count (with only a few meetings, most words are
 frame words and few questions qualify). Up to `unanswerable_per_meeting`
 such queries per meeting are taken, in the order of a hash of (meeting id, query).
@@ -35,8 +35,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kb.lexical import tokenize
 from kb.timecode import format_timecode
+from kb.tokens import tokenize
 
 DEFAULT_WPM = 150.0
 LINE_WORDS = 25

@@ -423,7 +423,7 @@ _RESULTS = re.compile(r"\{\s*\"note\"")
 
 
 def _words(text: str) -> set[str]:
-    from kb.lexical import tokenize
+    from kb.tokens import tokenize
 
     return set(tokenize(text))
 
