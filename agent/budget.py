@@ -28,6 +28,8 @@ import warnings
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol, runtime_checkable
 
+from kb.errors import TokenizerFallbackWarning
+
 __all__ = [
     "EstimateCounter",
     "TiktokenCounter",
@@ -45,10 +47,6 @@ log = logging.getLogger(__name__)
 DEFAULT_MODEL = "gpt-4o-mini"
 FALLBACK_ENCODING = "o200k_base"
 DEFAULT_LOAD_TIMEOUT = 10.0
-
-
-class TokenizerFallbackWarning(RuntimeWarning):
-    """tiktoken's encoding could not be loaded; token counts are estimates."""
 
 
 @runtime_checkable

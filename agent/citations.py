@@ -9,8 +9,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from agent.tools import looks_like_instruction
 from kb.numbers import parse_numbers
+from kb.safety import looks_like_instruction
 from kb.timecode import TIME_PATTERN as _TIME
 from kb.timecode import parse_timecode
 from kb.tokens import tokenize

@@ -345,7 +345,7 @@ def _cli(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     import warnings
 
-    from agent.budget import TokenizerFallbackWarning
+    from kb.errors import TokenizerFallbackWarning
 
     warnings.simplefilter("ignore", TokenizerFallbackWarning)  # logged once already, as `kb bench` does
     return main(args.what, args.scale, baseline=args.baseline, runs=args.runs)

@@ -146,7 +146,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"unknown mode {', '.join(unknown)} (one of {', '.join(MODES)})")
     import warnings
 
-    from agent.budget import TokenizerFallbackWarning
+    from kb.errors import TokenizerFallbackWarning
 
     warnings.simplefilter("ignore", TokenizerFallbackWarning)  # logged once already, as in the CLI
     settings = Settings.from_env()

@@ -615,8 +615,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     import warnings
 
-    from agent.budget import TokenizerFallbackWarning
-    from kb.errors import EmbeddingUnavailable, StoreUnavailable
+    from kb.errors import EmbeddingUnavailable, StoreUnavailable, TokenizerFallbackWarning
     from kb.settings import SettingsError
 
     # The tiktoken fallback is also logged (once, plain); its Python warning would repeat it.

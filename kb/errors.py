@@ -15,3 +15,7 @@ class EmbeddingUnavailable(RuntimeError):
 
 class UnknownSource(ValueError):
     """A source scope (`--source ID`) that names no document in the index; the message says so."""
+
+
+class TokenizerFallbackWarning(RuntimeWarning):
+    """tiktoken's encoding could not be loaded; token counts are estimates (agent.budget)."""
