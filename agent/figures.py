@@ -230,6 +230,20 @@ def _extract(text: str) -> list[_Raw]:
     """Quantities, rates, fractions, multipliers and bare numbers in `text`, in order."""
     qs = _drop_false_starts(text, _merge_ranges(text, _quantities(text)))
     used: set[int] = set()
+    rates = _per_rates(text, qs, used)
+    rates += _copula_rates(text, qs, used)
+    spans = [(r.start, r.end) for r in rates]
+    out = rates + [q if q.unit is not None else _Raw(q.start, q.end, q.value, "", "number")
+                   for i, q in enumerate(qs)
+                   if i not in used and not any(s <= q.start and q.end <= e for s, e in spans)]
+    out = _with_fractions_and_multipliers(text, out)
+    out = [_Raw(o.start, o.end, o.value, o.unit, "fraction", o.article) if o.unit == "%" else o for o in out]
+    return sorted(out, key=lambda r: r.start)
+
+
+def _per_rates(text: str, qs: list[_Raw], used: set[int]) -> list[_Raw]:
+    """Rates written with "per" ("3 kW per rack") or as "N <unit> a <count>"; marks the quantities
+    they consume in `used`."""
     rates: list[_Raw] = []
     for i, q in enumerate(qs):
         if q.unit is None or q.article or q.unit == "%" or i in used:
@@ -250,6 +264,13 @@ def _extract(text: str) -> list[_Raw]:
             count = _lex(m.group("count")) or "person"
             rates.append(_Raw(q.start, m.end(), q.value, f"{q.unit}/{count}", "rate"))
             used.add(i)
+    return rates
+
+
+def _copula_rates(text: str, qs: list[_Raw], used: set[int]) -> list[_Raw]:
+    """Rates stated as an equation ("a rack is 40 servers"): an article quantity, a
+    copula, and the next quantity in the same clause; marks both in `used`."""
+    rates: list[_Raw] = []
     for i, y in enumerate(qs):
         if not y.article or i in used or y.unit is None:
             continue
@@ -267,14 +288,15 @@ def _extract(text: str) -> list[_Raw]:
                 rates.append(_Raw(y.start, q.end, q.value, f"{q.unit}/{y.unit}", "rate"))
                 used.update((i, j))
             break
-    spans = [(r.start, r.end) for r in rates]
-    out = rates + [q if q.unit is not None else _Raw(q.start, q.end, q.value, "", "number")
-                   for i, q in enumerate(qs)
-                   if i not in used and not any(s <= q.start and q.end <= e for s, e in spans)]
+    return rates
+
+
+def _with_fractions_and_multipliers(text: str, out: list[_Raw]) -> list[_Raw]:
+    """`out` plus the fractions ("two thirds") and multipliers ("10x", "an order of magnitude") no
+    quantity or rate overlaps; a bare number inside one ("two" in "two thirds") gives way to it."""
     taken = [(r.start, r.end) for r in out if r.kind != "number"]
 
     def free(s: int, e: int) -> bool:
-        """No quantity or rate overlaps; a bare number that does ("two" in "two thirds") is replaced."""
         nonlocal out
         if any(s < te and ts < e for ts, te in taken):
             return False
@@ -298,8 +320,7 @@ def _extract(text: str) -> list[_Raw]:
                 oom = m.group("oom").lower()
                 value = 10.0 ** (NUMBER_WORDS.get(oom) or int(oom))
             out.append(_Raw(m.start(), m.end(), value, "", "multiplier"))
-    out = [_Raw(o.start, o.end, o.value, o.unit, "fraction", o.article) if o.unit == "%" else o for o in out]
-    return sorted(out, key=lambda r: r.start)
+    return out
 
 
 def extract_facts(text: str) -> list[Fact]:

@@ -230,15 +230,8 @@ def run_eval(
         from evals.judge import judge_rows
 
         judge_summary = judge_rows(rows, questions, settings)
-    by_category: dict[str, Any] = {}
-    for cat in sorted({r["category"] for r in rows}):
-        by_category[cat] = summarize([r for r in rows if r["category"] == cat])
-    summary = summarize(rows)
-    if judge_summary:
-        summary.update({k: judge_summary[k] for k in ("judge_correct", "judge_faithful")})
     report = {
-        "summary": summary, "by_category": by_category, "questions": rows,
-        "judge": judge_summary,
+        **_summaries(rows, judge_summary), "questions": rows, "judge": judge_summary,
         "gold": str(gold), "gold_errors": [str(e) for e in errors],
         "backend": agent.backend, "model": settings.agent.model if agent.backend == "openai" else None,
         "retriever": retriever, "unscoped": unscoped, "retrieval_only": retrieval_only, "git_commit": git_commit(), "corpus_fingerprint": corpus_fingerprint(sources),
@@ -250,6 +243,15 @@ def run_eval(
     out_dir = out_dir or settings.home / "evals" / dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     report_mod.write(report, out_dir)
     return EvalRun(out_dir, report, errors)
+
+
+def _summaries(rows: list[dict[str, Any]], judge_summary: dict[str, Any] | None) -> dict[str, Any]:
+    """The run's summary (with the judge's figures, if it ran) and one summary per category."""
+    summary = summarize(rows)
+    if judge_summary:
+        summary.update({k: judge_summary[k] for k in ("judge_correct", "judge_faithful")})
+    by_category = {cat: summarize([r for r in rows if r["category"] == cat]) for cat in sorted({r["category"] for r in rows})}
+    return {"summary": summary, "by_category": by_category}
 
 
 def below_thresholds(summary: dict[str, Any], minimums: dict[str, float | None]) -> list[str]:

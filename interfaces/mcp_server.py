@@ -89,6 +89,16 @@ def build_server(settings: Settings, allow_ingest: bool = False, tools: KBTools 
     server = KBServer(kb, name="kb", title="kb — cited answers from transcripts", instructions=SERVER_INSTRUCTIONS,
                       log_level=settings.log_level.upper())  # type: ignore[arg-type]
 
+    _add_reading_tools(server, kb)
+    if allow_ingest:
+        _add_ingest_tool(server, kb)
+    _add_resource_and_prompt(server, kb)
+    return server
+
+
+def _add_reading_tools(server: KBServer, kb: KBTools) -> None:
+    """search, ask, list_sources, get_transcript and brief: the tools that change nothing."""
+
     @server.tool(annotations=READ_ONLY)
     def search(query: Annotated[str, Field(description="what to look for, in plain words")],
                k: Annotated[int, Field(ge=1, le=MAX_K, description="how many passages")] = 5,
@@ -131,16 +141,23 @@ def build_server(settings: Settings, allow_ingest: bool = False, tools: KBTools 
         its [mm:ss] and a link to that second."""
         return _result(kb.brief(source))
 
-    if allow_ingest:
-        @server.tool(annotations=ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=True,
-                                                 open_world_hint=False))
-        def ingest(path_or_url: Annotated[str, Field(description="a file or folder on the server (.txt .srt .vtt .md), "
-                                                                 "or a podcast feed / YouTube video or playlist URL")],
-                   ) -> Annotated[CallToolResult, IngestResult]:
-            """Add documents to the knowledge base: a transcript file or folder on the server's disk, or a
-            podcast feed or YouTube URL (its transcripts or captions). Unchanged documents are skipped,
-            a changed one replaces its old version."""
-            return _result(kb.ingest(path_or_url))
+
+def _add_ingest_tool(server: KBServer, kb: KBTools) -> None:
+    """ingest (only with --allow-ingest): the one tool that writes to the knowledge base."""
+
+    @server.tool(annotations=ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=True,
+                                             open_world_hint=False))
+    def ingest(path_or_url: Annotated[str, Field(description="a file or folder on the server (.txt .srt .vtt .md), "
+                                                             "or a podcast feed / YouTube video or playlist URL")],
+               ) -> Annotated[CallToolResult, IngestResult]:
+        """Add documents to the knowledge base: a transcript file or folder on the server's disk, or a
+        podcast feed or YouTube URL (its transcripts or captions). Unchanged documents are skipped,
+        a changed one replaces its old version."""
+        return _result(kb.ingest(path_or_url))
+
+
+def _add_resource_and_prompt(server: KBServer, kb: KBTools) -> None:
+    """Each document as the `kb://sources/{id}` resource, and the cite-from-kb prompt."""
 
     @server.resource("kb://sources/{source}", mime_type="text/markdown",
                      description="a document of the knowledge base: title, link and transcript with [mm:ss] times")
@@ -156,8 +173,6 @@ def build_server(settings: Settings, allow_ingest: bool = False, tools: KBTools 
                    description="Answer a question only from kb's search results, keeping its [mm:ss] links")
     def cite_from_kb(question: str) -> str:
         return CITE_FROM_KB_PROMPT.format(question=question, not_in_kb=NOT_IN_KB)
-
-    return server
 
 
 def http_app(server: MCPServer, host: str, token: str | None) -> Any:
