@@ -66,17 +66,19 @@ def render(b: dict[str, Any]) -> str:
             parts.append(f"<tr><td>{_e(_value(f))}</td><td>{_e(f['unit'])}</td><td>{_e(f['about'])}</td>"
                          f"<td>{time_link(f)}</td><td>{_e(f['quote'])}</td></tr>")
         parts.append("</table>")
-    if b["mentioned"]:
-        parts.append("<h2>Mentioned</h2><ul>")
-        for m in b["mentioned"]:
-            desc = f" — {_e(m['description'])}" if m.get("description") else ""
-            parts.append(f"<li><strong>{_e(m['name'])}</strong> <span class=kind>{_e(m['kind'])}, "
-                         f"{m['count']}×, first</span> {time_link(m)}{desc}</li>")
-        parts.append("</ul>")
-    if b["questions"]:
-        parts.append("<h2>Questions this episode answers</h2><ul>")
-        for q in b["questions"]:
-            parts.append(f"<li><div class=q>{_e(q['question'])}</div>{_cited(q['answer'], q['citations'])}</li>")
-        parts.append("</ul>")
+    parts += _list_section("Mentioned", b["mentioned"], _mention_item)
+    parts += _list_section("Questions this episode answers", b["questions"],
+                           lambda q: f"<li><div class=q>{_e(q['question'])}</div>{_cited(q['answer'], q['citations'])}</li>")
     parts.append("</body></html>")
     return "\n".join(parts)
+
+
+def _list_section(title: str, items: list[dict[str, Any]], item_html: Any) -> list[str]:
+    """A heading and a list of `items` (each rendered by `item_html`), or nothing when there are none."""
+    return [f"<h2>{title}</h2><ul>", *(item_html(i) for i in items), "</ul>"] if items else []
+
+
+def _mention_item(m: dict[str, Any]) -> str:
+    desc = f" — {_e(m['description'])}" if m.get("description") else ""
+    return (f"<li><strong>{_e(m['name'])}</strong> <span class=kind>{_e(m['kind'])}, "
+            f"{m['count']}×, first</span> {time_link(m)}{desc}</li>")
