@@ -165,16 +165,16 @@ def test_ctrl_c_cancels_the_answer_but_not_the_session(settings: Settings) -> No
         def ask(self, question: str, thread_id: str | None = None, on_token: Any = None, on_event: Any = None) -> Answer:
             if question == "slow":
                 started.set()
-                release.wait(10)
+                release.wait(60)
             return super().ask(question, thread_id, on_token, on_event)
 
     def interrupt() -> None:
-        if started.wait(10):
+        if started.wait(60):  # generous: on a loaded machine the answer thread may start late
             _thread.interrupt_main()  # what Ctrl-C does: KeyboardInterrupt in the main thread
 
-    threading.Thread(target=interrupt, daemon=True).start()
     console, buf = _term()
     repl = Repl(Slow(settings), console, settings=settings)
+    threading.Thread(target=interrupt, daemon=True).start()
     assert repl.ask("slow") is None
     release.set()
     assert "(cancelled)" in buf.getvalue() and repl.last is None
