@@ -158,9 +158,13 @@ def ingest(
     (`unchanged`, `N chunks added`, `skipped: reason`, `failed: reason`)."""
     started = time.perf_counter()
     settings = settings or Settings.from_env()
-    embedder = embedder or get_embedder(settings)
-    store = store or Store(settings, embedder)
+    setup: dict[str, float] = {}
+    with _Timings(setup)("preparing the model"):  # an ONNX export, once, on a model's first use
+        embedder = embedder or get_embedder(settings)
+    with _Timings(setup)("reading the index"):
+        store = store or Store(settings, embedder)
     run = _Run(store, embedder, Progress(pick_mode(progress, sys.stderr)), on_file, write_batch)
+    run.report.timings.update(setup)
     roots = [Path(p).absolute() for p in (paths or [bundled_corpus()])]
     try:
         run.all(roots, prune)
