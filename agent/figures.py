@@ -1,7 +1,7 @@
 """The deterministic "figures" planner of the offline backend: question -> one calculate() expression.
 
 No language model is involved. `plan(question, passages)` reads quantities with units out of
-the question and the retrieved passages ("$70 billion per terawatt", "half a million GPUs",
+the question and the retrieved passages ("$9 million per megawatt", "a quarter million GPUs",
 "400k tokens", "a fifth"), works out which unit the question asks for ("how many terawatts"
 -> GW, "what does one GPU cost" -> USD/GPU, "in percent" -> %), and then combines at most a
 few facts by dimensional analysis into ONE expression for `agent.calculator.calculate`.
@@ -10,10 +10,10 @@ How facts are read:
 - a quantity is a number (digits, `400k`, `half a million`, `a billion`, `seven`) followed by
   a unit word (`GW`, `terawatts`, misheard spellings from the lexicon, `ms`, `GPUs`,
   `people`, `%`), or `$` before a number;
-- a rate is `X per Y` / `X/Y` / `X a Y`, `a Y is|costs ... X` ("a terawatt is half a million
-  GPUs" -> GPU/GW) or `a <quantity> <count noun>` ("a 2 kW GPU" -> kW/GPU);
+- a rate is `X per Y` / `X/Y` / `X a Y`, `a Y is|costs ... X` ("a megawatt is two
+  thousand GPUs" -> GPU/MW) or `a <quantity> <count noun>` ("a 2 kW GPU" -> kW/GPU);
 - a range ("a kilowatt to 2 kilowatt") counts as its low end; a false start corrected in
-  speech ("a million G half a million GPUs") yields only the corrected value;
+  speech ("two million T three million GPUs") yields only the corrected value;
 - fractions ("a fifth"), percentages and multipliers ("10x") are plain numbers, used only by
   the fraction, part-of-a-whole and growth patterns.
 
@@ -205,7 +205,7 @@ def _merge_ranges(text: str, qs: list[_Raw]) -> list[_Raw]:
 
 
 def _drop_false_starts(text: str, qs: list[_Raw]) -> list[_Raw]:
-    """Speech repairs: in "a million GPUs uh half a million GPUs" only the second number counts.
+    """Speech repairs: in "two million GPUs uh three million GPUs" only the second number counts.
 
     A number is dropped when the next one has the same unit and only fillers ("uh", "sorry") or
     a cut-off start of that unit's word ("G" before "GPUs") stand between them.
@@ -242,7 +242,7 @@ def _extract(text: str) -> list[_Raw]:
 
 
 def _per_rates(text: str, qs: list[_Raw], used: set[int]) -> list[_Raw]:
-    """Rates written with "per" ("3 kW per rack") or as "N <unit> a <count>"; marks the quantities
+    """Rates written with "per" ("3 kW per GPU") or as "N <unit> a <count>"; marks the quantities
     they consume in `used`."""
     rates: list[_Raw] = []
     for i, q in enumerate(qs):
@@ -268,7 +268,7 @@ def _per_rates(text: str, qs: list[_Raw], used: set[int]) -> list[_Raw]:
 
 
 def _copula_rates(text: str, qs: list[_Raw], used: set[int]) -> list[_Raw]:
-    """Rates stated as an equation ("a rack is 40 servers"): an article quantity, a
+    """Rates stated as an equation ("a megawatt is 2,000 GPUs"): an article quantity, a
     copula, and the next quantity in the same clause; marks both in `used`."""
     rates: list[_Raw] = []
     for i, y in enumerate(qs):

@@ -1,7 +1,7 @@
 """Numbers written in text — the one reader of them, and the words and notations it knows.
 
 Digits with thousands separators, decimals and exponents ("2,000", "1.5", "2e6"); scale words and
-letters ("1.5 million", "$70B", "800k", "$3bn"); number words before a scale ("half a million",
+letters ("1.5 million", "$40B", "800k", "$3bn"); number words before a scale ("a quarter million",
 "two billion", "one and a half million"); signs and currency; percentages as written ("7.5%" ->
 7.5). Timestamps ("10:31") and citation markers ("[3]", "[¶2]") are not numbers.
 
@@ -183,7 +183,7 @@ def parse_numbers(text: str) -> list[float]:
     """The numbers in `text` as a reader would take them, in order of appearance.
 
     Thousands separators, currency signs, scale words and letters are applied ("$420,000",
-    "800k", "$1.2 trillion", "1.5B", "half a million", "2e6"); units are dropped ("27x",
+    "800k", "$1.2 trillion", "1.5B", "a quarter million", "2e6"); units are dropped ("27x",
     "2,000 GW"); percentages stay as written ("7.5%" -> 7.5). A range shares its scale word
     ("1-2 million" -> 1e6, 2e6). Timestamps ("10:31", "[1:02:03]") and citation markers
     ("[3]", "[¶2]") are not numbers.

@@ -1,4 +1,4 @@
-"""Quantities stated in text — "$70 billion", "half a million GPUs", "2.5 million H800 hours" —
+"""Quantities stated in text — "$40 billion", "a quarter million servers", "3.5 million GPU hours" —
 read with quantulum3 and corrected for the ways speech and tech talk trip it up.
 
 `extract_quantities(text)` returns `Quantity(value, unit, text, span, kind, unit_name, qualifier)`
@@ -40,7 +40,7 @@ _LOCK = threading.Lock()
 class Quantity:
     """One quantity in a text.
 
-    value: the number, scales applied (`$70 billion` -> 7e10); ranges ("five to ten") give the mean.
+    value: the number, scales applied (`$40 billion` -> 4e10); ranges ("five to ten") give the mean.
     unit: a short unit ("USD", "GW", "GPU", "USD/h", "%"), "" for a bare number.
     text: the words as written (`text[span[0]:span[1]]` of the input).
     kind: what it measures, e.g. "currency", "power", "count", "time", "dimensionless".
@@ -197,7 +197,7 @@ def _correct(q: Any, span: tuple[int, int], text: str, names: list[tuple[int, in
             continue
         kept.append(part)
     if parts and not kept and not scaled:
-        return None  # "a million G half a million": a number cut off by a stray letter is a false start
+        return None  # "two million T three million": a number cut off by a stray letter is a false start
     if len(kept) + len(scaled) != len(parts):
         end = _trim_end(text, start, end, parts, kept + scaled)
     qualifier = " ".join(n for s, e, n in names if start <= s and e <= end + 1)

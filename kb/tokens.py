@@ -3,7 +3,7 @@
 `tokenize(text)` -> lower-case word stems without stop words; BM25 (kb/lexical.py), sentence
 scoring, abstention, citation checks and the figures planner all compare words through it.
 `content_words(text, extra_stop)` is the same with more words left out and no bare numbers.
-Misheard unit words and unit symbols meet their spelled-out form ("GW" -> "gigawatt"),
+Misheard unit words and unit symbols meet their spelled-out form ("kW" -> "kilowatt"),
 from the domain lexicon (kb/data/lexicon.json). Changing what `tokenize` returns changes the saved
 BM25 indexes: bump `kb.lexical.FORMAT` with it.
 """

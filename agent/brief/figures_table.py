@@ -1,9 +1,9 @@
 """The figures table: every quantity the episode states, with what it measures, what it is about,
 its second and its sentence; figures of the same kind are listed together.
 
-Quantities come from `kb.quantities.extract_quantities`. "A terawatt is $70 billion" states a rate:
+Quantities come from `kb.quantities.extract_quantities`. "A megawatt costs $9 million" states a rate:
 a quantity of one ("a terawatt", "per GPU") is the denominator of the others in its sentence, so
-the figure measures "currency per terawatt". Figures group by that measure (all per-terawatt costs
+the figure measures "currency per megawatt". Figures group by that measure (all per-megawatt costs
 together, all GPU-hour counts together), groups in the order they first appear.
 """
 
