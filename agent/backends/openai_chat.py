@@ -19,10 +19,9 @@ from typing import Any
 
 from agent.models import Evidence, ModelReply, ModelUnavailable, TokenCallback, ToolCall
 from agent.prompts import NO_TOOLS_SYSTEM_PROMPT, SEARCH_RESULTS_MESSAGE, SYSTEM_PROMPT
-from kb.settings import Settings, SettingsError, reveal
+from kb.settings import Settings, reveal
 
 log = logging.getLogger(__name__)
-TOOLS_MODES = ("auto", "on", "off")
 _NO_TOOLS: set[tuple[str, str]] = set()  # (base URL, model) of servers that rejected the tools field
 _NO_TOOLS_LOCK = threading.Lock()
 
@@ -34,8 +33,6 @@ class OpenAIChat:
     backend = "openai"
 
     def __init__(self, settings: Settings, client: Any = None) -> None:
-        if settings.agent.model_tools not in TOOLS_MODES:
-            raise SettingsError(f"KB_MODEL_TOOLS={settings.agent.model_tools!r}: must be one of {', '.join(TOOLS_MODES)}")
         self.settings = settings
         self.name = settings.agent.model
         self._client = client
