@@ -155,17 +155,23 @@ def cost_usd(settings: Settings, usage: dict[str, Any]) -> float:
     return round(usage.get("prompt_tokens", 0) / 1e6 * price[0] + usage.get("completion_tokens", 0) / 1e6 * price[1], 6)
 
 
-_AGENTS: dict[Any, Agent] = {}
+_AGENTS: dict[tuple[str, int, int], tuple[Agent, Any, Any]] = {}
 _AGENTS_LOCK = threading.Lock()
+AGENTS_KEPT = 4  # agents kept per process (a server answering from several indexes)
 
 
-def get_agent(settings: Settings) -> Agent:
-    """A process-wide agent per settings (the model, index and BM25 stay warm between questions)."""
-    key = settings.cache_key()  # repr hides secrets, and two keys are two agents
+def get_agent(settings: Settings, store: Store | None = None, embedder: Any = None) -> Agent:
+    """A process-wide agent per settings, store and embedder (the model, index and BM25 stay warm
+    between questions); its searches embed with `embedder` when one is given. The store and
+    embedder are kept with the agent, so their ids in the key are not reused while it lives."""
+    key = (settings.cache_key(), id(store), id(embedder))  # repr hides secrets, and two keys are two agents
     with _AGENTS_LOCK:
         if key not in _AGENTS:
-            _AGENTS[key] = Agent(settings)
-        return _AGENTS[key]
+            while len(_AGENTS) >= AGENTS_KEPT:
+                _AGENTS.pop(next(iter(_AGENTS)))
+            retriever = Retriever(settings, store=store, embedder=embedder) if store is not None or embedder is not None else None
+            _AGENTS[key] = (Agent(settings, retriever=retriever), store, embedder)
+        return _AGENTS[key][0]
 
 
 def answer(question: str, thread_id: str | None = None, settings: Settings | None = None, chat: ChatModel | None = None,

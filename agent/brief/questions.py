@@ -11,7 +11,6 @@ when it answers — no abstention — with at least one verified citation of the
 from __future__ import annotations
 
 import inspect
-import threading
 import uuid
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -47,25 +46,14 @@ def scoped(answer_fn: AnswerFn) -> bool:
         return False
 
 
-_AGENTS: dict[tuple[str, int, int], Any] = {}
-_AGENTS_LOCK = threading.Lock()
-AGENTS_KEPT = 4  # agents kept per process (a server answering briefs of several indexes)
-
-
 def checking_agent(settings: Settings, store: Any = None, embedder: Any = None) -> Any:
     """The `agent.answer.Agent` the checks ask (what `answer()` runs), one per settings, store and
-    embedder in a process: built once, its graph, index and term weights stay loaded. Its searches
-    embed with `embedder` (a brief passes its memo, so sentences already embedded are not again)."""
-    from agent.answer import Agent
-    from kb.retrieval import Retriever
+    embedder in a process (`agent.answer.get_agent`): built once, its graph, index and term weights
+    stay loaded. Its searches embed with `embedder` (a brief passes its memo, so sentences already
+    embedded are not again)."""
+    from agent.answer import get_agent
 
-    key = (settings.cache_key(), id(store), id(embedder))
-    with _AGENTS_LOCK:
-        if key not in _AGENTS:
-            while len(_AGENTS) >= AGENTS_KEPT:
-                _AGENTS.pop(next(iter(_AGENTS)))
-            _AGENTS[key] = (Agent(settings, retriever=Retriever(settings, store=store, embedder=embedder)), store, embedder)
-        return _AGENTS[key][0]
+    return get_agent(settings, store=store, embedder=embedder)
 
 
 def _ask_fn(settings: Settings, answer_fn: AnswerFn | None, store: Any, embedder: Any) -> tuple[AnswerFn, dict[str, Any]]:
