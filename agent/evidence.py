@@ -21,12 +21,12 @@ from kb.tokens import tokenize
 
 SEMANTIC_WEIGHT = 0.6  # the rest is the IDF-weighted share of the question's terms
 SPEAKER_WEIGHT = 0.1  # added to a sentence of a speaker the question names ("what did Ada say about…")
-MIN_CLAIM_TERMS = 3
+MIN_CLAIM_TERMS = 3  # content words a sentence needs to carry a claim
 # Sentences are embedded in groups of about this many, shortest first: a batch is padded to its
 # longest text, and transcript sentences run from 3 to 60 words, so one batch of them all costs
 # about twice as much as groups of like lengths (measured side by side: 2.8 s vs 1.35 s for ~60
 # sentences on the loaded 2-core machine).
-ENCODE_GROUP = 8  # content words a sentence needs to carry a claim
+ENCODE_GROUP = 8
 _MID_THOUGHT = re.compile(r"^(?:and|but|so|because|which|that|or|then|also|too|plus|as well)\b", re.IGNORECASE)
 _ANNOUNCES = re.compile(
     r"\b(?:two|three|four|five|several|a\s+few|a\s+couple\s+of|a\s+number\s+of)\s+(?:\w+\s+)?"
@@ -35,6 +35,14 @@ _ANNOUNCES = re.compile(
 # "Industrial Designer: I think…", "Ada: yes." — the speaker's name that opens a turn (how kb writes
 # speaker turns: ingest.json_transcripts, and meeting transcripts alike); at most four words
 _SPEAKER = re.compile(r"^((?:[A-Z][\w.'’-]*)(?:\s+[A-Z0-9][\w.'’-]*){0,3}):\s+(?=\S)")
+# "Then we need to discuss the budget", "I'll tell you about the findings", "we'll get more into X
+# later": a speaker announcing what will be said, not saying it. Such agenda sentences name the topic
+# in the question's own words and so outscore the discussion itself; they rank below it instead.
+_ANNOUNCEMENT = re.compile(
+    r"(?:'ll|\bwill|\bgoing to|\bgonna|\bneed to|\bhave to|\bwant to|\bwould like to|'d like to|\blet's|\blet us|\bshall)"
+    r"\s+(?:[\w']+\s+){0,3}?(?:discuss|talk|present|tell you|show you|look at|go through|go over|get (?:more )?into|"
+    r"cover|start with|move on|begin with|introduce|come back to|hear)\b", re.IGNORECASE)
+ANNOUNCEMENT_PENALTY = 0.1  # on the dev sets: QMSum first citation in span 0.560 -> 0.571, the others unchanged
 _DISFLUENCY = re.compile(r"\b(?:uh|um|uhm|er|erm|ah|hmm|mm)\b[,.]?\s*", re.IGNORECASE)
 _REPEAT = re.compile(r"\b(\w+)(?:,?\s+\1\b)+", re.IGNORECASE)
 
@@ -182,8 +190,15 @@ def score(query: str, terms: set[str], items: Sequence[dict[str, Any]], encoder:
         blend = SEMANTIC_WEIGHT * sim + (1 - SEMANTIC_WEIGHT) * lex if encoder.embedder is not None else lex
         if item.get("speaker") in speakers:
             blend += SPEAKER_WEIGHT
+        if announces(said(item)):
+            blend -= ANNOUNCEMENT_PENALTY
         out.append(Scored(item, sim, lex, blend))
     return out
+
+
+def announces(text: str) -> bool:
+    """The sentence announces a topic ("next we'll discuss the budget") rather than stating something."""
+    return _ANNOUNCEMENT.search(text) is not None
 
 
 def near_duplicate(a: str, b: str, threshold: float = 0.8) -> bool:

@@ -22,8 +22,9 @@ from typing import Any
 
 from kb.embeddings import Embedder, get_embedder
 from kb.lexical import LexicalIndex, current_index
+from kb.passages import group_hits, merged_passage
 from kb.settings import Settings
-from kb.store import Store, passage_from
+from kb.store import Store
 from kb.tokens import tokenize
 from kb.types import Passage, Sentence
 
@@ -108,15 +109,21 @@ class Retriever:
             docs = document_scores(lists, owner, self.settings.retrieval.rrf_k)
             for cid in fused:
                 fused[cid] += self.doc_weight * docs.get(owner.get(cid, ""), 0.0)
-        top = sorted(fused, key=lambda c: -fused[c])[:k]
+        ranked = sorted(fused, key=lambda c: -fused[c])
         sims = {d[0]: d[1] for d in dense}
         known = {d[0]: (d[2], d[3]) for d in dense}
-        known.update(self.store.get([c for c in top if c not in known]))
+
+        def fetch(ids: list[str]) -> dict[str, tuple[str, dict[str, Any]]]:
+            missing = [c for c in ids if c not in known]
+            if missing:
+                known.update(self.store.get(missing))
+            return {c: known[c] for c in ids if c in known}
+
         qterms = set(tokenize(query))
         passages = []
-        for cid in top:
-            text, meta = known[cid]
-            p = passage_from(cid, text, meta, fused[cid])
+        for group in group_hits(ranked, fetch, k, window=2 * k):
+            cid = group[0][0]
+            p = merged_passage(group, fused[cid])
             p.ranks = ranks[cid]
             p.similarity = sims.get(cid)
             pick_best_sentence(p, qterms, lex)

@@ -124,3 +124,28 @@ def test_a_why_question_prefers_the_sentence_that_gives_a_reason() -> None:
     assert answer_type_bonus(why, "The bakery moved because the rent by the harbour was lower.") > 0
     assert answer_type_bonus(why, "The bakery moved to the harbour last spring.") == 0
     assert answer_type_bonus("Where did the bakery move?", "It moved because the rent was lower.") == 0
+
+
+def test_a_weaker_sentence_joins_from_the_best_ones_place_not_from_another() -> None:
+    from agent.backends.offline import OfflineModel
+
+    question = "What do the kiln vents, the kiln shelves and the glaze need?"
+    best, weaker = "The kiln vents and the shelves need a thorough cleaning with a brush every single week.", "The glaze for the kiln needs exact weights."
+    same = items(best, weaker)
+    other = items(best) + [{**items(weaker)[0], "passage": 1, "pos": 0, "rank": 1}]
+    model = OfflineModel()
+    assert [s["text"] for s in model.pick(question, [], same)] == [best, weaker]  # it covers "glaze"
+    assert [s["text"] for s in model.pick(question, [], other)] == [best]  # another place: not close enough
+
+
+def test_an_announced_topic_ranks_below_the_discussion_of_it() -> None:
+    from agent.evidence import announces, score
+
+    assert announces("Next we're going to discuss the parking rules.")
+    assert announces("I'll tell you about the new parking rules later.")
+    assert not announces("The parking rules changed because the lot was sold.")
+    assert not announces("The permit will cost forty euros a month.")
+    question = "What did they say about the parking rules?"
+    s = items("Then we need to discuss the parking rules.", "The parking rules now ban overnight vans.")
+    agenda, content = score(question, {"park", "rule"}, s, SentenceEncoder(None), None)
+    assert agenda.lexical == content.lexical and agenda.score < content.score

@@ -126,6 +126,8 @@ class OfflineModel:
             found = terms & terms_of(attributed(sc.item))
             if chosen and total < top * RELATIVE_FLOOR and not found - covered:
                 continue  # a weaker sentence earns its place only with a part of the question the others miss
+            if chosen and total < top * OTHER_PLACE_FLOOR and sc.item["passage"] != chosen[0]["passage"]:
+                continue  # another place's sentence is more often a tangent: only a close second joins
             chosen.append(sc.item)
             covered |= found | {t for x in with_context(sc.item, sentences, looks_like_instruction)
                                 for t in terms & terms_of(x["text"])}
@@ -166,6 +168,11 @@ class OfflineModel:
 
 RELATIVE_FLOOR = 0.8  # a further sentence scoring this share of the best one is kept
 COVERING_FLOOR = 0.5  # one scoring this share is kept when it covers question words the others do not
+# A sentence of another passage than the best one's (another place in the episode, or another
+# document) is kept only from this share up, and never for covering alone. Chosen on the dev sets
+# (kb.jsonl, dev.jsonl, QMSum's dev meetings): citation precision rose on all three (0.72 -> 0.76,
+# 0.62 -> 0.78, 0.46 -> 0.53) with no answer lost.
+OTHER_PLACE_FLOOR = 0.9
 
 
 def _bullets(chosen: Sequence[dict[str, Any]], sentences: Sequence[dict[str, Any]]) -> list[str]:
