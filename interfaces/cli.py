@@ -369,12 +369,17 @@ def cmd_log(args: argparse.Namespace) -> int:
 
 
 def cmd_brief(args: argparse.Namespace) -> int:
-    from agent.brief.build import get_brief
+    from agent.brief import cache
     from kb.errors import UnknownSource
 
     settings = _settings(args)
+    # A cached brief of an unchanged file is served before the builder (and its imports) load.
+    brief = None if args.refresh else cache.fast_read(settings, args.source)
     try:
-        brief = get_brief(args.source, settings, refresh=args.refresh)
+        if brief is None:
+            from agent.brief.build import get_brief
+
+            brief = get_brief(args.source, settings, refresh=args.refresh)
     except UnknownSource as exc:
         print(f"kb: {exc}", file=sys.stderr)
         return EXIT_USAGE
