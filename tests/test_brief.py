@@ -210,6 +210,7 @@ def test_cli_serves_a_cached_brief_before_the_builder_and_refresh_rebuilds(meeti
         assert main(["brief", "weekly-product-meeting", "--json"]) == 0 and capsys.readouterr().out == built
         assert main(["brief", "weekly-product-meeting"]) == 0
         assert capsys.readouterr().out == brief_markdown(json.loads(built))
+        assert main(["brief", "product-meet", "--json"]) == 0 and capsys.readouterr().out == built  # a part of the id
     calls: list[int] = []
     real = build.build_brief
     monkeypatch.setattr(build, "build_brief", lambda *a, **k: calls.append(1) or real(*a, **k))
