@@ -171,7 +171,6 @@ class Store:
         import numpy as np
 
         self._forget_listing()
-
         self._call(self.collection.upsert, ids=[c.id for c in chunks], documents=[c.text for c in chunks],
                    embeddings=np.asarray(embeddings, dtype=np.float32), metadatas=metas)
 

@@ -109,7 +109,7 @@ def in_process_ms(source: str, repeats: int = 20) -> float:
 def _bytecode(folder: Path | None) -> str:
     if folder is not None:
         return "kept (in a temporary folder, warmed by one run of each command)"
-    if sys.flags.dont_write_bytecode or os.environ.get("PYTHONDONTWRITEBYTECODE"):
+    if sys.flags.dont_write_bytecode:  # PYTHONDONTWRITEBYTECODE, or -B
         return "not written (PYTHONDONTWRITEBYTECODE: each process compiles every kb module it imports)"
     return "as Python keeps it (__pycache__)"
 
