@@ -9,6 +9,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from agent.markers import CITE, find_citation
+from agent.markers import ITEM as _ITEM
+from agent.markers import LOC as _LOC
+from agent.markers import marker_links as marker_links  # re-exported: the interfaces import it from here
 from kb.numbers import parse_numbers
 from kb.safety import looks_like_instruction
 from kb.timecode import TIME_PATTERN as _TIME
@@ -16,11 +20,7 @@ from kb.timecode import parse_timecode
 from kb.tokens import tokenize
 from kb.types import Passage, Sentence, handle, video_link
 
-_LOC = rf"(?:{_TIME}|¶\d+)"
-# The canonical markers the guard writes: [10:31], [talk 10:31, 44:00], [Some Notes ¶3].
-_LABEL = rf"(?:[^\[\]\n,;]+?\s+)?{_LOC}"
-CITE = re.compile(rf"\[\s*({_LABEL}(?:\s*[,;]\s*{_LABEL})*)\s*\]")
-_ITEM = re.compile(rf"^(?:(.+?)\s+)?({_LOC})$")
+# The canonical markers the guard writes ([10:31], [talk 10:31, 44:00], [Some Notes ¶3]): agent.markers.
 # What a model may write: brackets with one or more items (a source before the time, "source:",
 # a range "10:31–10:40"), or a bare time in parentheses "(10:31)".
 _GROUP = re.compile(rf"\[([^\[\]\n]{{1,200}})\]|\(({_TIME}(?:\s*[–—-]\s*{_TIME})?)\)")
@@ -153,28 +153,6 @@ def _resolve(item: str, claim: set[str], cands: list[Candidate]) -> tuple[Candid
         # cite the sentence itself, not one of its inner fragments, after a correction
         choice = next((c for c in cands if c.sentence is choice.sentence and c.seconds == choice.sentence.start_s), choice)
     return choice, "corrected"
-
-
-def find_citation(item: str, citations: Sequence[dict[str, Any]]) -> dict[str, Any] | None:
-    """The citation a marker item names: `10:31` or `talk 10:31` by time, `doc-id ¶3` by locator."""
-    m = _ITEM.match(item.strip())
-    if not m:
-        return None
-    source, label = m.groups()
-    for c in citations:
-        if c.get("at") == label and (source is None or c.get("source") == source):
-            return c
-    return None
-
-
-def marker_links(body: str, citations: Sequence[dict[str, Any]]) -> list[tuple[str, str | None]]:
-    """The items of a canonical marker's body (`10:31, 44:00`) with the URL each opens, if any;
-    what every interface needs to turn a marker into links."""
-    out = []
-    for item in re.split(r"\s*[,;]\s*", body.strip()):
-        c = find_citation(item, citations)
-        out.append((item.strip(), c.get("url") if c else None))
-    return out
 
 
 def sources_block(citations: Sequence[dict[str, Any]]) -> str:

@@ -294,6 +294,7 @@ class _Run:
         if stored_path != doc.path:  # moved or renamed folder: same content, new place
             with self.time("writing"):
                 self.store.mark_current(ids, doc.content_hash, doc.path, len(ids), _doc_meta(doc))
+            self.changed = True  # what `kb sources` lists changed (its path): a new fingerprint says so
         self.report.files_skipped += 1
         self._tell(doc.path, "unchanged")
         return None
@@ -421,11 +422,15 @@ class _Run:
     def finish(self) -> None:
         if self.changed:
             with self.time("writing"):
-                self.store.bump_fingerprint()
+                fingerprint = self.store.bump_fingerprint()
             # The index changed, and this is the one place that knows it: whatever must follow
             # the index is updated here.
             with self.time("saving the lexical index"):
                 self.store.refresh_lexical()  # save the BM25 index for the new fingerprint: searches load it
+            with self.time("saving the source list"):
+                from kb.catalogue import record
+
+                record(self.store, fingerprint)  # `kb sources` lists it without opening the index
         with self.time("reading the index"):
             self.report.chunks_total = self.store.count()
 

@@ -30,7 +30,7 @@ def time_link(item: dict[str, Any]) -> str:
 
 
 def _cited(text: str, citations: list[dict[str, Any]]) -> str:
-    from agent.citations import CITE, marker_links
+    from agent.markers import CITE, marker_links
 
     out, last = [], 0
     for m in CITE.finditer(text):

@@ -157,6 +157,7 @@ def cmd_sources(args: argparse.Namespace) -> int:
     import datetime as dt
     from dataclasses import asdict
 
+    from kb.catalogue import listed, load
     from kb.store import Store
 
     settings = _settings(args)
@@ -164,9 +165,10 @@ def cmd_sources(args: argparse.Namespace) -> int:
         return _print_feeds(settings, args.json)
     store = Store(settings)
     if args.count:
-        print(store.count() if store.exists() else 0)
+        known = load(settings, store.name)  # the catalogue, when current: no need to open the index
+        print(sum(i.chunks for i in known) if known is not None else store.count() if store.exists() else 0)
         return EXIT_OK
-    infos = store.sources() if store.exists() else []
+    infos = listed(store)  # from the catalogue when it is current, else from the store
     if args.json:
         _print_json([asdict(info) for info in infos])
         return EXIT_OK
@@ -369,12 +371,17 @@ def cmd_log(args: argparse.Namespace) -> int:
 
 
 def cmd_brief(args: argparse.Namespace) -> int:
-    from agent.brief.build import get_brief
+    from agent.brief import cache
     from kb.errors import UnknownSource
 
     settings = _settings(args)
+    # A cached brief of an unchanged file is served before the builder (and its imports) load.
+    brief = None if args.refresh else cache.fast_read(settings, args.source)
     try:
-        brief = get_brief(args.source, settings, refresh=args.refresh)
+        if brief is None:
+            from agent.brief.build import get_brief
+
+            brief = get_brief(args.source, settings, refresh=args.refresh)
     except UnknownSource as exc:
         print(f"kb: {exc}", file=sys.stderr)
         return EXIT_USAGE

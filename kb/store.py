@@ -170,6 +170,7 @@ class Store:
         metas = [{**chunk_metadata(c, doc_hash, path, kind, now, len(chunks)), **(doc_meta or {})} for c in chunks]
         import numpy as np
 
+        self._forget_listing()
         self._call(self.collection.upsert, ids=[c.id for c in chunks], documents=[c.text for c in chunks],
                    embeddings=np.asarray(embeddings, dtype=np.float32), metadatas=metas)
 
@@ -178,6 +179,8 @@ class Store:
         """Point kept chunks at the new document version (their text did not change)."""
         meta = {"doc_hash": doc_hash, "path": path, "doc_chunks": n_chunks, "ingested_at": time.time(), **(doc_meta or {})}
         ids = list(ids)
+        if ids:
+            self._forget_listing()
         for i in range(0, len(ids), WRITE_BATCH):
             part = ids[i : i + WRITE_BATCH]
             self._call(self.collection.update, ids=part, metadatas=[dict(meta) for _ in part])
@@ -185,6 +188,8 @@ class Store:
     def write(self, ids: Sequence[str], documents: Sequence[str], embeddings: Sequence[Sequence[float]],
               metadatas: Sequence[dict[str, Any]]) -> None:
         """Upsert prepared records (ids, texts, vectors, metadata), in requests Chroma accepts."""
+        if len(ids):
+            self._forget_listing()
         for i in range(0, len(ids), WRITE_BATCH):
             j = i + WRITE_BATCH
             self._call(self.collection.upsert, ids=list(ids[i:j]), documents=list(documents[i:j]),
@@ -207,9 +212,18 @@ class Store:
 
     def delete(self, ids: Iterable[str]) -> int:
         ids = list(ids)
+        if ids:
+            self._forget_listing()
         for i in range(0, len(ids), WRITE_BATCH):
             self._call(self.collection.delete, ids=ids[i : i + WRITE_BATCH])
         return len(ids)
+
+    def _forget_listing(self) -> None:
+        """Before a write: the source catalogue no longer describes the collection (kb/catalogue.py;
+        ingest writes a current one after it records the new fingerprint)."""
+        from kb.catalogue import forget
+
+        forget(self.settings, self.name)
 
     def bump_fingerprint(self) -> str:
         """Record that the collection changed (read by the BM25 index to stay in step)."""

@@ -192,6 +192,41 @@ def test_cli_json_md_html(meeting, capsys, tmp_path: Path, monkeypatch):
     assert "<script" not in page and "http" not in page.split("<body>")[0]  # nothing external in the head
 
 
+@pytest.mark.slow
+def test_cli_serves_a_cached_brief_before_the_builder_and_refresh_rebuilds(meeting, capsys, monkeypatch):
+    import subprocess
+    import sys
+
+    import agent.brief.build as build
+    from agent.brief.markdown import brief_markdown
+    from kb.settings import child_environment
+
+    _, settings = meeting
+    _cli_env(monkeypatch, settings)
+    assert main(["brief", "weekly-product-meeting", "--json"]) == 0
+    built = capsys.readouterr().out
+    with monkeypatch.context() as m:  # a cached brief of an unchanged file: the builder is not asked
+        m.setattr(build, "get_brief", lambda *a, **k: pytest.fail("the builder was asked"))
+        assert main(["brief", "weekly-product-meeting", "--json"]) == 0 and capsys.readouterr().out == built
+        assert main(["brief", "weekly-product-meeting"]) == 0
+        assert capsys.readouterr().out == brief_markdown(json.loads(built))
+        assert main(["brief", "product-meet", "--json"]) == 0 and capsys.readouterr().out == built  # a part of the id
+    calls: list[int] = []
+    real = build.build_brief
+    monkeypatch.setattr(build, "build_brief", lambda *a, **k: calls.append(1) or real(*a, **k))
+    assert main(["brief", "weekly-product-meeting", "--refresh", "--json"]) == 0 and calls == [1]
+    assert capsys.readouterr().out == built  # rebuilt: the same brief
+    # a new process serving it loads neither the builder, nor the citation guard, nor Chroma
+    root = Path(__file__).resolve().parent.parent
+    code = ("import sys; from interfaces.cli import main; code = main(['brief', 'weekly-product-meeting']); "
+            "print(sorted({'agent.brief.build', 'agent.citations', 'chromadb', 'numpy'} & set(sys.modules)), file=sys.stderr); "
+            "sys.exit(code)")
+    env = child_environment(root, inherit_kb=True)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=root, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.strip().splitlines()[-1] == "[]" and done.stdout == brief_markdown(json.loads(built))
+
+
 def test_episode_sentences_come_back_in_order(meeting):
     path, settings = meeting
     ep = load_episode(Store(settings), "weekly-product-meeting")

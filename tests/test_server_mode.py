@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import socket
 import subprocess
@@ -63,3 +64,29 @@ def test_ingest_and_search_through_a_chroma_server(chroma_server: str, tmp_path:
     assert hits[0].source == "talk" and hits[0].at == "00:09" and hits[0].link == "https://youtu.be/xyz?t=9"
     assert main(["--home", str(tmp_path / "h3"), "--embedding-model", "hashing", "--chroma-url", chroma_server, "sources"]) == 0
     assert "talk  1 chunks" in capsys.readouterr().out
+
+
+
+def test_sources_through_a_server_are_always_read_from_it(chroma_server: str, tmp_path: Path,
+                                                          capsys: pytest.CaptureFixture[str],
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """No source list is kept for a server: another client's ingest shows at once, and the list an
+    embedded store of the same collection keeps in the same KB_HOME is neither used nor touched."""
+    from kb import catalogue
+    from kb.store import Store
+
+    monkeypatch.setenv("KB_COLLECTION_PREFIX", "listing")  # a collection of this test's own on the server
+    one, two = tmp_path / "one.txt", tmp_path / "two.txt"
+    one.write_text("[00:03] Kilns dry oak slowly.\n")
+    two.write_text("[00:04] Ash dries faster than oak.\n")
+    home = tmp_path / "home"
+    local = Settings(home=home, embedding_model="hashing", collection_prefix="listing")
+    served = local.with_(chroma_url=chroma_server)
+    ingest([one], settings=local, progress=False)  # the embedded store, with its list
+    name = Store(local).name
+    ingest([two], settings=served, progress=False)
+    ingest([one], settings=served.with_(home=tmp_path / "other"), progress=False)  # another client
+    assert [s.source for s in catalogue.load(local, name) or []] == ["one"]
+    assert catalogue.load(served, name) is None
+    assert main(["--home", str(home), "--embedding-model", "hashing", "--chroma-url", chroma_server, "sources", "--json"]) == 0
+    assert sorted(s["source"] for s in json.loads(capsys.readouterr().out)) == ["one", "two"]

@@ -52,8 +52,13 @@ def write(settings: Settings, source: str, doc_hash: str, file_path: str | None,
 
 def fast_read(settings: Settings, source: str) -> dict[str, Any] | None:
     """A cached brief served without the index: only when the document's file still has the hash
-    the brief was built from (a changed, moved or missing file falls back to the index)."""
-    entry = _read_index(settings).get(source)
+    the brief was built from (a changed, moved or missing file falls back to the index). `source`
+    may be a unique part of the id where the source list beside the index is current."""
+    index = _read_index(settings)
+    entry = index.get(source)
+    if entry is None and index:
+        source = _listed_id(settings, source) or source
+        entry = index.get(source)
     if not entry or entry.get("variant") != variant(settings) or not entry.get("path"):
         return None
     try:
@@ -63,6 +68,23 @@ def fast_read(settings: Settings, source: str) -> dict[str, Any] | None:
     if digest != entry["doc_hash"]:
         return None
     return read(settings, source, digest)
+
+
+def _listed_id(settings: Settings, part: str) -> str | None:
+    """The document id `part` names, by the source list (kb/catalogue.py) when it is current; None
+    otherwise (the index resolves it, and says what is wrong)."""
+    from agent.brief.document import resolve_id
+    from kb.catalogue import load
+    from kb.errors import UnknownSource
+    from kb.store import collection_name
+
+    listed = load(settings, collection_name(settings))
+    if listed is None:
+        return None
+    try:
+        return resolve_id(part, sorted({s.source for s in listed}))
+    except UnknownSource:
+        return None
 
 
 def _read_index(settings: Settings) -> dict[str, Any]:

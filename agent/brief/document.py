@@ -67,7 +67,11 @@ def close_matches(source: str, known: list[str]) -> list[str]:
 
 def resolve_source(store: Store, source: str) -> str:
     """The document id `source` names: itself, or the one id that starts with / contains it."""
-    known = sorted({s.source for s in store.sources()})
+    return resolve_id(source, sorted({s.source for s in store.sources()}))
+
+
+def resolve_id(source: str, known: list[str]) -> str:
+    """`resolve_source` among the ids `known` (sorted); UnknownSource, listing close matches, if none."""
     if source in known:
         return source
     containing = [k for k in known if source.lower() in k.lower()]

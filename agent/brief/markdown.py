@@ -56,7 +56,7 @@ def _cell(text: str) -> str:
 
 def _linked(text: str, citations: Sequence[dict[str, Any]]) -> str:
     """Citation markers `[10:31]` in `text` as Markdown links to their second."""
-    from agent.citations import CITE, marker_links
+    from agent.markers import CITE, marker_links
 
     def link(m: Any) -> str:
         items = marker_links(m.group(1), citations)
