@@ -3,15 +3,20 @@
 It computes what the sentence-transformers pipeline Transformer -> mean Pooling -> Normalize does:
 texts are stripped, tokenized with the model's tokenizer.json (special tokens added, truncated to
 the model's max_seq_length), run through the exported transformer, mean-pooled over the
-attention mask and L2-normalised. The export itself is made once by kb/onnx_export.py.
+attention mask and L2-normalised. The export itself is made once by kb/onnx_export.py; the
+session runs the optimised copy beside it (made on first use) with graph optimisation off, or the
+export itself, optimised as it loads, where that copy cannot be made or read.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+_log = logging.getLogger(__name__)
 
 
 class OnnxEmbedder:
@@ -38,13 +43,27 @@ class OnnxEmbedder:
             tokenizer = Tokenizer.from_file(str(self.model_dir / "tokenizer.json"))
             tokenizer.no_padding()
             tokenizer.enable_truncation(max_length=self.max_tokens)
-            options = ort.SessionOptions()
-            options.log_severity_level = 3
-            # no busy-waiting between ops: on a shared or busy machine spinning threads only steal CPU
-            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-            session = ort.InferenceSession(str(self.onnx_path), options, providers=["CPUExecutionProvider"])
+            session = self._open_session(ort)
             self._inputs = {i.name for i in session.get_inputs()}
             self._tokenizer, self._session = tokenizer, session
+
+    def _open_session(self, ort: Any) -> Any:
+        """A session on the optimised copy of the export (made here the first time), else on the export."""
+        from kb.onnx_export import optimize, optimized_path
+
+        fast = optimized_path(self.onnx_path, ort.__version__)
+        try:
+            if not fast.is_file():
+                optimize(self.onnx_path, fast)
+        except Exception as exc:  # a read-only cache, a full disk: the export itself still runs
+            _log.debug("no optimised copy of %s: %s", self.onnx_path, exc)
+        else:
+            try:
+                return ort.InferenceSession(str(fast), _options(ort, optimised=True), providers=["CPUExecutionProvider"])
+            except Exception as exc:  # a damaged copy
+                _log.warning("kb: cannot load %s (%s); using the export itself (delete that folder to have it remade)",
+                             fast.parent, str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__)
+        return ort.InferenceSession(str(self.onnx_path), _options(ort, optimised=False), providers=["CPUExecutionProvider"])
 
     def _load_counter(self) -> Any:
         """The untruncated tokenizer count_tokens uses, loaded on first use (searching never counts)."""
@@ -98,3 +117,13 @@ class OnnxEmbedder:
         pooled = (hidden * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)
         norms = np.linalg.norm(pooled, axis=1, keepdims=True)
         return pooled / np.clip(norms, 1e-12, None)
+
+
+def _options(ort: Any, optimised: bool) -> Any:
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    # no busy-waiting between ops: on a shared or busy machine spinning threads only steal CPU
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    if optimised:  # the graph was optimised when the copy was saved: loading skips that work
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    return options

@@ -4,6 +4,13 @@ The export needs torch and transformers (installed with sentence-transformers); 
 exported model needs only onnxruntime and tokenizers (see kb/onnx_embedder.py). An export is
 keyed by a hash of the model folder's files, so a changed model gets a new export, and it is
 written to a temporary file and renamed into place, so a process never sees half of one.
+
+Beside the export, `optimize` keeps the graph onnxruntime itself optimises (its extended level:
+the same fused operators, the same arithmetic) for the installed onnxruntime version, with the
+weights in a separate file: a session then loads that copy with graph optimisation off and
+memory-maps the weights instead of parsing and copying them (session creation ≈ 0.05 instead of
+≈ 0.17 CPU-s). It is made with onnxruntime alone, on first use, so an export made before it
+existed gets its copy without torch.
 """
 
 from __future__ import annotations
@@ -11,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -109,6 +117,42 @@ def export(model_dir: Path, dest: Path) -> Path:
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+    return dest
+
+
+def optimized_path(onnx_path: Path, runtime_version: str) -> Path:
+    """Where the optimised copy of an export lives for one onnxruntime version:
+    <export folder>/ort-<version>/model.onnx, its weights beside it in model.onnx.data."""
+    version = "".join(c if c.isalnum() or c in ".-" else "-" for c in runtime_version)
+    return onnx_path.parent / f"ort-{version}" / onnx_path.name
+
+
+def optimize(onnx_path: Path, dest: Path) -> Path:
+    """Save onnxruntime's extended-level optimisation of `onnx_path` at `dest` (weights in
+    `dest`.data). Both files are written into a temporary folder renamed into place, so a process
+    sees the pair or nothing; when another process got there first, its copy is kept."""
+    import onnxruntime as ort
+
+    dest.parent.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=".optimize-", dir=dest.parent.parent))
+    try:
+        options = ort.SessionOptions()
+        options.log_severity_level = 3
+        # extended, not all: the saved graph holds no layout choices specific to this CPU
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED
+        options.optimized_model_filepath = str(work / dest.name)
+        options.add_session_config_entry("session.optimized_model_external_initializers_file_name", dest.name + ".data")
+        options.add_session_config_entry("session.optimized_model_external_initializers_min_size_in_bytes", "1024")
+        ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
+        if not (work / dest.name).is_file():
+            raise OSError(f"{onnx_path}: onnxruntime saved no optimised graph")
+        try:
+            os.replace(work, dest.parent)
+        except OSError:
+            if not dest.is_file():  # not a copy another process made first: a real failure
+                raise
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
     return dest
 
 

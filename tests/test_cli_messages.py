@@ -107,3 +107,17 @@ def test_slack_sign_in_failure_is_one_message_without_sdk_retry_noise(tmp_path: 
     assert slack_main(Settings(home=tmp_path / "h")) == 3
     assert "could not sign in to Slack" in capsys.readouterr().err
     assert not [r for r in caplog.records if r.name.startswith("slack_sdk")], [r.getMessage() for r in caplog.records]
+
+
+def test_only_the_programs_own_command_line_leaves_its_objects_to_the_os(
+        home: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    import gc
+
+    gc.unfreeze()
+    assert kb(home, "sources") == 0 and gc.get_freeze_count() == 0  # called in-process: nothing frozen
+    monkeypatch.setattr(sys, "argv", ["kb", "--home", str(home), "--embedding-model", "hashing", "sources"])
+    try:
+        assert main() == 0 and gc.get_freeze_count() > 0  # the `kb` script: the process ends next
+    finally:
+        gc.unfreeze()
+    assert "pumps" in capsys.readouterr().out

@@ -98,3 +98,61 @@ def test_backend_setting_chooses_and_explains(tmp_path: Path) -> None:
     with pytest.raises(EmbeddingUnavailable, match="local model folder"):
         onnx_embedder("some-org/some-hub-model", tmp_path / "cache")
     assert not (tmp_path / "cache").exists() or not list((tmp_path / "cache").glob("*/model.onnx"))
+
+
+def _tiny_model(path: Path) -> Path:
+    """A one-MatMul graph with a weight big enough to go to the external-data file."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    weight = numpy_helper.from_array(np.arange(32 * 16, dtype=np.float32).reshape(32, 16) / 100, "w")
+    graph = helper.make_graph([helper.make_node("MatMul", ["x", "w"], ["y"])], "tiny",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n", 32])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["n", 16])], [weight])
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
+    return path
+
+
+def test_optimised_copy_is_made_once_beside_the_export(tmp_path: Path) -> None:
+    import onnxruntime as ort
+
+    from kb.onnx_export import optimize, optimized_path
+
+    (tmp_path / "tiny-abc").mkdir()
+    src = _tiny_model(tmp_path / "tiny-abc" / "model.onnx")
+    dest = optimized_path(src, "1.2.3+cpu")
+    assert dest == tmp_path / "tiny-abc" / "ort-1.2.3-cpu" / "model.onnx"
+    assert optimize(src, dest) == dest and (dest.parent / "model.onnx.data").stat().st_size >= 32 * 16 * 4
+    stamp = dest.stat().st_mtime_ns
+    optimize(src, dest)  # another process's copy already there: kept, no temporary folder left behind
+    assert dest.stat().st_mtime_ns == stamp
+    assert sorted(p.name for p in (tmp_path / "tiny-abc").iterdir()) == ["model.onnx", "ort-1.2.3-cpu"]
+    x = np.ones((3, 32), dtype=np.float32)
+    a = ort.InferenceSession(str(src), providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
+    b = ort.InferenceSession(str(dest), providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
+    assert np.array_equal(a, b)
+
+
+@pytest.mark.slow
+def test_an_older_export_gets_its_optimised_copy_and_a_damaged_copy_falls_back(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    import onnxruntime as ort
+
+    from kb import onnx_export
+
+    made = get_embedder(Settings())
+    assert isinstance(made, OnnxEmbedder)
+    old = tmp_path / made.onnx_path.parent.name / "model.onnx"  # an export as the code before the copy left it
+    old.parent.mkdir()
+    old.symlink_to(made.onnx_path)
+    texts = ["an export made before optimised copies existed", "x " * 300, ""]
+    first = OnnxEmbedder(made.name, made.model_dir, old, made.max_tokens)
+    vectors = np.asarray(first.embed(texts))
+    copy = onnx_export.optimized_path(old, ort.__version__)
+    assert copy.is_file() and (copy.parent / "model.onnx.data").is_file()
+    assert np.array_equal(vectors, np.asarray(made.embed(texts)))
+    copy.write_bytes(b"not a graph")
+    with caplog.at_level("WARNING", logger="kb.onnx_embedder"):
+        damaged = np.asarray(OnnxEmbedder(made.name, made.model_dir, old, made.max_tokens).embed(texts))
+    assert "cannot load" in caplog.text and str(copy.parent) in caplog.text
+    assert np.abs(damaged - vectors).max() < 1e-6
