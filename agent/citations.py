@@ -46,12 +46,13 @@ class GuardResult:
 
 def candidates(passages: Sequence[Passage]) -> list[Candidate]:
     """Every citable (passage, sentence, time) of the retrieved passages. A sentence addressed to an
-    assistant ("ignore your instructions…") is data, never support: it cannot be cited."""
+    assistant ("ignore your instructions…") is data, never support, and a question ("so is it
+    cheaper?") asserts nothing: neither can be cited."""
     out = []
     seen = set()
     for p in passages:
         for s in p.sentences:
-            if looks_like_instruction(s.text):
+            if looks_like_instruction(s.text) or asks(s.text):
                 continue
             times = [s.start_s] + [t for _, t in s.marks] if s.start_s is not None else [None]
             for t in times:
@@ -213,6 +214,11 @@ def _claim_text(sentence: str) -> str:
     return re.sub(r"^\s*(?:[-*+•]|\d+[.)])\s+", "", CITE.sub(" ", sentence)).strip()
 
 
+def asks(text: str) -> bool:
+    """The sentence is a question (it ends with a question mark, quotes and brackets aside)."""
+    return bool(re.search(r"\?[\s\"'”’)*_.]*$", text.strip()))  # "…inference? [06:17]." too
+
+
 def _is_claim(text: str) -> bool:
     """A sentence that asserts something: a figure with a word to say of what, or at least three
     content words ("4." alone is a list number, not a claim)."""
@@ -294,6 +300,8 @@ def _judge(sentence: str, cands: Sequence[Candidate], line_quotes: list[str], su
            timed_sources: set[str], given: set[str], computed: Any, out: Attribution) -> str:
     """The sentence as it stays in the answer: unchanged, with a citation added, or "" (dropped)."""
     claim = _claim_text(sentence)
+    if asks(claim):
+        return re.sub(r"\?[\s.]*$", "?", CITE.sub("", sentence).strip())  # a question asserts nothing: nothing to cite
     if not _is_claim(claim):
         return sentence
     if computed is not None and computed(sentence):

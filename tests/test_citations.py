@@ -122,3 +122,18 @@ def test_two_sentences_at_one_second_both_count_as_cited() -> None:
     text = "- Right. [14:26] And a GPU is what a kilowatt to 2 kilowatt now. [14:26]"
     r = _attribute(text)
     assert r.text == guard(text, [TALK]).text and r.unsupported == 0 and r.attributed == 0
+
+
+INTERVIEW = passage("interview",
+                    Sentence("So is the new ferry cheaper than the bridge toll?", start_s=120.0),
+                    Sentence("The ferry ticket costs four euros, half the bridge toll.", start_s=126.0))
+
+
+def test_a_question_is_never_support_and_never_a_cited_claim() -> None:
+    from agent.citations import asks
+
+    assert asks("Is it cheaper?") and asks("Is it cheaper? .") and not asks("It is cheaper.")
+    cited_question = _attribute("So is the new ferry cheaper than the bridge toll? [02:00]", [INTERVIEW])
+    assert cited_question.citations == [] and "[" not in cited_question.text  # asks, asserts nothing
+    claim = _attribute("The ferry ticket costs four euros [02:00].", [INTERVIEW])  # cites the host's question
+    assert [c["at"] for c in claim.citations] == ["02:06"]  # moved to the sentence that states it
