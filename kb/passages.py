@@ -15,10 +15,11 @@ and 0.939 -> 1.000; 3 chunks per passage found no more than 2 and cost more sent
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from typing import Any
 
 from kb.store import passage_from
-from kb.types import Passage, Sentence
+from kb.types import Passage
 
 MERGE_MAX = 2  # chunks in one passage (a window is ~200 tokens)
 
@@ -62,28 +63,21 @@ def _neighbour_group(groups: list[list[Hit]], meta: dict[str, Any]) -> list[Hit]
 
 
 def merged_passage(group: list[Hit], score: float) -> Passage:
-    """One passage from touching chunks: their sentences in document order, each once."""
-    best = passage_from(group[0][0], group[0][1], group[0][2], score)
+    """One passage from touching chunks: their sentences in document order, each once; the best
+    chunk (the group's first) gives its id and score."""
+    best = passage_from(*group[0], score)
     if len(group) == 1:
         return best
-    parts = sorted((passage_from(cid, text, meta, score) for cid, text, meta in group),
-                   key=lambda p: int(next(m for c, _, m in group if c == p.chunk_id).get("ordinal", 0)))
-    sentences: list[Sentence] = []
-    seen: set[tuple[str, float | None, str | None]] = set()
-    for part in parts:
-        for s in part.sentences:
-            key = (s.text, s.start_s, s.locator)
-            if key not in seen:
-                seen.add(key)
-                sentences.append(s)
+    parts = [best if cid == best.chunk_id else passage_from(cid, text, meta, score)
+             for cid, text, meta in sorted(group, key=lambda hit: int(hit[2].get("ordinal", 0)))]
+    sentences = tuple(dict.fromkeys(s for part in parts for s in part.sentences))  # the overlap once
     starts = [p.start_s for p in parts if p.start_s is not None]
     ends = [p.end_s for p in parts if p.end_s is not None]
-    best.sentences = tuple(sentences)
-    best.text = " ".join(s.text for s in sentences) if sentences else " ".join(p.text for p in parts)
-    best.start_s = min(starts) if starts else None
-    best.end_s = max(ends) if ends else None
     locators = [p.locator for p in parts if p.locator]
+    locator = best.locator
     if locators:
         first, last = locators[0].split("–")[0], locators[-1].split("–")[-1]
-        best.locator = first if first == last else f"{first}–{last}"
-    return best
+        locator = first if first == last else f"{first}–{last}"
+    return replace(best, sentences=sentences, locator=locator,
+                   text=" ".join(s.text for s in sentences) if sentences else " ".join(p.text for p in parts),
+                   start_s=min(starts) if starts else None, end_s=max(ends) if ends else None)
