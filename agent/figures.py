@@ -1,7 +1,7 @@
 """The deterministic "figures" planner of the offline backend: question -> one calculate() expression.
 
 No language model is involved. `plan(question, passages)` reads quantities with units out of
-the question and the retrieved passages ("$9 million per megawatt", "a quarter million GPUs",
+the question and the retrieved passages ("$700 per tonne", "a quarter million servers",
 "400k tokens", "a fifth"), works out which unit the question asks for ("how many terawatts"
 -> GW, "what does one GPU cost" -> USD/GPU, "in percent" -> %), and then combines at most a
 few facts by dimensional analysis into ONE expression for `agent.calculator.calculate`.
@@ -10,9 +10,9 @@ How facts are read:
 - a quantity is a number (digits, `400k`, `half a million`, `a billion`, `seven`) followed by
   a unit word (`GW`, `terawatts`, misheard spellings from the lexicon, `ms`, `GPUs`,
   `people`, `%`), or `$` before a number;
-- a rate is `X per Y` / `X/Y` / `X a Y`, `a Y is|costs ... X` ("a megawatt is two
-  thousand GPUs" -> GPU/MW) or `a <quantity> <count noun>` ("a 2 kW GPU" -> kW/GPU);
-- a range ("a kilowatt to 2 kilowatt") counts as its low end; a false start corrected in
+- a rate is `X per Y` / `X/Y` / `X a Y`, `a Y is|costs ... X` ("a rack is forty
+  servers" -> server/rack) or `a <quantity> <count noun>` ("a 2 kW GPU" -> kW/GPU);
+- a range ("a litre to 2 litres") counts as its low end; a false start corrected in
   speech ("two million T three million GPUs") yields only the corrected value;
 - fractions ("a fifth"), percentages and multipliers ("10x") are plain numbers, used only by
   the fraction, part-of-a-whole and growth patterns.
@@ -104,7 +104,7 @@ _QTY = re.compile(
     rf"|\b(?P<word>{_WORDNUM})\b"
     rf"|\b(?P<art>(?i:an?|each|every))\b)"
     rf"(?:\s+(?P<scale>{_SCALE})\b)?"
-    rf"(?:(?:\s+[A-Z]+\d+[A-Za-z0-9-]*)?\s*(?P<unit>{_UNIT}))?"  # "2.5 million H800 hours"
+    rf"(?:(?:\s+[A-Z]+\d+[A-Za-z0-9-]*)?\s*(?P<unit>{_UNIT}))?"  # "1.2 million A40 hours"
 )
 _PER = re.compile(
     rf"\s*(?:/\s*|(?i:per|for\s+(?:an?|each|every|one)|an?|each|every)\s+)(?:(?P<num>{_NUM})\s*)?"
@@ -268,7 +268,7 @@ def _per_rates(text: str, qs: list[_Raw], used: set[int]) -> list[_Raw]:
 
 
 def _copula_rates(text: str, qs: list[_Raw], used: set[int]) -> list[_Raw]:
-    """Rates stated as an equation ("a megawatt is 2,000 GPUs"): an article quantity, a
+    """Rates stated as an equation ("a rack is 40 servers"): an article quantity, a
     copula, and the next quantity in the same clause; marks both in `used`."""
     rates: list[_Raw] = []
     for i, y in enumerate(qs):

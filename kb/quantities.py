@@ -10,7 +10,7 @@ adds units by editing it or by passing more files (`extra_units=`), never by cha
   not 16 metres; "a million G" is a false start, not gauss);
 - `scale_suffixes`: letters that multiply a number written right before them ("400k", "16M");
 - `aliases`: more misheard unit words, on top of the domain lexicon's (kb/data/lexicon.json).
-Model-like names between a number and its unit ("2.5 million H800 hours") are kept as the
+Model-like names between a number and its unit ("1.2 million A40 hours") are kept as the
 quantity's `qualifier` instead of being read as unit exponents.
 """
 
@@ -45,7 +45,7 @@ class Quantity:
     text: the words as written (`text[span[0]:span[1]]` of the input).
     kind: what it measures, e.g. "currency", "power", "count", "time", "dimensionless".
     unit_name: quantulum3's name ("terawatt", "dollar per hour").
-    qualifier: a name written between the number and the unit ("H800" in "2.5 million H800 hours").
+    qualifier: a name written between the number and the unit ("H800" in "1.2 million A40 hours").
     """
 
     value: float

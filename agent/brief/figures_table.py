@@ -1,10 +1,10 @@
 """The figures table: every quantity the episode states, with what it measures, what it is about,
 its second and its sentence; figures of the same kind are listed together.
 
-Quantities come from `kb.quantities.extract_quantities`. "A megawatt costs $9 million" states a rate:
-a quantity of one ("a terawatt", "per GPU") is the denominator of the others in its sentence, so
-the figure measures "currency per megawatt". Figures group by that measure (all per-megawatt costs
-together, all GPU-hour counts together), groups in the order they first appear.
+Quantities come from `kb.quantities.extract_quantities`. "A tonne costs $700" states a rate: a
+quantity of one ("a litre", "per server") is the denominator of the others in its sentence, so the
+figure measures "currency per tonne". Figures group by that measure (all per-tonne prices
+together, all server-hour counts together), groups in the order they first appear.
 """
 
 from __future__ import annotations
