@@ -45,7 +45,7 @@ class Quantity:
     text: the words as written (`text[span[0]:span[1]]` of the input).
     kind: what it measures, e.g. "currency", "power", "count", "time", "dimensionless".
     unit_name: quantulum3's name ("terawatt", "dollar per hour").
-    qualifier: a name written between the number and the unit ("H800" in "1.2 million A40 hours").
+    qualifier: a name written between the number and the unit ("A40" in "1.2 million A40 hours").
     """
 
     value: float
