@@ -6,8 +6,8 @@ Two scores that mean the same thing on every corpus, and one check:
 - `coverage`: the largest share of the question's content words found in one sentence and its
   neighbours;
 - names: a name the question asks about (a capitalised word, a model name such as H100) that no
-  retrieved sentence mentions, even spelled a little differently, means the passages are about
-  something else.
+  retrieved sentence mentions, even spelled a little differently or abbreviated ("MSFT"), means
+  the passages are about something else.
 The thresholds were calibrated on the dev questions (`evals/gold/dev.jsonl`, `evals/gold/kb.jsonl`)
 and are settings (`KB_ABSTAIN_SIMILARITY`, `KB_MIN_COVERAGE`). The offline model, the graph's final
 check and the OpenAI path all call `assess`.
@@ -89,8 +89,17 @@ def names(question: str) -> list[str]:
     return [w for w in out if len(w) > 1]
 
 
-def _mentioned(name: str, words: set[str], text: str) -> bool:
+def _abbreviates(short: str, name: str) -> bool:
+    """"MSFT" for Microsoft, "NVDA" for Nvidia: a capitalised abbreviation (3-5 letters) that starts
+    the name and whose letters all come in the name's order."""
+    rest = iter(name[1:])
+    return 3 <= len(short) <= 5 and len(name) > len(short) and short[0] == name[0] and all(c in rest for c in short[1:])
+
+
+def _mentioned(name: str, words: set[str], text: str, capitals: set[str] = frozenset()) -> bool:
     low = name.lower()
+    if any(_abbreviates(c.lower(), low) for c in capitals):
+        return True
     if re.search(rf"(?<![a-z0-9]){re.escape(low)}(?![a-z0-9])", text) or set(tokenize(name)) <= words:
         return True
     # a name spelled a little differently ("Open AI" / "OpenAI", "Kubernetes" / "Kubernetis")
@@ -102,9 +111,10 @@ def _mentioned(name: str, words: set[str], text: str) -> bool:
 
 def missing_names(question: str, texts: Sequence[str]) -> list[str]:
     """Names of the question that no retrieved sentence mentions."""
+    capitals = set(re.findall(r"\b[A-Z]{3,5}\b", " ".join(texts)))
     text = " ".join(texts).lower()
     words = set(re.findall(r"[a-z0-9]+", text)) | set(tokenize(text))
-    return [n for n in names(question) if not _mentioned(n, words, text)]
+    return [n for n in names(question) if not _mentioned(n, words, text, capitals)]
 
 
 def coverage(terms: set[str], windows: Sequence[str]) -> float:

@@ -64,7 +64,8 @@ class Agent:
         # one encoder (and its cache of sentence embeddings) for the offline model and the guard's
         # attribution; term weights from the index where the retriever has them (not the naive peer)
         encoder = SentenceEncoder(self.retriever.embedder)
-        self.chat = chat or make_chat_model(self.settings, idf=getattr(self.retriever, "idf", None), encoder=encoder)
+        self.chat = chat or make_chat_model(self.settings, idf=getattr(self.retriever, "idf", None), encoder=encoder,
+                                           titles=lambda: self.toolbox.titles())
         counter = None
         if self.backend == "openai":
             from agent.budget import get_counter

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from agent.evidence import is_question
 from agent.markers import CITE, find_citation
 from agent.markers import ITEM as _ITEM
 from agent.markers import LOC as _LOC
@@ -215,8 +216,8 @@ def _claim_text(sentence: str) -> str:
 
 
 def asks(text: str) -> bool:
-    """The sentence is a question (it ends with a question mark, quotes and brackets aside)."""
-    return bool(re.search(r"\?[\s\"'”’)*_.]*$", text.strip()))  # "…inference? [06:17]." too
+    """The sentence is a question ("…inference? [06:17]." too; agent.evidence.is_question)."""
+    return is_question(CITE.sub(" ", text))
 
 
 def _is_claim(text: str) -> bool:

@@ -25,11 +25,11 @@ How a plan is chosen, first match wins:
 3. shares and ratios named in words: "A as a percentage of B", "what percentage of B would A
    make up", "how many times larger is A than B" -> each side is a number of the question or
    the passage figure whose context best matches the phrase;
-4. "the guest's inference share applied to 30 GW" -> the matching passage percentage × 30 GW;
+4. "the author's expected export share applied to 12 MW" -> the matching passage percentage × 12 MW;
 5. otherwise a search over products/quotients of up to three facts, no two of one kind, whose
    dimensions equal the target's; a percentage the question applies ("minus 10%") multiplies
    the result. Preferred: every number of the question used, then the rates the question
-   names ("at the guest's GPUs per terawatt"), rates over bare passage figures, fewer passage
+   names ("at the speaker's servers per rack"), rates over bare passage figures, fewer passage
    facts, fewer facts, fewer divisions, passage facts whose context shares rare words with
    the question, earlier passages. A passage figure quoted as it stands is a lookup, not a plan.
 
@@ -481,7 +481,7 @@ def _target(question: str, cands: list[_Cand]) -> str | None:
     for pattern in _PER_UNIT_COST:
         m = re.search(pattern, question)
         if m and re.search(r"\b(?i:at|using|with|based\s+on|from|given)\b[^,?;]*$", question[:m.start()]):
-            continue  # "..., at the guest's cost per terawatt": a rate to use, not the one asked for
+            continue  # "..., at the speaker's cost per rack": a rate to use, not the one asked for
         if m:
             per = _lex(m.group("u")) if m.group("u") else None
             if per is None:
@@ -509,8 +509,8 @@ def _target(question: str, cands: list[_Cand]) -> str | None:
 
 
 def _named_rates(question: str, cands: list[_Cand]) -> list[str]:
-    """Rates the question names without a number: "at the guest's GPUs per terawatt", "how many GPUs
-    is a terawatt" -> ["GPU/GW"]; a plan that uses them is preferred."""
+    """Rates the question names without a number: "at the speaker's servers per rack", "how many servers
+    is a rack" -> ["server/rack"]; a plan that uses them is preferred."""
     stated = [c for c in cands if c.kind in ("quantity", "rate") and not c.article]
     out = []
     for m in _NAMED_RATE.finditer(question):

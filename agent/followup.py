@@ -28,10 +28,11 @@ def is_followup(question: str) -> bool:
             or (len(content) <= 3 and bool(_PRONOUN.search(question))) or len(content) <= 1)
 
 
-def standalone_query(question: str, history: Sequence[str]) -> str:
+def standalone_query(question: str, history: Sequence[str], lean: bool = False) -> str:
     """The search query for `question` given the thread's earlier user questions (oldest first):
-    the question itself, or for a follow-up the question with the previous turn's topic added."""
-    if not history or not is_followup(question):
+    the question itself, or for a follow-up the question with the previous turn's topic added.
+    `lean`: add the topic whatever the question looks like (a later part of one question)."""
+    if not history or not (lean or is_followup(question)):
         return question
     previous = history[-1]
     if len(history) > 1 and is_followup(previous):

@@ -32,8 +32,8 @@ from typing import TYPE_CHECKING, Annotated, Any, TypedDict
 from agent.abstention import assess
 from agent.citations import attribute, guard, numbers
 from agent.evidence import SentenceEncoder
-from agent.followup import standalone_query
 from agent.models import ChatModel, Evidence, ModelReply, ToolResult
+from agent.parts import question_asks
 from agent.prompts import FINAL_ROUND_PROMPT, NOT_IN_KB, SYSTEM_PROMPT
 from agent.render import tool_content
 from agent.tools import CALCULATE, MAX_K, SEARCH, TOOL_SCHEMAS, Toolbox, looks_like_instruction
@@ -85,15 +85,12 @@ def evidence_items(passages: list[Passage]) -> list[dict[str, Any]]:
     return [{"text": s.text, "passage": i, "pos": j} for i, p in enumerate(passages) for j, s in enumerate(p.sentences)]
 
 
-def _searched_query(state: AgentState) -> str | None:
-    """A follow-up's standalone form (a search query that extends the question with its topic), if any."""
-    question = state.get("question", "").strip()
-    for r in state.get("tool_calls", []):
-        if r.get("name") == SEARCH and isinstance(r.get("arguments"), dict):
-            query = str(r["arguments"].get("query") or "")
-            if question and query.startswith(question) and query != question:
-                return query
-    return None
+def _searched_queries(state: AgentState) -> list[str | None]:
+    """What the turn first searched for: the standalone form of each ask of the question
+    (agent.parts: a follow-up with its topic, each part, each document named); [None] when none."""
+    queries = [str(r["arguments"].get("query") or "") for r in state.get("tool_calls", [])
+               if r.get("retrieve_first") and r.get("name") == SEARCH and isinstance(r.get("arguments"), dict)]
+    return [q for q in queries if q] or [None]
 
 
 def _normal(text: str) -> str:
@@ -149,17 +146,26 @@ class Nodes:
         return msgs
 
     def retrieve(self, state: AgentState, config: RunnableConfig) -> dict[str, Any]:
-        """Search with the question (standalone) before the first model call, as if the model had."""
+        """Search with the question (standalone) before the first model call, as if the model had;
+        a question that asks two things, or of two documents it names, gets a search for each
+        (agent.parts)."""
         earlier = [m["content"] for m in state.get("history", []) if m.get("role") == "user"]
-        args = {"query": standalone_query(state["question"], earlier), "k": min(self.deps.top_k, MAX_K)}
-        raw = json.dumps(args, ensure_ascii=False)
-        _emit(config, "retrieve", {"name": SEARCH, "arguments": raw})
-        result = self.deps.toolbox.run(SEARCH, raw, scope=_run(config).get("source"))
-        call_id = f"call_retrieve_{zlib.crc32(raw.encode()):08x}"
-        call = {"id": call_id, "type": "function", "function": {"name": SEARCH, "arguments": raw}}
-        messages = [{"role": "assistant", "content": None, "tool_calls": [call]}, _tool_message(call_id, result)]
-        return {"messages": messages, "evidence": [result.to_state()],
-                "tool_calls": [{**result.record(), "retrieve_first": True}]}
+        scope = _run(config).get("source")
+        calls, messages, evidence, records = [], [], [], []
+        for ask in question_asks(state["question"], earlier, [] if scope else self.deps.toolbox.titles()):
+            args = {"query": ask.query, "k": min(self.deps.top_k, MAX_K)}
+            if ask.source:
+                args["source"] = ask.source
+            raw = json.dumps(args, ensure_ascii=False)
+            _emit(config, "retrieve", {"name": SEARCH, "arguments": raw})
+            result = self.deps.toolbox.run(SEARCH, raw, scope=scope)
+            call_id = f"call_retrieve_{zlib.crc32(raw.encode()):08x}"
+            calls.append({"id": call_id, "type": "function", "function": {"name": SEARCH, "arguments": raw}})
+            messages.append(_tool_message(call_id, result))
+            evidence.append(result.to_state())
+            records.append({**result.record(), "retrieve_first": True})
+        return {"messages": [{"role": "assistant", "content": None, "tool_calls": calls}, *messages],
+                "evidence": evidence, "tool_calls": records}
 
     def call_model(self, state: AgentState, config: RunnableConfig) -> dict[str, Any]:
         rounds = state.get("rounds", 0)
@@ -198,8 +204,10 @@ class Nodes:
         claims = attribute(checked, passages, deps.encoder.similarities, deps.attribution_threshold,
                            given=numbers(state["question"]), computed=lambda sentence: states_a_figure(sentence, calcs))
         computed = claims.computed
-        verdict = assess(state["question"], evidence_items(passages), deps.encoder, deps.abstain_threshold,
-                         deps.min_coverage, looks_like_instruction, _searched_query(state))
+        items = evidence_items(passages)
+        verdicts = [assess(state["question"], items, deps.encoder, deps.abstain_threshold, deps.min_coverage,
+                           looks_like_instruction, query) for query in _searched_queries(state)]
+        verdict = next((v for v in verdicts if v.answerable), verdicts[0])
         abstained = (
             not claims.text
             or (not verdict.answerable and not computed)

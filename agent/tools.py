@@ -82,6 +82,20 @@ class Toolbox:
         self.settings = settings
         self.counter = counter
         self.mode = mode
+        self._titles: tuple[str, list[tuple[str, str]]] | None = None
+
+    def titles(self) -> list[tuple[str, str]]:
+        """(id, title) of each document of the knowledge base, read again only when the collection
+        has changed; empty where the retriever has no store (a peer of the evals)."""
+        store = getattr(self.retriever, "store", None)
+        if store is None or not store.exists():
+            return []
+        fp = store.fingerprint()
+        if self._titles is None or self._titles[0] != fp:
+            from kb.catalogue import listed
+
+            self._titles = (fp, [(info.source, info.title) for info in listed(store)])
+        return self._titles[1]
 
     def run(self, name: str, raw_arguments: str, scope: str | None = None) -> ToolResult:
         """Run one tool call as a model sent it; `scope` (a source id) confines every search to that

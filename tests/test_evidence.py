@@ -60,6 +60,12 @@ def test_names_the_passages_never_mention_are_missing() -> None:
     assert missing_names("How many Kubernetes clusters did Acme rebuild?", texts) == ["Acme"]
 
 
+def test_a_name_written_as_its_ticker_or_abbreviation_is_mentioned() -> None:
+    texts = ["Analysts expect GLBX to sell part of its holding.", "The IT team moved to Postgres."]
+    assert missing_names("What will Globex do with its holding?", texts) == []
+    assert missing_names("What will Initech do with its holding?", texts) == ["Initech"]  # "IT" is too short
+
+
 def test_assess_abstains_on_an_absent_topic_and_answers_a_covered_one() -> None:
     enc = SentenceEncoder(WordVectors())
     s = items("The warehouse ships forty thousand parcels every night.", "Most parcels go to the coast by truck.")

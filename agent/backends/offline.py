@@ -35,24 +35,28 @@ from agent.evidence import (
 )
 from agent.followup import is_followup, standalone_query
 from agent.models import Evidence, ModelReply, TokenCallback, ToolCall
+from agent.parts import question_asks
 from agent.prompts import FINAL_ROUND_PROMPT, NOT_COMPUTED, NOT_IN_KB
 from agent.tools import CALCULATE, MAX_K, SEARCH, looks_like_instruction
 from kb.settings import Settings
 from kb.types import Passage, handle
 
 MAX_SENTENCES = 3
+PART_SENTENCES = 2  # for each part of a question that asks two or three things (agent.parts)
 
 
 class OfflineModel:
-    """The model-free backend. `idf` (the index's term weights) and `encoder` (sentence meaning with
-    the index's embedding model) are given by whoever builds it; without them it falls back to
-    uniform weights and term overlap."""
+    """The model-free backend. `idf` (the index's term weights), `encoder` (sentence meaning with
+    the index's embedding model) and `titles` (the documents' ids and titles, for questions that name
+    one) are given by whoever builds it; without them it falls back to uniform weights and term
+    overlap, and reads no document names."""
 
     backend = "offline"
 
     def __init__(self, settings: Settings | None = None, idf: Callable[[str], float] | None = None,
-                 encoder: SentenceEncoder | None = None) -> None:
+                 encoder: SentenceEncoder | None = None, titles: Callable[[], list[tuple[str, str]]] | None = None) -> None:
         self.settings = settings or Settings()
+        self.titles = titles
         self.name = "offline"
         self.idf = idf
         self.encoder = encoder or SentenceEncoder(None)
@@ -95,14 +99,15 @@ class OfflineModel:
         return [sentences[i] for i in order]
 
     def pick(self, question: str, history: Sequence[str], sentences: Sequence[dict[str, Any]],
-             n: int = MAX_SENTENCES) -> list[dict[str, Any]]:
+             n: int = MAX_SENTENCES, lean: bool = False) -> list[dict[str, Any]]:
         """The sentences that answer: the best claim by meaning and term weight, then others close to
         it that add something (a near-duplicate adds nothing). A follow-up's own words weigh more
-        than the topic carried over from the previous turn."""
-        query = standalone_query(question, history)
-        own = question_terms(question) if history and is_followup(question) else set()
+        than the topic carried over from the previous turn (`lean`: a later part of one question,
+        which leans on the first part as a follow-up does)."""
+        query = standalone_query(question, history, lean)
+        own = question_terms(question) if history and (lean or is_followup(question)) else set()
         attach_speakers(sentences)
-        claims = [s for s in sentences if is_claim(s["text"], looks_like_instruction)]
+        claims = [s for s in sentences if is_claim(s["text"], looks_like_instruction) and not s.get("heading")]
         if not claims:
             return []
         ranked = []
@@ -138,11 +143,19 @@ class OfflineModel:
         calc = next((c for c in calcs if "error" not in c), None)
         if calc is not None:
             return self._compose_figure(question, history, sentences, calc)
-        chosen = self.pick(question, history, sentences)
-        shown = [x["text"] for s in chosen for x in with_context(s, sentences, looks_like_instruction)]
-        verdict = assess(question, sentences, self.encoder, self.settings.agent.abstain_threshold, self.settings.agent.min_coverage,
-                         looks_like_instruction, standalone_query(question, history), shown)
-        if not chosen or not verdict.answerable:
+        asks = question_asks(question, history, self.titles() if self.titles else [])
+        per_ask = MAX_SENTENCES if len(asks) == 1 else PART_SENTENCES
+        chosen: list[dict[str, Any]] = []
+        for ask in asks:
+            pool = [s for s in sentences if s["source"] == ask.source] if ask.source else sentences
+            pool = pool or sentences  # the named document was not searched (a run scoped to another)
+            picked = self.pick(ask.text, ask.history, pool, per_ask, ask.lean)
+            shown = [x["text"] for s in picked for x in with_context(s, pool, looks_like_instruction)]
+            verdict = assess(ask.text, pool, self.encoder, self.settings.agent.abstain_threshold,
+                             self.settings.agent.min_coverage, looks_like_instruction, ask.query, shown)
+            if verdict.answerable:
+                chosen += [s for s in picked if s not in chosen]
+        if not chosen:
             return NOT_IN_KB
         from agent.figures import needs_figures
 
@@ -219,7 +232,7 @@ def _split_turn(messages: Sequence[dict[str, Any]]) -> tuple[str, list[str]]:
 def _sentences(searches: Sequence[Sequence[Passage]]) -> list[dict[str, Any]]:
     """The sentences of this turn's search results, each once: its citation handle (as the search
     result shows it), text, the rank of its passage in its search, its passage's identity and its
-    position there."""
+    position there, and whether it only repeats the document's title (a heading, not a claim)."""
     out = []
     seen: set[tuple[str, str]] = set()
     for n, passages in enumerate(searches):
@@ -229,7 +242,7 @@ def _sentences(searches: Sequence[Sequence[Passage]]) -> list[dict[str, Any]]:
                 if key not in seen:
                     seen.add(key)
                     out.append({"handle": key[0], "text": key[1], "rank": rank, "passage": (n, rank), "pos": pos,
-                                "source": p.source})
+                                "source": p.source, "heading": bool(p.title) and near_duplicate(key[1], p.title)})
     return out
 
 

@@ -1,0 +1,135 @@
+"""What a question asks, and of which document: its parts, each searched for and answered alone.
+
+Two things in one question. "Why did they pick the rubber case, and what did it cost?" and "Is X
+true? What do the two speakers say?" each ask two things, and the sentence that best answers the
+whole question usually answers only one. A later part leans on the first for its topic, as a
+follow-up leans on the previous turn (agent.followup.standalone_query). Only clause boundaries
+that start a new question split: a question mark followed by another question, or ", and" / ";"
+followed by a question word; "What did they say about the case and the buttons?" is one question.
+
+A document named by its title. "What does the podcast say…", "the spring keynote speaker", "the blog's
+author": a document word (kb/data/lexicon.json `document_words`: podcast, guest, blog, author…)
+with the words before it, matched against each document's id and title. The one document that
+matches more of those words than any other is the one meant, and that part is searched and answered
+in it alone; a part that names two documents ("how do the podcast's and the blog's views compare?")
+becomes one ask per document, and a follow-up that names none is asked of the documents its
+previous turn named. A phrase that matches no title ("the guest" where no title says
+guest) or several alike names nothing. A run already scoped to one document is not narrowed further.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from agent.followup import is_followup, standalone_query
+from kb.lexicon import lexicon
+from kb.tokens import tokenize
+
+MAX_PARTS = 3
+MAX_ASKS = 4
+_ASKS = r"(?:what|why|how|which|who|whom|whose|where|when|does|do|did|is|are|was|were|can|could|should|would|will|has|have)"
+_BOUNDARY = re.compile(rf"\?\s+(?=[A-Z]|{_ASKS}\b)|[,;]\s*(?:and|but|or)\s+(?={_ASKS}\b)|;\s+(?={_ASKS}\b)", re.IGNORECASE)
+MIN_PART_WORDS = 3  # "…, and why?" is the same question again, not a part of its own
+_MODIFIERS = 3  # words before a document word that may name it ("the [spring keynote] speaker")
+_PHRASE_END = re.compile(r"^(?:the|a|an|one|this|that|these|those|both|and|or|of|in|on|by|from|to|with|about|do|does|did|"
+                         r"what|how|why|is|are|was|were|say|says|said)$", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Ask:
+    """One thing to find: the part as asked, what it leans on (the thread, or the question's first
+    part), its search query, and the document it is asked of (None: the whole knowledge base)."""
+
+    text: str
+    history: tuple[str, ...]
+    lean: bool
+    query: str
+    source: str | None = None
+
+
+def question_parts(question: str) -> list[str]:
+    """The question's parts, in order ([question] when it asks one thing)."""
+    pieces, start = [], 0
+    for m in _BOUNDARY.finditer(question):
+        end = m.start() + (1 if m.group(0).startswith("?") else 0)
+        pieces.append(question[start:end].strip(" ,;"))
+        start = m.end()
+    pieces.append(question[start:].strip(" ,;"))
+    pieces = [p for p in pieces if p]
+    if len(pieces) < 2 or len(pieces) > MAX_PARTS or any(len(p.split()) < MIN_PART_WORDS for p in pieces):
+        return [question]
+    return [p if p.endswith("?") else p + "?" for p in pieces]
+
+
+def document_phrases(text: str) -> list[tuple[str, set[str]]]:
+    """("the spring keynote speaker's", its word stems) for each document word of `text` with
+    the words before it that may name the document."""
+    doc_words = lexicon().document_words
+    words = list(re.finditer(r"[\w'’&-]+", text))
+    out = []
+    for j, m in enumerate(words):
+        stems = tokenize(m.group(0))
+        if not stems or stems[0] not in doc_words:
+            continue
+        start = j
+        while start > 0 and j - start < _MODIFIERS and not _PHRASE_END.match(words[start - 1].group(0)):
+            if re.search(r"[,;:?!.]", text[words[start - 1].end():words[start].start()]):
+                break
+            start -= 1
+        out.append((text[words[start].start():m.end()], set(tokenize(text[words[start].start():m.end()]))))
+    return out
+
+
+def _title_stems(source_id: str, title: str) -> set[str]:
+    return set(tokenize(f"{source_id.replace('-', ' ').replace('_', ' ')} {title}"))
+
+
+def named_sources(text: str, sources: Sequence[tuple[str, str]]) -> list[tuple[str, list[str]]]:
+    """(source id, the phrases naming it) for each document `text` names by words of its id or title
+    (`sources`: (id, title) pairs), in the order first named."""
+    if len(sources) < 2:
+        return []
+    stems = {sid: _title_stems(sid, title) for sid, title in sources}
+    out: dict[str, list[str]] = {}
+    for phrase, words in document_phrases(text):
+        hits = {sid: sum(1 for w in words if any(_same_word(w, t) for t in s)) for sid, s in stems.items()}
+        best = max(hits.values())
+        winners = [sid for sid, n in hits.items() if n == best]
+        if best and len(winners) == 1:
+            out.setdefault(winners[0], []).append(phrase)
+    return list(out.items())
+
+
+def _same_word(a: str, b: str) -> bool:
+    """Stems of one word: equal, or one the other's start from five letters ("comment", "commenter")."""
+    short, long = sorted((a, b), key=len)
+    return a == b or (len(short) >= 5 and long.startswith(short))
+
+
+def _without(text: str, phrases: Sequence[str]) -> str:
+    """`text` without the phrases that name documents (and the article before each)."""
+    for phrase in sorted(phrases, key=len, reverse=True):
+        text = re.sub(rf"(?:\b(?:the|a|an|one)\s+)?{re.escape(phrase)}", " ", text, flags=re.IGNORECASE)
+    return re.sub(r"\s{2,}", " ", re.sub(r"\s+([,.?!;:])", r"\1", text)).strip()
+
+
+def question_asks(question: str, history: Sequence[str] = (), sources: Sequence[tuple[str, str]] = ()) -> list[Ask]:
+    """What to search for and answer: one ask per part of the question, and per document a part
+    names (see the module docstring). `sources` are the knowledge base's (id, title) pairs; empty
+    when the run is scoped to one document or the list is not known."""
+    first, *later = question_parts(question)
+    out = []
+    for i, part in enumerate([first, *later]):
+        hist, lean = (tuple(history), False) if i == 0 else ((first,), True)
+        named = named_sources(part, sources)
+        if not named and i == 0 and history and is_followup(part):  # "and what else does it say?" stays there
+            named = [(sid, []) for sid, _ in named_sources(history[-1], sources)]
+        if not named:
+            out.append(Ask(part, hist, lean, standalone_query(part, hist, lean)))
+            continue
+        bare = _without(part, [phrase for _, phrases in named for phrase in phrases])
+        for sid, _ in named:
+            out.append(Ask(part, hist, lean, standalone_query(bare, hist, lean), sid))
+    return out[:MAX_ASKS]

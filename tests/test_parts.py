@@ -1,0 +1,101 @@
+"""A question's parts and the documents it names (agent/parts.py), and what the agent does with them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from agent.answer import Agent
+from agent.parts import named_sources, question_asks, question_parts
+from ingest.pipeline import ingest
+from kb.settings import Settings
+
+SOURCES = [("garden-podcast-spring", "Garden podcast: spring planting"), ("kitchen-blog-notes", "Kitchen blog notes"),
+           ("council-meeting-2024", "Council meeting, March")]
+
+
+def test_a_question_that_asks_two_things_has_two_parts() -> None:
+    assert question_parts("Why did the team pick a rubber case, and what did the case cost?") == [
+        "Why did the team pick a rubber case?", "what did the case cost?"]
+    assert question_parts("Is the budget fixed? What do the two designers say about it?") == [
+        "Is the budget fixed?", "What do the two designers say about it?"]
+
+
+def test_one_question_with_and_in_it_stays_whole() -> None:
+    for q in ("What did they say about the case and the buttons?", "How did the pilot go, and why?",
+              "Which battery lasts longer and costs less?"):
+        assert question_parts(q) == [q]
+
+
+def test_a_document_named_by_its_title_words() -> None:
+    assert named_sources("What does the kitchen blog say about salt?", SOURCES) == [("kitchen-blog-notes", ["kitchen blog"])]
+    assert [s for s, _ in named_sources("How do the podcast's and the blog's views on compost differ?", SOURCES)] == [
+        "garden-podcast-spring", "kitchen-blog-notes"]
+
+
+def test_a_role_no_title_has_names_nothing() -> None:
+    assert named_sources("What did the guest say about salt?", SOURCES) == []
+    assert named_sources("What does the blog say?", SOURCES[1:2]) == []  # one document: nothing to choose
+
+
+def test_a_part_naming_two_documents_is_asked_of_each_without_their_names() -> None:
+    asks = question_asks("Is compost worth it? What do the podcast and the blog say?", sources=SOURCES)
+    assert [a.source for a in asks] == [None, "garden-podcast-spring", "kitchen-blog-notes"]
+    later = asks[1]
+    assert later.lean and later.history == ("Is compost worth it?",)
+    assert "podcast" not in later.query and "blog" not in later.query and "compost" in later.query
+
+
+def test_without_a_catalogue_nothing_is_narrowed() -> None:
+    asks = question_asks("What does the kitchen blog say about salt?")
+    assert len(asks) == 1 and asks[0].source is None and asks[0].query == "What does the kitchen blog say about salt?"
+
+
+def _two_documents(tmp_path: Path) -> Settings:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "garden-podcast.txt").write_text(
+        "[00:05] Water the tomato seedlings every morning before the sun is high.\n"
+        "[00:12] Mulch keeps the soil moist through a dry week.\n")
+    (docs / "kitchen-blog.txt").write_text(
+        "[00:03] Soak dried beans in cold water overnight before cooking them.\n"
+        "[00:09] Salt the cooking water only after the beans soften.\n")
+    settings = Settings(home=tmp_path / "home", embedding_model="hashing", backend="offline")
+    ingest([docs], settings=settings, progress=False)
+    return settings
+
+
+def test_a_question_naming_a_document_is_searched_and_answered_there(tmp_path: Path) -> None:
+    agent = Agent(_two_documents(tmp_path))
+    a = agent.ask("What does the kitchen blog say about water?")
+    assert not a.abstained and {c["source"] for c in a.citations} == {"kitchen-blog"}
+    assert a.tool_calls[0]["arguments"]["source"] == "kitchen-blog"
+    both = agent.ask("What do the garden podcast and the kitchen blog say about water?")
+    assert {c["source"] for c in both.citations} == {"garden-podcast", "kitchen-blog"}
+    assert [c["arguments"].get("source") for c in both.tool_calls] == ["garden-podcast", "kitchen-blog"]
+
+
+def test_a_run_scoped_to_one_document_is_not_narrowed_to_another(tmp_path: Path) -> None:
+    agent = Agent(_two_documents(tmp_path))
+    a = agent.ask("What does the kitchen blog say about water?", source="garden-podcast")
+    assert {c["source"] for c in a.citations} <= {"garden-podcast"}
+    assert all(c["arguments"]["source"] == "garden-podcast" for c in a.tool_calls)
+
+
+def test_a_follow_up_stays_in_the_document_its_thread_named() -> None:
+    asks = question_asks("And what does it say about pepper?", ["What does the kitchen blog say about salt?"], SOURCES)
+    assert [a.source for a in asks] == ["kitchen-blog-notes"]
+    assert [a.source for a in question_asks("What do the podcast hosts grow?", ["What does the kitchen blog say?"],
+                                            SOURCES)] == ["garden-podcast-spring"]
+
+
+def test_a_role_word_matches_the_title_word_it_starts_with() -> None:
+    sources = [("shop-review-comments", "Shop review comments"), ("shop-podcast", "Shop podcast")]
+    assert [s for s, _ in named_sources("What does one commenter say about the prices?", sources)] == ["shop-review-comments"]
+
+
+def test_a_follow_up_is_answered_from_the_document_its_thread_named(tmp_path: Path) -> None:
+    agent = Agent(_two_documents(tmp_path))
+    agent.ask("What does the kitchen blog say about salt?", thread_id="kitchen")
+    a = agent.ask("And what does it say about soaking beans overnight?", thread_id="kitchen")
+    assert not a.abstained and {c["source"] for c in a.citations} == {"kitchen-blog"}
+    assert a.tool_calls[0]["arguments"]["source"] == "kitchen-blog"
