@@ -99,3 +99,17 @@ def test_a_follow_up_is_answered_from_the_document_its_thread_named(tmp_path: Pa
     a = agent.ask("And what does it say about soaking beans overnight?", thread_id="kitchen")
     assert not a.abstained and {c["source"] for c in a.citations} == {"kitchen-blog"}
     assert a.tool_calls[0]["arguments"]["source"] == "kitchen-blog"
+
+
+def test_a_sentence_that_only_repeats_the_documents_title_is_no_answer() -> None:
+    from agent.backends.offline import OfflineModel, _sentences
+    from kb.types import Passage, Sentence
+
+    title = "Kitchen blog notes | Spring 2025 | Beans"
+    p = Passage("c1", "kitchen-blog", title, "", 1.0, sentences=(
+        Sentence(text="Kitchen blog notes | Spring 2025 | Beans", locator="¶1"),
+        Sentence(text="Soak the dried beans in cold water overnight before cooking.", locator="¶2")))
+    sentences = _sentences([[p]])
+    assert [s["heading"] for s in sentences] == [True, False]
+    picked = OfflineModel().pick("What do the kitchen blog notes say about beans?", [], sentences)
+    assert [s["text"] for s in picked] == ["Soak the dried beans in cold water overnight before cooking."]
