@@ -70,7 +70,8 @@ _STEMS: dict[str, str] = {}
 
 
 def stem(word: str) -> str:
-    """A deliberately light stemmer: plurals and a few verb endings, so 'GPUs' meets 'GPU'."""
+    """A deliberately light stemmer: plurals and a few verb endings, so 'GPUs' meets 'GPU', and
+    British spellings as American ones ('colours' meets 'colors')."""
     got = _STEMS.get(word)
     if got is None:
         got = _stem(word)
@@ -79,8 +80,35 @@ def stem(word: str) -> str:
     return got
 
 
+# British spellings meet American ones ("favourite" / "favorite", "optimise" / "optimize", "centre" /
+# "center"): questions and transcripts are often written on different sides of the Atlantic.
+_OUR = re.compile(r"^([a-z]{3,})our(ite|ites|s|ed|ing|able|ably|ful|er|ers|less|hood|hoods)?$")
+_ISE = re.compile(r"^([a-z]{3,}[b-df-hj-np-tv-z])is(e|es|ed|ing|ation|ations|er|ers)$")
+_TRE = re.compile(r"^([a-z]{2,})(t|b)re(s|d)?$")
+# words whose "-our" or "-ise" is the same in American English
+_OUR_KEPT = frozenset("contour detour devour velour paramour troubadour amour".split())
+_ISE_KEPT = frozenset(
+    "advertis enterpris exercis expertis franchis merchandis compromis supervis televis improvis surpris promis premis "
+    "otherwis likewis clockwis chastis devis revis advis compris despis incis precis concis demis excis exorcis "
+    "circumcis treatis paradis mortis".split())
+
+
+def american(word: str) -> str:
+    """The American spelling of a British one (lower case), else the word."""
+    m = _OUR.match(word)
+    if m and f"{m.group(1)}our" not in _OUR_KEPT:
+        return f"{m.group(1)}or{m.group(2) or ''}"
+    m = _ISE.match(word)
+    if m and f"{m.group(1)}is" not in _ISE_KEPT:
+        return f"{m.group(1)}iz{m.group(2)}"
+    m = _TRE.match(word)
+    if m:
+        return f"{m.group(1)}{m.group(2)}er{'ed' if m.group(3) == 'd' else m.group(3) or ''}"
+    return word
+
+
 def _stem(word: str) -> str:
-    word = aliases().get(word, word)
+    word = american(aliases().get(word, word))
     for suffix, repl in (("ies", "y"), ("sses", "ss"), ("ing", ""), ("ed", ""), ("es", "e"), ("s", "")):
         if word.endswith(suffix) and len(word) - len(suffix) >= 3 and not word.endswith("ss"):
             return word[: -len(suffix)] + repl

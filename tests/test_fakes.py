@@ -263,3 +263,18 @@ def test_slack_wait_for_background_calls_and_errors() -> None:
         with pytest.raises(SlackApiError) as info:
             client.chat_update(channel="C1", ts="1.0", text="x")
         assert info.value.response["error"] == "message_not_found"
+
+
+def test_lookup_model_reads_every_result_block_of_a_merged_user_message() -> None:
+    from agent.backends.openai_chat import without_tool_messages
+    from tests.fakes.openai_server import lookup_model
+
+    def result(line: str) -> str:
+        return json.dumps({"note": "quoted data", "passages": [{"sentences": [line]}]})
+
+    messages = [{"role": "user", "content": "How tall is the north tower?"},
+                {"role": "assistant", "content": None, "tool_calls": [{"id": "a"}, {"id": "b"}]},
+                {"role": "tool", "tool_call_id": "a", "content": result("[00:04] The bridge spans a river.")},
+                {"role": "tool", "tool_call_id": "b", "content": result("[00:09] The north tower is tall, at 90 metres.")}]
+    step = lookup_model("no_tools")({"messages": without_tool_messages(messages)}, 0)
+    assert isinstance(step, Reply) and step.text == "The north tower is tall, at 90 metres [00:09]."

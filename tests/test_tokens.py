@@ -45,3 +45,18 @@ def test_a_users_lexicon_reaches_the_tokenizer_and_the_index_key(tmp_path, monke
     monkeypatch.setenv("KB_LEXICON_FILE", str(extra))
     assert kb.tokens.tokenize("each kilowot drawn") == kb.tokens.tokenize("each kilowatt drawn")
     assert kb.tokens.vocabulary_key() != before
+
+
+def test_british_spellings_meet_american_ones() -> None:
+    from kb.tokens import tokenize
+
+    for british, american_ in [("flavours", "flavors"), ("harbour", "harbor"), ("realised", "realized"),
+                               ("standardisation", "standardization"), ("theatre", "theater"), ("sabres", "sabers")]:
+        assert tokenize(british) == tokenize(american_), british
+
+
+def test_words_that_only_look_british_keep_their_spelling() -> None:
+    from kb.tokens import tokenize
+
+    assert tokenize("hour four tours detour raise noise otherwise precise promise exercise genre") == [
+        "hour", "four", "tour", "detour", "raise", "noise", "otherwise", "precise", "promise", "exercise", "genre"]

@@ -430,19 +430,21 @@ def _words(text: str) -> set[str]:
 
 def _passages_in(messages: list[dict[str, Any]]) -> tuple[str, list[str]]:
     """(the question, every "[handle] text" line of the search results in the conversation), whether
-    results came as tool messages or inside a user message."""
+    results came as tool messages or inside a user message (several results in one message too)."""
     question, lines = "", []
+    decoder = json.JSONDecoder()
     for m in messages:
         content = m.get("content") if isinstance(m.get("content"), str) else ""
-        found = _RESULTS.search(content or "")
+        found = list(_RESULTS.finditer(content or ""))
         if m.get("role") == "user":
-            question = (content[: found.start()] if found else content).split("\n\nSearch results")[0].strip() or question
+            question = (content[: found[0].start()] if found else content).split("\n\nSearch results")[0].strip() or question
         if found and m.get("role") in ("tool", "user"):
-            try:
-                payload = json.loads(content[found.start() :])
-            except ValueError:
-                continue
-            lines += [line for p in payload.get("passages", []) for line in p.get("sentences", [])]
+            for hit in found:
+                try:
+                    payload, _ = decoder.raw_decode(content, hit.start())
+                except ValueError:
+                    continue
+                lines += [line for p in payload.get("passages", []) for line in p.get("sentences", [])]
     return question, lines
 
 
