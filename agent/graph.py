@@ -127,6 +127,9 @@ def _turn(state: AgentState, answer: str) -> list[dict[str, Any]]:
     return [{"role": "user", "content": state["question"]}, {"role": "assistant", "content": answer}]
 
 
+ASK_K = 3  # the fewest passages a search of one ask brings when a question has several asks
+
+
 class Nodes:
     """The graph's steps over one `Deps`: each reads the state and returns the keys it changes."""
 
@@ -152,8 +155,10 @@ class Nodes:
         earlier = [m["content"] for m in state.get("history", []) if m.get("role") == "user"]
         scope = _run(config).get("source")
         calls, messages, evidence, records = [], [], [], []
-        for ask in question_asks(state["question"], earlier, [] if scope else self.deps.toolbox.titles()):
-            args = {"query": ask.query, "k": min(self.deps.top_k, MAX_K)}
+        asks = question_asks(state["question"], earlier, [] if scope else self.deps.toolbox.titles())
+        k = min(self.deps.top_k if len(asks) == 1 else max(ASK_K, self.deps.top_k // 2), MAX_K)
+        for ask in asks:
+            args = {"query": ask.query, "k": k}
             if ask.source:
                 args["source"] = ask.source
             raw = json.dumps(args, ensure_ascii=False)
