@@ -25,7 +25,9 @@ How a plan is chosen, first match wins:
 3. shares and ratios named in words: "A as a percentage of B", "what percentage of B would A
    make up", "how many times larger is A than B" -> each side is a number of the question or
    the passage figure whose context best matches the phrase;
-4. "the author's expected export share applied to 12 MW" -> the matching passage percentage × 12 MW;
+4. a share named in words and applied to the question's one quantity ("the author's expected export
+   share applied to 12 MW") -> the passage percentage or fraction whose sentence holds a word of the
+   words naming the share ("expected export") × 12 MW;
 5. otherwise a search over products/quotients of up to three facts, no two of one kind, whose
    dimensions equal the target's; a percentage the question applies ("minus 10%") multiplies
    the result. Preferred: every number of the question used, then the rates the question
@@ -762,6 +764,29 @@ def _phrase_ratio_plan(question: str, qcands: list[_Cand], pcands: list[_Cand]) 
 
 
 
+_SHARE_NAMED = re.compile(r"\b(?i:share|percentage|percent|fraction|proportion|portion)\b")
+
+
+def _applied_share_plan(question: str, qcands: list[_Cand], pcands: list[_Cand], target: str | None) -> Plan | None:
+    """'the author's expected export share applied to 12 MW' -> the passage percentage (or fraction)
+    whose sentence best matches the words naming the share, times the question's one quantity."""
+    cue = _SHARE_NAMED.search(question)
+    if cue is None or any(c.fact.unit == "%" or c.kind == "fraction" for c in qcands):
+        return None
+    stated = [c for c in qcands if c.kind in ("quantity", "rate") and not c.article and c.fact.unit]
+    if len(stated) != 1 or (target is not None and _dims(target) != _dims(stated[0].fact.unit)):
+        return None
+    naming = _words(" ".join(question[:cue.start()].split()[-3:]))  # "predicted export [share]"
+    shares = [c for c in pcands if (c.fact.unit == "%" or c.kind == "fraction") and 0 < c.fact.value]
+    weights = _weights(pcands)
+    scored = [(_relevance(naming, c, weights), -c.rank, c) for c in shares if naming & c.near]
+    if not scored:
+        return None
+    share = max(scored, key=lambda t: t[:2])[2]
+    whole = stated[0]
+    return _build([(share.fact, 1), (whole.fact, 1)], target or whole.fact.unit, "Share of a quantity")
+
+
 _WHOLE_ASKED = re.compile(
     r"\b(?i:how\s+(?:big|large|much)|what(?:'s|\s+is|\s+would\s+be)\s+(?:the\s+)?(?:size|total|whole|full|entire)"
     r"|total|entire|whole)\b"
@@ -881,6 +906,8 @@ def plan(question: str, passages: Sequence[str] = ()) -> Plan | None:
         pcands = [c for c in _passage_cands(passages, question, first_rank=len(qcands))
                   if not any((c.fact.value, c.fact.unit) == (q.fact.value, q.fact.unit) for q in rest)]
         found = _phrase_ratio_plan(question, rest, pcands)
+        if found is None and not adjustments:
+            found = _applied_share_plan(question, rest, pcands, target)
         if found is None and target is not None:
             combo = _search(target, rest + pcands, _named_rates(question, rest), _words(question))
             if combo is None or (len(combo) == 1 and combo[0][1] > 0 and _same_unit(combo[0][0].fact.unit, target)

@@ -203,3 +203,16 @@ def test_import_is_cheap() -> None:
 def test_tokens_per_second_from_a_passage() -> None:
     _, result = run("How many tokens per second does the decoder stream?", (TOKENS,))
     assert result.value == pytest.approx(500_000)
+
+
+def test_a_share_named_in_words_is_read_from_the_passage_and_applied() -> None:
+    q = "Going by the report's expected export share, how many megawatts of the plant's 12 MW would be exported?"
+    passages = ["Prices rose by 5% last spring.", "We expect roughly 40% of the output to be exported by then."]
+    p = plan(q, passages)
+    assert p is not None and calculate(p.expression, to=p.to).value == pytest.approx(4.8)
+    assert [f.origin for f in p.facts] == ["passage", "question"] and "exported" in (p.facts[0].sentence or "")
+
+
+def test_a_share_no_passage_states_gives_no_figure() -> None:
+    q = "Going by the report's expected export share, how many megawatts of the plant's 12 MW would be exported?"
+    assert plan(q, ["Prices rose by 5% last spring.", "The plant makes 12 MW."]) is None
