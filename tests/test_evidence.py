@@ -129,6 +129,9 @@ def test_a_why_question_prefers_the_sentence_that_gives_a_reason() -> None:
     why = "Why did the bakery move to the harbour?"
     assert answer_type_bonus(why, "The bakery moved because the rent by the harbour was lower.") > 0
     assert answer_type_bonus(why, "The bakery moved to the harbour last spring.") == 0
+    # the words that open a spoken sentence are not a reason
+    assert answer_type_bonus(why, "Baker: So that if the harbour shop opens, we move the ovens.") == 0
+    assert answer_type_bonus(why, "And since the rent was lower, the bakery moved.") > 0
     assert answer_type_bonus("Where did the bakery move?", "It moved because the rent was lower.") == 0
 
 

@@ -29,6 +29,7 @@ from agent.evidence import (
     is_claim,
     near_duplicate,
     score,
+    split_speaker,
     terms_of,
     weighted_share,
     with_context,
@@ -272,8 +273,13 @@ def answer_type_bonus(question: str, text: str) -> float:
     return _typed_bonus(question, text)
 
 
+_OPENING = re.compile(r"^\s*(?:(?:so|and|but|well|okay|ok|right|yeah|um|uh)\b[\s,]*)+(?:that\b)?", re.I)
+
+
 def _typed_bonus(question: str, text: str) -> float:
-    """0.3 when the sentence has the kind of thing the question asks for (a duration, a number, a date)."""
+    """0.3 when the sentence has the kind of thing the question asks for (a duration, a number, a date,
+    a reason); the words that open a spoken sentence ("So that if…", "And since…") are not read as one."""
+    text = _OPENING.sub("", split_speaker(text)[1])
     for asks, has in _ANSWER_TYPES:
         if asks.search(question):
             return 0.3 if has.search(text) else 0.0
