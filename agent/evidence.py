@@ -196,7 +196,7 @@ def score(query: str, terms: set[str], items: Sequence[dict[str, Any]], encoder:
     topic = terms - named if terms - named else terms
     out = []
     for item, sim in zip(items, sims):
-        lex = weighted_share(topic, said(item), idf) if speakers else weighted_share(terms, attributed(item), idf)
+        lex = weighted_share(topic, said(item), idf) if speakers else weighted_share(terms, said(item), idf)
         blend = SEMANTIC_WEIGHT * sim + (1 - SEMANTIC_WEIGHT) * lex if encoder.embedder is not None else lex
         if item.get("speaker") in speakers:
             blend += SPEAKER_WEIGHT

@@ -158,3 +158,13 @@ def test_an_announced_topic_ranks_below_the_discussion_of_it() -> None:
     s = items("Then we need to discuss the parking rules.", "The parking rules now ban overnight vans.")
     agenda, content = score(question, {"park", "rule"}, s, SentenceEncoder(None), None)
     assert agenda.lexical == content.lexical and agenda.score < content.score
+
+
+def test_a_speakers_name_does_not_count_as_words_of_the_topic() -> None:
+    from agent.evidence import score
+
+    s = items("Marketing: We should keep the buttons large.", "The market survey found most people lose the remote.")
+    attach_speakers(s)
+    enc = SentenceEncoder(None)  # term weights only
+    scored = score("What did the market survey find?", {"market", "survey", "find"}, s, enc, None)
+    assert scored[0].lexical == 0 and scored[1].lexical > 0
