@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from agent.abstention import assess, missing_names
 from agent.evidence import (
     SentenceEncoder,
@@ -168,3 +170,18 @@ def test_a_speakers_name_does_not_count_as_words_of_the_topic() -> None:
     enc = SentenceEncoder(None)  # term weights only
     scored = score("What did the market survey find?", {"market", "survey", "find"}, s, enc, None)
     assert scored[0].lexical == 0 and scored[1].lexical > 0
+
+
+def test_the_reply_to_a_question_asked_like_the_users_is_preferred(monkeypatch: pytest.MonkeyPatch) -> None:
+    import agent.backends.offline as offline
+
+    s = items("Host: What do most people get wrong about sourdough starters?", "Baker: Honestly, they overfeed their starters.",
+              "Baker: They feed them twice a day when once is plenty.",
+              "Host: Sourdough starters are popular again with people baking at home this year.")
+    model = offline.OfflineModel(encoder=SentenceEncoder(WordVectors()))
+    question = "What do people get wrong about sourdough starters?"
+    replies = model.replies(question, s)
+    assert set(replies) == {(0, 1), (0, 2)} and all(v > 0 for v in replies.values())  # not the host's next turn
+    assert model.pick(question, [], s)[0]["pos"] in (1, 2)
+    monkeypatch.setattr(offline, "REPLY_WEIGHT", 0.0)
+    assert model.pick(question, [], s)[0]["pos"] == 3  # without the bonus, the host's words win
