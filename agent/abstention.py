@@ -20,7 +20,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from agent.evidence import SentenceEncoder, attach_speakers, attributed, content_terms, is_claim, terms_of
+from agent.evidence import SentenceEncoder, attach_speakers, attributed, content_terms, disclaims, is_claim, terms_of
 from kb.lexicon import lexicon
 from kb.numbers import number_words_pattern
 from kb.tokens import tokenize
@@ -146,7 +146,7 @@ def assess(question: str, items: Sequence[dict], encoder: SentenceEncoder, min_s
     sims = encoder.similarities(query, [attributed(c) for c in claims]) if encoder.embedder is not None else []
     similarity = max(sims, default=0.0)
     cov = coverage(question_terms(query), windows(items))
-    missing = missing_names(question, [i["text"] for i in items])
+    missing = missing_names(question, [i["text"] for i in items if not disclaims(i["text"])])
     result = Assessment(round(similarity, 4), round(cov, 4), missing)
     if missing:
         result.reason = f"the passages never mention {', '.join(missing)}"

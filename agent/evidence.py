@@ -178,10 +178,21 @@ def is_question(text: str) -> bool:
     return bool(_ENDS_ASKING.search(text.strip()))
 
 
+_DISCLAIMS = re.compile(r"\b(?:i|we)\s+(?:forget|forgot|don't\s+know|do\s+not\s+know|don't\s+remember|can't\s+remember|"
+                        r"cannot\s+remember|have\s+no\s+idea|am\s+not\s+sure|'m\s+not\s+sure)\b", re.IGNORECASE)
+
+
+def disclaims(text: str) -> bool:
+    """The speaker says they do not know ("I forget the exact number"), and states no figure: the
+    sentence mentions what was asked without saying it."""
+    return _DISCLAIMS.search(text) is not None and not re.search(r"\d", text)
+
+
 def is_claim(text: str, looks_like_instruction: Callable[[str], bool]) -> bool:
-    """A sentence that can carry an answer: not a question, a backchannel or an instruction."""
+    """A sentence that can carry an answer: not a question, a backchannel, an instruction or a
+    speaker saying they do not know."""
     t = split_speaker(text)[1]
-    if not t or is_question(t) or looks_like_instruction(t):
+    if not t or is_question(t) or looks_like_instruction(t) or disclaims(t):
         return False
     return len(terms_of(_DISFLUENCY.sub("", t))) >= MIN_CLAIM_TERMS
 

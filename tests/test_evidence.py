@@ -185,3 +185,13 @@ def test_the_reply_to_a_question_asked_like_the_users_is_preferred(monkeypatch: 
     assert model.pick(question, [], s)[0]["pos"] in (1, 2)
     monkeypatch.setattr(offline, "REPLY_WEIGHT", 0.0)
     assert model.pick(question, [], s)[0]["pos"] == 3  # without the bonus, the host's words win
+
+
+def test_a_speaker_who_says_they_do_not_know_gives_no_evidence() -> None:
+    assert not is_claim("I forget the exact tonnage Rotterdam handled, but it was big.", looks_like_instruction)
+    assert is_claim("I forget the exact figure, but Rotterdam handled 14 million tonnes.", looks_like_instruction)
+    texts = ["Antwerp moved about 12 million tonnes last year.", "I don't remember what Rotterdam did, honestly."]
+    assert missing_names("How many tonnes did Rotterdam move last year?", texts) == []  # the sentences as they are
+    enc = SentenceEncoder(WordVectors())
+    verdict = assess("How many tonnes did Rotterdam move last year?", items(*texts), enc, 0.0, 0.0, looks_like_instruction)
+    assert not verdict.answerable and verdict.missing_names == ["Rotterdam"]
