@@ -19,9 +19,11 @@ guest) or several alike names nothing. A run already scoped to one document is n
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from agent.followup import is_followup, standalone_query
 from kb.lexicon import lexicon
@@ -82,8 +84,9 @@ def document_phrases(text: str) -> list[tuple[str, set[str]]]:
     return out
 
 
-def _title_stems(source_id: str, title: str) -> set[str]:
-    return set(tokenize(f"{source_id.replace('-', ' ').replace('_', ' ')} {title}"))
+@lru_cache(maxsize=65536)
+def _title_stems(source_id: str, title: str) -> frozenset[str]:
+    return frozenset(tokenize(f"{source_id.replace('-', ' ').replace('_', ' ')} {title}"))
 
 
 def named_sources(text: str, sources: Sequence[tuple[str, str]]) -> list[tuple[str, list[str]]]:
@@ -91,21 +94,49 @@ def named_sources(text: str, sources: Sequence[tuple[str, str]]) -> list[tuple[s
     (`sources`: (id, title) pairs), in the order first named."""
     if len(sources) < 2:
         return []
-    stems = {sid: _title_stems(sid, title) for sid, title in sources}
+    index = _TitleIndex.of(tuple(sources))
     out: dict[str, list[str]] = {}
     for phrase, words in document_phrases(text):
-        hits = {sid: sum(1 for w in words if any(_same_word(w, t) for t in s)) for sid, s in stems.items()}
-        best = max(hits.values())
+        hits: dict[str, int] = {}
+        for w in words:
+            for sid in index.having(w):
+                hits[sid] = hits.get(sid, 0) + 1
+        best = max(hits.values(), default=0)
         winners = [sid for sid, n in hits.items() if n == best]
         if best and len(winners) == 1:
             out.setdefault(winners[0], []).append(phrase)
     return list(out.items())
 
 
-def _same_word(a: str, b: str) -> bool:
-    """Stems of one word: equal, or one the other's start from five letters ("comment", "commenter")."""
-    short, long = sorted((a, b), key=len)
-    return a == b or (len(short) >= 5 and long.startswith(short))
+class _TitleIndex:
+    """Which documents' id or title has a word: the word itself, or one it starts, or that starts it,
+    from five letters ("comment" / "commenter")."""
+
+    def __init__(self, sources: tuple[tuple[str, str], ...]) -> None:
+        self.by_stem: dict[str, set[str]] = {}
+        for sid, title in sources:
+            for stem in _title_stems(sid, title):
+                self.by_stem.setdefault(stem, set()).add(sid)
+        self.stems = sorted(self.by_stem)
+
+    @staticmethod
+    @lru_cache(maxsize=4)
+    def of(sources: tuple[tuple[str, str], ...]) -> _TitleIndex:
+        return _TitleIndex(sources)
+
+    def having(self, word: str) -> set[str]:
+        found = set(self.by_stem.get(word, ()))
+        for n in range(PREFIX_LETTERS, len(word)):  # a title word that starts this word
+            found |= self.by_stem.get(word[:n], set())
+        if len(word) >= PREFIX_LETTERS:  # title words this word starts
+            i = bisect.bisect_left(self.stems, word)
+            while i < len(self.stems) and self.stems[i].startswith(word):
+                found |= self.by_stem[self.stems[i]]
+                i += 1
+        return found
+
+
+PREFIX_LETTERS = 5
 
 
 def _without(text: str, phrases: Sequence[str]) -> str:
