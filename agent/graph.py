@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypedDict
 from agent.abstention import assess
 from agent.citations import attribute, guard, numbers
 from agent.evidence import SentenceEncoder
+from agent.followup import is_followup
 from agent.models import ChatModel, Evidence, ModelReply, ToolResult
 from agent.parts import question_asks
 from agent.prompts import FINAL_ROUND_PROMPT, NOT_IN_KB, SYSTEM_PROMPT
@@ -89,8 +90,18 @@ def _searched_queries(state: AgentState) -> list[str | None]:
     """What the turn first searched for: the standalone form of each ask of the question
     (agent.parts: a follow-up with its topic, each part, each document named); [None] when none."""
     queries = [str(r["arguments"].get("query") or "") for r in state.get("tool_calls", [])
-               if r.get("retrieve_first") and r.get("name") == SEARCH and isinstance(r.get("arguments"), dict)]
+               if r.get("retrieve_first") and not r.get("context") and r.get("name") == SEARCH
+               and isinstance(r.get("arguments"), dict)]
     return [q for q in queries if q] or [None]
+
+
+def _where_last_answered(final: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """A search for the place the previous answer quoted first (its sentence, in its document): a
+    follow-up ("why is it that high?") usually asks about what was said right there."""
+    cited = (final or {}).get("citations") or []
+    if not cited or (final or {}).get("abstained") or not cited[0].get("quote") or not cited[0].get("source"):
+        return []
+    return [{"query": str(cited[0]["quote"]), "k": ASK_K, "source": str(cited[0]["source"])}]
 
 
 def _normal(text: str) -> str:
@@ -157,10 +168,10 @@ class Nodes:
         calls, messages, evidence, records = [], [], [], []
         asks = question_asks(state["question"], earlier, [] if scope else self.deps.toolbox.titles())
         k = min(self.deps.top_k if len(asks) == 1 else max(ASK_K, self.deps.top_k // 2), MAX_K)
-        for ask in asks:
-            args = {"query": ask.query, "k": k}
-            if ask.source:
-                args["source"] = ask.source
+        searches = [({"query": a.query, "k": k, **({"source": a.source} if a.source else {})}, True) for a in asks]
+        if earlier and is_followup(state["question"]):
+            searches += [(args, False) for args in _where_last_answered(state.get("final"))]
+        for args, asked in searches:
             raw = json.dumps(args, ensure_ascii=False)
             _emit(config, "retrieve", {"name": SEARCH, "arguments": raw})
             result = self.deps.toolbox.run(SEARCH, raw, scope=scope)
@@ -168,7 +179,7 @@ class Nodes:
             calls.append({"id": call_id, "type": "function", "function": {"name": SEARCH, "arguments": raw}})
             messages.append(_tool_message(call_id, result))
             evidence.append(result.to_state())
-            records.append({**result.record(), "retrieve_first": True})
+            records.append({**result.record(), "retrieve_first": True, **({} if asked else {"context": True})})
         return {"messages": [{"role": "assistant", "content": None, "tool_calls": calls}, *messages],
                 "evidence": evidence, "tool_calls": records}
 

@@ -113,3 +113,15 @@ def test_a_sentence_that_only_repeats_the_documents_title_is_no_answer() -> None
     assert [s["heading"] for s in sentences] == [True, False]
     picked = OfflineModel().pick("What do the kitchen blog notes say about beans?", [], sentences)
     assert [s["text"] for s in picked] == ["Soak the dried beans in cold water overnight before cooking."]
+
+
+def test_a_follow_up_also_looks_where_the_last_answer_was_found(tmp_path: Path) -> None:
+    agent = Agent(_two_documents(tmp_path))
+    first = agent.ask("When should the dried beans be soaked?", thread_id="beans")
+    assert not first.abstained and first.citations
+    a = agent.ask("And why is that?", thread_id="beans")
+    context = [c for c in a.tool_calls if c.get("context")]
+    assert [c["arguments"]["source"] for c in context] == [first.citations[0]["source"]]
+    assert context[0]["arguments"]["query"] == first.citations[0]["quote"]
+    fresh = agent.ask("And why is that?", thread_id="no-history")  # no earlier turn: nothing to look back at
+    assert not any(c.get("context") for c in fresh.tool_calls)
