@@ -27,7 +27,8 @@ MIN_CLAIM_TERMS = 3  # content words a sentence needs to carry a claim
 # about twice as much as groups of like lengths (measured side by side: 2.8 s vs 1.35 s for ~60
 # sentences on the loaded 2-core machine).
 ENCODE_GROUP = 8
-_MID_THOUGHT = re.compile(r"^(?:and|but|so|because|which|that|or|then|also|too|plus|as well)\b", re.IGNORECASE)
+# "And that is why…", "This gap explains…": a sentence that leans on the one before it
+_MID_THOUGHT = re.compile(r"^(?:and|but|so|because|which|that|or|then|also|too|plus|as well|this|these|those)\b", re.IGNORECASE)
 _ANNOUNCES = re.compile(
     r"\b(?:two|three|four|five|several|a\s+few|a\s+couple\s+of|a\s+number\s+of)\s+(?:\w+\s+)?"
     r"(?:factors|reasons|things|ways|points|parts|problems|issues|drivers|tailwinds|headwinds|steps|options|kinds|types|"

@@ -44,6 +44,9 @@ def test_a_sentence_that_starts_mid_thought_gets_the_one_before() -> None:
     s = items("The grid operator raised prices in winter.", "And that is why the plant moved north.")
     out = with_context(s[1], s, looks_like_instruction, min_words=3)
     assert [x["pos"] for x in out] == [0, 1]
+    # a demonstrative that points back ("This gap explains…") needs what it points to
+    s = items("Winter prices were twice the summer ones.", "This gap explains why the plant moved north.")
+    assert [x["pos"] for x in with_context(s[1], s, looks_like_instruction, min_words=3)] == [0, 1]
 
 
 def test_a_short_sentence_gets_the_next_ones() -> None:
