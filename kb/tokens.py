@@ -115,9 +115,16 @@ def _stem(word: str) -> str:
     return word
 
 
+def _unpossessed(word: str) -> str:
+    """"openai's" -> "openai", "models'" -> "models" (string tests: this runs for every word)."""
+    if word.endswith("'s"):
+        return word[:-2]
+    return word[:-1] if word.endswith("'") else word
+
+
 def tokenize(text: str) -> list[str]:
     """Lowercase word stems without stopwords."""
-    words = (re.sub(r"'s?$", "", w) for w in _WORD.findall(text.lower().replace("’", "'")))  # "openai's" -> "openai"
+    words = (_unpossessed(w) for w in _WORD.findall(text.lower().replace("’", "'")))
     return [stem(w) for w in words if w and w not in STOPWORDS]
 
 

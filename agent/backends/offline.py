@@ -149,7 +149,9 @@ class OfflineModel:
         REPLY_SENTENCES claims after it, before the next question or the asker's next turn, gain
         REPLY_WEIGHT x its similarity."""
         attach_speakers(sentences)
-        asked = [s for s in sentences if is_question(s["text"]) and len(terms_of(said(s))) >= MIN_ASKED_TERMS]
+        terms = question_terms(query)  # only questions on the user's topic are worth embedding
+        asked = [s for s in sentences if is_question(s["text"]) and len(terms_of(said(s))) >= MIN_ASKED_TERMS
+                 and terms & terms_of(said(s))]
         if not asked or self.encoder.embedder is None:
             return {}
         out: dict[tuple[Any, int], float] = {}
