@@ -110,7 +110,7 @@ def named_sources(text: str, sources: Sequence[tuple[str, str]]) -> list[tuple[s
 
 class _TitleIndex:
     """Which documents' id or title has a word: the word itself, or one it starts, or that starts it,
-    from five letters ("comment" / "commenter")."""
+    from five letters ("review" / "reviewer")."""
 
     def __init__(self, sources: tuple[tuple[str, str], ...]) -> None:
         self.by_stem: dict[str, set[str]] = {}
