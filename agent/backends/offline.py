@@ -45,7 +45,7 @@ from kb.settings import Settings
 from kb.types import Passage, handle
 
 MAX_SENTENCES = 3
-PART_SENTENCES = 2  # for each part of a question that asks two or three things (agent.parts)
+PART_SENTENCES = 1  # for each part of a question that asks two or three things (agent.parts)
 
 
 class OfflineModel:
