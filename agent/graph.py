@@ -221,8 +221,9 @@ class Nodes:
                            given=numbers(state["question"]), computed=lambda sentence: states_a_figure(sentence, calcs))
         computed = claims.computed
         items = evidence_items(passages)
+        quoted = [str(c.get("quote") or "") for c in claims.citations] if claims else []
         verdicts = [assess(state["question"], items, deps.encoder, deps.abstain_threshold, deps.min_coverage,
-                           looks_like_instruction, query) for query in _searched_queries(state)]
+                           looks_like_instruction, query, quoted) for query in _searched_queries(state)]
         verdict = next((v for v in verdicts if v.answerable), verdicts[0])
         abstained = (
             not claims.text

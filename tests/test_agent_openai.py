@@ -406,3 +406,15 @@ def test_kb_ask_source_flag(kb_settings: Settings, capsys: pytest.CaptureFixture
     assert main([*base, "--source", "no-such-talk", QUESTION]) == 1
     err = capsys.readouterr().err
     assert "no document 'no-such-talk'" in err and "Traceback" not in err
+
+
+@pytest.mark.slow
+def test_a_money_question_answered_with_a_sentence_that_states_no_money_abstains(kb_settings: Settings) -> None:
+    """The one abstention policy reads what the model quoted: a cost question 'answered' with a
+    sentence about cooling is no answer, however it is cited."""
+    with FakeOpenAI([reply("Chips are very sensitive to cooling and power fluctuations [00:25].")]) as server:
+        a = Agent(openai_settings(kb_settings, server)).ask("How much does a gigawatt cost, in dollars?")
+    assert a.abstained and a.answer == NOT_IN_KB and a.citations == []
+    with FakeOpenAI([reply("A gigawatt is seventy billion dollars in spend [00:15].")]) as server:
+        b = Agent(openai_settings(kb_settings, server)).ask("How much does a gigawatt cost, in dollars?")
+    assert not b.abstained and [c["at"] for c in b.citations] == ["00:15"]
