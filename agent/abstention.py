@@ -111,8 +111,9 @@ def _mentioned(name: str, words: set[str], text: str, capitals: set[str] = froze
 
 def missing_names(question: str, texts: Sequence[str]) -> list[str]:
     """Names of the question that no retrieved sentence mentions."""
-    capitals = set(re.findall(r"\b[A-Z]{3,5}\b", " ".join(texts)))
-    text = " ".join(texts).lower()
+    joined = " ".join(texts)
+    capitals = set(re.findall(r"\b[A-Z]{3,5}\b", joined))
+    text = joined.lower()
     words = set(re.findall(r"[a-z0-9]+", text)) | set(tokenize(text))
     return [n for n in names(question) if not _mentioned(n, words, text, capitals)]
 

@@ -222,9 +222,10 @@ class Nodes:
         computed = claims.computed
         items = evidence_items(passages)
         quoted = [str(c.get("quote") or "") for c in claims.citations] if claims else []
-        verdicts = [assess(state["question"], items, deps.encoder, deps.abstain_threshold, deps.min_coverage,
-                           looks_like_instruction, query, quoted) for query in _searched_queries(state)]
-        verdict = next((v for v in verdicts if v.answerable), verdicts[0])
+        verdicts = (assess(state["question"], items, deps.encoder, deps.abstain_threshold, deps.min_coverage,
+                           looks_like_instruction, query, quoted) for query in _searched_queries(state))
+        first = next(verdicts)  # the asks after the first are assessed only while none is answered
+        verdict = first if first.answerable else next((v for v in verdicts if v.answerable), first)
         abstained = (
             not claims.text
             or (not verdict.answerable and not computed)

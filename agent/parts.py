@@ -80,7 +80,8 @@ def document_phrases(text: str) -> list[tuple[str, set[str]]]:
             if re.search(r"[,;:?!.]", text[words[start - 1].end():words[start].start()]):
                 break
             start -= 1
-        out.append((text[words[start].start():m.end()], set(tokenize(text[words[start].start():m.end()]))))
+        phrase = text[words[start].start():m.end()]
+        out.append((phrase, set(tokenize(phrase))))
     return out
 
 
