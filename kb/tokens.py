@@ -116,10 +116,9 @@ def _stem(word: str) -> str:
 
 
 def _unpossessed(word: str) -> str:
-    """"openai's" -> "openai", "models'" -> "models" (string tests: this runs for every word)."""
-    if word.endswith("'s"):
-        return word[:-2]
-    return word[:-1] if word.endswith("'") else word
+    """"openai's" -> "openai" (a string test: this runs for every word; `_WORD` never ends a word
+    with the apostrophe itself)."""
+    return word[:-2] if word.endswith("'s") else word
 
 
 def tokenize(text: str) -> list[str]:
