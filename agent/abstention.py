@@ -9,7 +9,7 @@ Two scores that mean the same thing on every corpus, and one check:
   retrieved sentence mentions, even spelled a little differently or abbreviated ("MSFT"), means
   the passages are about something else.
 The thresholds were calibrated on the dev questions (`evals/gold/dev.jsonl`, `evals/gold/kb.jsonl`)
-and are settings (`KB_ABSTAIN_SIMILARITY`, `KB_MIN_COVERAGE`). The offline model, the graph's final
+and are settings (`KB_ABSTAIN_THRESHOLD`, `KB_MIN_COVERAGE`). The offline model, the graph's final
 check and the OpenAI path all call `assess`.
 """
 
