@@ -71,7 +71,13 @@ class Agent:
             from agent.budget import get_counter
 
             counter = get_counter(self.settings.agent.model, load_timeout=self.settings.agent.tokenizer_timeout_s)
-        self.toolbox = Toolbox(self.retriever, self.settings, counter, mode=retrieval_mode)
+        focus = None
+        if self.backend == "openai" and self.settings.agent.passage_view == "focused":
+            from agent.focus import focus as focus_on
+
+            idf = getattr(self.retriever, "idf", None)
+            focus = lambda query, passages: focus_on(query, passages, encoder, idf)  # noqa: E731
+        self.toolbox = Toolbox(self.retriever, self.settings, counter, mode=retrieval_mode, focus=focus)
         if checkpointer is None:
             from langgraph.checkpoint.sqlite import SqliteSaver
 

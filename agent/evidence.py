@@ -18,6 +18,7 @@ from functools import lru_cache
 from typing import Any
 
 from kb.tokens import tokenize
+from kb.types import Passage
 
 SEMANTIC_WEIGHT = 0.6  # the rest is the IDF-weighted share of the question's terms
 SPEAKER_WEIGHT = 0.1  # added to a sentence of a speaker the question names ("what did Ada say about…")
@@ -89,6 +90,12 @@ class SentenceEncoder:
         m = np.asarray([self._cache[t] for t in texts], dtype=np.float32)
         norms = np.linalg.norm(m, axis=1) * (np.linalg.norm(q) or 1.0)
         return (m @ q / np.where(norms == 0, 1.0, norms)).tolist()
+
+
+def items_of(passages: Sequence[Passage]) -> list[dict[str, Any]]:
+    """The sentences of passages as the scoring and the abstention policy read them: text, the
+    passage's index and the sentence's position in it."""
+    return [{"text": s.text, "passage": i, "pos": j} for i, p in enumerate(passages) for j, s in enumerate(p.sentences)]
 
 
 @lru_cache(maxsize=16384)

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypedDict
 
 from agent.abstention import assess
 from agent.citations import attribute, guard, numbers
-from agent.evidence import SentenceEncoder
+from agent.evidence import SentenceEncoder, items_of
 from agent.followup import is_followup
 from agent.models import ChatModel, Evidence, ModelReply, ToolResult
 from agent.parts import question_asks
@@ -79,11 +79,6 @@ def _emit(config: Any, kind: str, data: dict[str, Any]) -> None:
     on_event = _run(config).get("on_event")
     if on_event:
         on_event(kind, data)
-
-
-def evidence_items(passages: list[Passage]) -> list[dict[str, Any]]:
-    """The sentences of this turn's passages, in the form the abstention policy reads."""
-    return [{"text": s.text, "passage": i, "pos": j} for i, p in enumerate(passages) for j, s in enumerate(p.sentences)]
 
 
 def _searched_queries(state: AgentState) -> list[str | None]:
@@ -220,7 +215,7 @@ class Nodes:
         claims = attribute(checked, passages, deps.encoder.similarities, deps.attribution_threshold,
                            given=numbers(state["question"]), computed=lambda sentence: states_a_figure(sentence, calcs))
         computed = claims.computed
-        items = evidence_items(passages)
+        items = items_of(passages)
         quoted = [str(c.get("quote") or "") for c in claims.citations] if claims else []
         verdicts = (assess(state["question"], items, deps.encoder, deps.abstain_threshold, deps.min_coverage,
                            looks_like_instruction, query, quoted) for query in _searched_queries(state))

@@ -50,13 +50,15 @@ class ModelReply:
 class ToolResult:
     """What one tool call gave, as data. `passages`: what a search found and the model is shown;
     `output`: the tool's JSON result otherwise (a calculation's expression, value, unit, text);
-    `error`: why the call failed (the model may try again). `arguments` are as the model sent them."""
+    `error`: why the call failed (the model may try again). `arguments` are as the model sent them.
+    `shown` is not kept in the checkpoint: it only shapes the text of this call's tool message."""
 
     name: str
     arguments: Any
     passages: tuple[Passage, ...] = ()
     output: Any = None
     error: str | None = None
+    shown: tuple[tuple[int, ...], ...] | None = None  # per passage, the sentences the model reads (agent.focus); None: all
 
     def record(self) -> dict[str, Any]:
         """The call as the answer's `tool_calls` lists it (a search: where each passage is cited)."""

@@ -13,7 +13,7 @@ the model as a tool error, never as an exception.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -24,6 +24,7 @@ from agent.render import passage_text
 from kb.retrieval import Retriever
 from kb.safety import INJECTION, looks_like_instruction  # noqa: F401  (re-exported for the agent)
 from kb.settings import Settings
+from kb.types import Passage
 
 SEARCH = "search_knowledge_base"
 CALCULATE = "calculate"
@@ -77,11 +78,17 @@ def function_schema(name: str, args: type[BaseModel]) -> dict[str, Any]:
 
 
 class Toolbox:
-    def __init__(self, retriever: Retriever, settings: Settings, counter: Any = None, mode: str = "hybrid") -> None:
+    """The tools over one retriever. `counter` (tokens of text) packs a search result into the
+    context budget; `focus` (query, passages -> the positions of the sentences to show, agent.focus)
+    narrows what a model reads of each passage. Both only matter to a model that reads text."""
+
+    def __init__(self, retriever: Retriever, settings: Settings, counter: Any = None, mode: str = "hybrid",
+                 focus: Callable[[str, Sequence[Passage]], tuple[tuple[int, ...], ...]] | None = None) -> None:
         self.retriever = retriever
         self.settings = settings
         self.counter = counter
         self.mode = mode
+        self.focus = focus
         self._titles: tuple[str, list[tuple[str, str]]] | None = None
 
     def titles(self) -> list[tuple[str, str]]:
@@ -125,12 +132,14 @@ class Toolbox:
             arguments = {**arguments, "source": scope}  # the run's scope wins over what the model asked for
         k = args.k if args.k is not None else min(self.settings.retrieval.top_k, MAX_K)
         passages = self.retriever.search(args.query, k=k, source=scope or args.source or None, mode=self.mode)
+        shown = self.focus(args.query, passages) if self.focus is not None else (None,) * len(passages)
         if self.counter is not None:
             from agent.budget import pack
 
-            passages = [passages[i] for i in pack([passage_text(p) for p in passages], self.settings.agent.context_token_budget,
-                                                  self.counter)]
-        return ToolResult(SEARCH, arguments, passages=tuple(passages))
+            kept = pack([passage_text(p, keep) for p, keep in zip(passages, shown)], self.settings.agent.context_token_budget,
+                        self.counter)
+            passages, shown = [passages[i] for i in kept], tuple(shown[i] for i in kept)
+        return ToolResult(SEARCH, arguments, passages=tuple(passages), shown=shown if self.focus is not None else None)
 
     def calculate(self, args: CalculateArgs, arguments: dict[str, Any], scope: str | None = None) -> ToolResult:
         from agent.calculator import CalcError, calculate

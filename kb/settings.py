@@ -152,6 +152,9 @@ class AgentSettings(Section):
     max_tool_rounds: int = Field(4, ge=0, description="tool-call rounds before the model is asked to answer")
     max_history_turns: int = Field(6, ge=0, description="earlier turns of a conversation sent with each question")
     context_token_budget: int = Field(3000, ge=100, description="tokens of passages per search result sent to the model")
+    passage_view: Literal["focused", "whole"] = Field("focused", description=(
+        "what a language model reads of each passage: `focused`, the sentences that bear on the query with their "
+        "neighbours (agent/focus.py), or `whole`"))
     abstain_threshold: float = Field(0.42, ge=-1, le=1, description=(
         "abstention: similarity the best claim sentence needs (cosine with the embedding model; calibrated on the dev "
         "questions)"))

@@ -89,6 +89,22 @@ def test_a_question_for_an_amount_needs_a_sentence_that_states_one() -> None:
                   looks_like_instruction).answerable
 
 
+@pytest.mark.parametrize("question, kind", [
+    ("What would the new greenhouse cost?", "money"),
+    ("What does one tonne of feed cost in euros?", "money"),
+    ("What is the cost of a season ticket?", "money"),
+    ("What did the farmers say about the cost of feed?", None),  # what was said, not an amount
+    ("What does the cost of feed depend on?", None),
+    ("By what factor did the harvest grow?", "number"),
+    ("What was the rainfall in May as a percentage of the yearly total?", "number"),
+])
+def test_what_a_question_asks_for(question: str, kind: str | None) -> None:
+    from agent.abstention import wanted
+
+    found = wanted(question)
+    assert (found[0] if found else None) == kind
+
+
 def test_a_question_about_a_reduction_asks_for_a_share_not_money() -> None:
     enc = SentenceEncoder(WordVectors())
     s = items("Caching cuts the bakery's delivery costs by about a third.")
