@@ -87,7 +87,8 @@ class Agent:
                          max_history_turns=self.settings.agent.max_history_turns,
                          abstain_threshold=self.settings.agent.abstain_threshold, min_coverage=self.settings.agent.min_coverage,
                          encoder=encoder, checkpointer=checkpointer,
-                         top_k=self.settings.retrieval.top_k, attribution_threshold=self.settings.agent.attribution_threshold)
+                         top_k=self.settings.retrieval.top_k, attribution_threshold=self.settings.agent.attribution_threshold,
+                         compute_first=self.backend == "openai", idf=getattr(self.retriever, "idf", None))
         self.graph = build_graph(self.deps)
         self._sources: set[str] = set()
 

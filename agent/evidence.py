@@ -225,6 +225,16 @@ def score(query: str, terms: set[str], items: Sequence[dict[str, Any]], encoder:
     return out
 
 
+def by_relevance(query: str, items: Sequence[dict[str, Any]], encoder: SentenceEncoder,
+                 idf: Callable[[str], float] | None) -> list[dict[str, Any]]:
+    """The items most like the query first (stable, so retrieval order breaks ties)."""
+    from agent.abstention import question_terms
+
+    scored = score(query, question_terms(query), items, encoder, idf)
+    order = sorted(range(len(items)), key=lambda i: -scored[i].score)
+    return [items[i] for i in order]
+
+
 def announces(text: str) -> bool:
     """The sentence announces a topic ("next we'll discuss the budget") rather than stating something."""
     return _ANNOUNCEMENT.search(text) is not None

@@ -4,7 +4,10 @@
 tests inject fakes); nothing is created at import time. `retrieve` searches with the question (made
 standalone when it is a follow-up) before the first model call and hands the passages to the model
 as the result of a `search_knowledge_base` call, so a simple lookup costs one model call and a model
-that never calls tools still gets passages. The loop is bounded by `max_tool_rounds`; when it is
+that never calls tools still gets passages. For a model (not the offline backend, which plans its
+own), a question whose figure the retrieved quantities combine into is also `calculate`d there, so
+such a model still states a computed figure. A model's own search for a bare follow-up ("why is
+that?") gets the thread's topic, as the first search did. The loop is bounded by `max_tool_rounds`; when it is
 hit, the model is asked once more, without tools, to answer from what it has. `finalize` applies
 the citation guard, attribution and the abstention rule.
 
@@ -26,12 +29,13 @@ import math
 import operator
 import re
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated, Any, TypedDict
 
 from agent.abstention import assess
 from agent.citations import attribute, guard, numbers
-from agent.evidence import SentenceEncoder, items_of
+from agent.evidence import SentenceEncoder, by_relevance, items_of
 from agent.followup import is_followup
 from agent.models import ChatModel, Evidence, ModelReply, ToolResult
 from agent.parts import question_asks
@@ -39,7 +43,7 @@ from agent.prompts import FINAL_ROUND_PROMPT, NOT_IN_KB, SYSTEM_PROMPT
 from agent.render import tool_content
 from agent.tools import CALCULATE, MAX_K, SEARCH, TOOL_SCHEMAS, Toolbox, looks_like_instruction
 from kb.numbers import parse_numbers
-from kb.types import Passage
+from kb.types import Passage, handle
 
 if TYPE_CHECKING:
     from langchain_core.runnables import RunnableConfig
@@ -68,6 +72,8 @@ class Deps:
     checkpointer: Any = None
     top_k: int = 5
     attribution_threshold: float = 0.55  # similarity (deps.encoder) a sentence needs to support an uncited claim
+    compute_first: bool = False  # plan and run `calculate` before the first model call (agent.figures)
+    idf: Callable[[str], float] | None = None  # the index's term weights, for ranking sentences to plan from
 
 
 def _run(config: Any) -> dict[str, Any]:
@@ -166,17 +172,54 @@ class Nodes:
         searches = [({"query": a.query, "k": k, **({"source": a.source} if a.source else {})}, True) for a in asks]
         if earlier and is_followup(state["question"]):
             searches += [(args, False) for args in _where_last_answered(state.get("final"))]
+        results = []
         for args, asked in searches:
             raw = json.dumps(args, ensure_ascii=False)
             _emit(config, "retrieve", {"name": SEARCH, "arguments": raw})
-            result = self.deps.toolbox.run(SEARCH, raw, scope=scope)
+            results.append((self.deps.toolbox.run(SEARCH, raw, scope=scope), raw, {} if asked else {"context": True}))
+        if self.deps.compute_first and len(asks) == 1:
+            computed = self.compute_first(asks[0].query, [r for r, _, _ in results], config)
+            if computed is not None:
+                results.append(computed)
+        for result, raw, extra in results:
             call_id = f"call_retrieve_{zlib.crc32(raw.encode()):08x}"
-            calls.append({"id": call_id, "type": "function", "function": {"name": SEARCH, "arguments": raw}})
+            calls.append({"id": call_id, "type": "function", "function": {"name": result.name, "arguments": raw}})
             messages.append(_tool_message(call_id, result))
             evidence.append(result.to_state())
-            records.append({**result.record(), "retrieve_first": True, **({} if asked else {"context": True})})
+            records.append({**result.record(), "retrieve_first": True, **extra})
         return {"messages": [{"role": "assistant", "content": None, "tool_calls": calls}, *messages],
                 "evidence": evidence, "tool_calls": records}
+
+    def compute_first(self, query: str, searches: list[ToolResult], config: RunnableConfig,
+                      ) -> tuple[ToolResult, str, dict[str, Any]] | None:
+        """When the question asks for a figure that the quantities of the question and of the
+        retrieved sentences combine into (agent.figures), `calculate` it before the first model call,
+        so that a model that never calls tools still states a computed figure, not a guessed one. The
+        result names the sentences each operand came from (`from`), for the model to cite."""
+        from agent.figures import needs_figures, plan
+
+        if not needs_figures(query):
+            return None
+        passages = list({p.chunk_id: p for r in searches for p in r.passages}.values())
+        items = items_of(passages)
+        ordered = by_relevance(query, items, self.deps.encoder, self.deps.idf)
+        p = plan(query, tuple(i["text"] for i in ordered))
+        if p is None:
+            return None
+        raw = json.dumps({"expression": p.expression, **({"to": p.to} if p.to else {})}, ensure_ascii=False)
+        _emit(config, "retrieve", {"name": CALCULATE, "arguments": raw})
+        result = self.deps.toolbox.run(CALCULATE, raw)
+        if result.error is not None:
+            return None  # a plan the calculator refuses is no figure; the model answers from the passages
+        quoted = []
+        for fact in p.facts:
+            if fact.origin == "passage" and fact.passage_index is not None:
+                item = ordered[fact.passage_index]
+                passage, sentence = passages[item["passage"]], passages[item["passage"]].sentences[item["pos"]]
+                line = f"[{handle(passage, sentence, passage.shown_at(sentence))}] {sentence.text}"
+                if line not in quoted:
+                    quoted.append(line)
+        return ToolResult(CALCULATE, result.arguments, output={**result.output, "from": quoted}), raw, {}
 
     def call_model(self, state: AgentState, config: RunnableConfig) -> dict[str, Any]:
         rounds = state.get("rounds", 0)
@@ -193,14 +236,32 @@ class Nodes:
         new_msgs = list(state["messages"])
         evidence = list(state.get("evidence", []))
         records = list(state.get("tool_calls", []))
+        earlier = [m["content"] for m in state.get("history", []) if m.get("role") == "user"]
         for call in state["messages"][-1]["tool_calls"]:
             name, raw = call["function"]["name"], call["function"]["arguments"]
+            if name == SEARCH and earlier:
+                raw = self.standalone_search(raw, earlier, scope)
             _emit(config, "tool", {"name": name, "arguments": raw})
             result = self.deps.toolbox.run(name, raw, scope=scope)
             records.append(result.record())
             evidence.append(result.to_state())
             new_msgs.append(_tool_message(call["id"], result))
         return {"messages": new_msgs, "evidence": evidence, "tool_calls": records, "rounds": state.get("rounds", 0) + 1}
+
+    def standalone_search(self, raw: str, earlier: list[str], scope: str | None) -> str:
+        """A model's search for a follow-up in its own words ("why is it that high?") is run as the
+        retrieve-first search of such a question is: with the thread's topic, in the document the
+        thread named (agent.parts). A search that stands on its own is run as the model sent it."""
+        try:
+            args = json.loads(raw or "{}")
+        except ValueError:
+            return raw
+        query = args.get("query") if isinstance(args, dict) else None
+        if not isinstance(query, str) or not is_followup(query):
+            return raw
+        ask = question_asks(query, earlier, [] if scope else self.deps.toolbox.titles())[0]
+        return json.dumps({**args, "query": ask.query, **({"source": ask.source} if ask.source and not args.get("source") else {})},
+                          ensure_ascii=False)
 
     def finalize(self, state: AgentState) -> dict[str, Any]:
         """The answer that stands: citations checked, every claim attributed, abstention decided."""

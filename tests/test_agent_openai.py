@@ -418,3 +418,40 @@ def test_a_money_question_answered_with_a_sentence_that_states_no_money_abstains
     with FakeOpenAI([reply("A gigawatt is seventy billion dollars in spend [00:15].")]) as server:
         b = Agent(openai_settings(kb_settings, server)).ask("How much does a gigawatt cost, in dollars?")
     assert not b.abstained and [c["at"] for c in b.citations] == ["00:15"]
+
+
+# --- figures computed before the first call, a model's follow-up search made standalone -----------
+
+@pytest.mark.slow
+def test_a_figure_is_computed_before_the_first_call_and_names_its_sentences(kb_settings: Settings) -> None:
+    from tests.fakes.openai_server import lookup_model
+
+    with FakeOpenAI(lookup_model("no_tools")) as server:
+        result = Agent(openai_settings(kb_settings, server, model_tools="off")).ask("How many GPUs would 3 gigawatts hold?")
+        (request,) = server.requests  # one call: the figure came with the passages
+    assert '"expression"' in request["messages"][-1]["content"] and "[00:09] A gigawatt is half a million GPUs." in request["messages"][-1]["content"]
+    calc = next(c for c in result.tool_calls if c["name"] == "calculate")
+    assert calc["retrieve_first"] and calc["result"]["from"] == ["[00:09] A gigawatt is half a million GPUs."]
+    assert "1.5 million GPU" in result.answer and not result.abstained
+    assert [c["at"] for c in result.citations] == ["00:09"]
+
+
+@pytest.mark.slow
+def test_a_question_the_planner_cannot_plan_gets_no_calculation(kb_settings: Settings) -> None:
+    with FakeOpenAI([reply("Power is the real bottleneck for new data centers [00:05].")]) as server:
+        result = Agent(openai_settings(kb_settings, server)).ask("What is the real bottleneck for data centers?")
+    assert [c["name"] for c in result.tool_calls] == ["search_knowledge_base"]
+
+
+@pytest.mark.slow
+def test_a_models_search_for_a_bare_follow_up_carries_the_threads_topic(kb_settings: Settings) -> None:
+    script = [reply("Power is the real bottleneck for new data centers [00:05]."),
+              search("Why is that?"), reply("Chips are very sensitive to cooling and power fluctuations [00:25].")]
+    with FakeOpenAI(script) as server:
+        agent = Agent(openai_settings(kb_settings, server))
+        agent.ask("What is the real bottleneck for new data centers?", thread_id="t")
+        result = agent.ask("Why is that?", thread_id="t")
+    model_search = [c for c in result.tool_calls if not c.get("retrieve_first")][0]
+    assert model_search["arguments"]["query"] != "Why is that?" and "bottleneck" in model_search["arguments"]["query"]
+    standalone = [c for c in result.tool_calls if c.get("retrieve_first") and not c.get("context")][0]
+    assert standalone["arguments"]["query"] == model_search["arguments"]["query"]

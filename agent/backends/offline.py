@@ -25,6 +25,7 @@ from agent.evidence import (
     asked_speakers,
     attach_speakers,
     attributed,
+    by_relevance,
     display,
     is_claim,
     is_question,
@@ -97,9 +98,7 @@ class OfflineModel:
 
     def by_relevance(self, query: str, sentences: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
         """Sentences most like the question first (stable, so retrieval order breaks ties)."""
-        scored = score(query, question_terms(query), sentences, self.encoder, self.idf)
-        order = sorted(range(len(sentences)), key=lambda i: -scored[i].score)
-        return [sentences[i] for i in order]
+        return by_relevance(query, sentences, self.encoder, self.idf)
 
     def pick(self, question: str, history: Sequence[str], sentences: Sequence[dict[str, Any]],
              n: int = MAX_SENTENCES, lean: bool = False) -> list[dict[str, Any]]:

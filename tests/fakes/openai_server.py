@@ -13,7 +13,8 @@ deltas, a usage chunk when `stream_options.include_usage` is set, then `data: [D
 A script that runs out answers 500 with `x-should-retry: false`, so the client fails at once
 with a message that says so. `lookup_model(mode)` is a script that behaves like the models people
 run: it answers from the search results in the conversation with the sentence that shares most words
-with the question, and in mode `tools` (calls tools when it has no results), `no_tools` (ignores
+with the question (or states the figure of a calculation result it was given, citing the sentences
+listed in its `from`), and in mode `tools` (calls tools when it has no results), `no_tools` (ignores
 the `tools` field), `reject_tools` (answers 400 to a request with `tools`, like servers without
 function calling) or `no_markers` (writes the answer without citation markers). `GET /v1/models` lists a few models. Token usage is a
 deterministic estimate (characters / 4), not a real tokenizer.
@@ -420,6 +421,7 @@ FakeOpenAI.handler = _Handler
 
 LOOKUP_MODES = ("tools", "no_tools", "reject_tools", "no_markers")
 _RESULTS = re.compile(r"\{\s*\"note\"")
+_CALCULATION = re.compile(r"\{\s*\"expression\"")
 
 
 def _words(text: str) -> set[str]:
@@ -448,6 +450,20 @@ def _passages_in(messages: list[dict[str, Any]]) -> tuple[str, list[str]]:
     return question, lines
 
 
+def _calculation_in(messages: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The last calculation result in the conversation (a tool message, or inside a user message)."""
+    decoder, found = json.JSONDecoder(), None
+    for m in messages:
+        content = m.get("content") if isinstance(m.get("content"), str) else ""
+        if m.get("role") in ("tool", "user"):
+            for hit in _CALCULATION.finditer(content or ""):
+                try:
+                    found = decoder.raw_decode(content, hit.start())[0]
+                except ValueError:
+                    continue
+    return found if isinstance(found, dict) and found.get("text") else None
+
+
 def lookup_model(mode: str = "tools", delay: float = 0.0) -> Callable[[dict[str, Any], int], Step]:
     """A script (see module docstring) answering a lookup from the passages it was given."""
     from agent.prompts import NOT_IN_KB
@@ -459,6 +475,14 @@ def lookup_model(mode: str = "tools", delay: float = 0.0) -> Callable[[dict[str,
         if mode == "reject_tools" and "tools" in body:
             return error(400, _error_body(400, "tools are not supported by this model"), {"x-should-retry": "false"})
         question, lines = _passages_in(body["messages"])
+        calc = _calculation_in(body["messages"])
+        if calc is not None:  # a figure it was given: stated, with the sentences it came from
+            quoted = [line.partition("] ") for line in calc.get("from", [])]
+            if mode == "no_markers":
+                said = " ".join(f"The speaker says that {t[0].lower()}{t[1:]}" for _, _, t in quoted)
+                return reply(f"It comes to {calc['text']}. {said}".strip(), delay=delay)
+            cites = " ".join(f"{t.rstrip('.')} {h}]." for h, _, t in quoted)
+            return reply(f"It comes to **{calc['text']}**, computed as `{calc['expression']}`. {cites}".strip(), delay=delay)
         asked = _words(question)
         scored = [(len(asked & _words(line)), line) for line in lines]
         best = max(scored, default=(0, ""), key=lambda x: x[0])
