@@ -47,15 +47,17 @@ _REPORTING = r"(?:about|say|said|says|think|thinks|thought|discuss|discussed|men
 _WANTS = (
     ("money", re.compile(r"\b(?:in|how\s+many)\s+(?:us\s+)?dollars\b|\bhow\s+much\b.*\b(?:cost|costs|pay|paid|price|spend|spent|earn|earns|revenue)\b|\bprice\b"
                          r"|\bwhat\s+(?:does|did|do|would|will|could|might|should)\s+(?:(?!" + _REPORTING + r"\s)[\w'$.,-]+\s+){0,8}?"
-                         r"(?!(?:the|a|an|its|their|his|her|our|your|this|that|of|about|on|for)\s)[\w'$.,-]+\s+cost\b(?!\s+of\b)"
-                         r"|\bwhat\s+(?:is|was|are|were|would\s+be)\s+the\s+cost\b|\bhow\s+expensive\b", re.I),
+                         r"(?!(?:the|a|an|its|their|his|her|our|your|this|that|of|about|on|for)\s)[\w'$.,-]+\s+cost"
+                         r"(?=\s*(?:\?|$|,|\b(?:in|at|per|to|us|them|you|each|a|an|one)\b))"
+                         r"|\bwhat\s+(?:is|was|would\s+be)\s+the\s+(?:total\s+)?cost\s*(?:\?|$|\b(?:of|per|for)\s+(?!not\b)(?:a|an|one|the|each|every|\d))"
+                         r"|\bhow\s+expensive\b", re.I),
      re.compile(r"[$€£¥]\s?\d|\b(?:\d[\d,.]*\s*(?:k|m|bn|b)?|" + _NUMBER_WORDS + r")\s*"
                 r"(?:dollars?|usd|euros?|eur|pounds?|cents?|bucks)\b|\b(?:dollars?|usd|euros?)\b.{0,20}\d", re.I)),
     ("duration", re.compile(r"\bhow\s+(?:long|many\s+(?:days|weeks|months|years|hours|minutes|seconds))\b", re.I),
      re.compile(r"\b(?:\d[\d,.]*|a|an|one|two|three|four|five|six|seven|eight|nine|ten|few|several|couple)\s*(?:-\s*)?"
                 r"(?:years?|months?|weeks?|days?|hours?|minutes?|seconds?|ms|milliseconds?|decades?)\b", re.I)),
-    ("number", re.compile(r"\bhow\s+(?:many|much)\b|\bwhat\s+(?:percentage|percent|fraction|share|number|factor|multiple)\b"
-                          r"|\bas\s+a\s+(?:percentage|percent|share|fraction|multiple)\s+of\b", re.I),
+    ("number", re.compile(r"\bhow\s+(?:many|much)\b|\bwhat\s+(?:percentage|percent|fraction|share|number)\b"
+                          r"|\bby\s+what\s+(?:factor|multiple|percentage|percent)\b|\bas\s+a\s+(?:percentage|percent|share|fraction|multiple)\s+of\b", re.I),
      re.compile(r"\d|\b(?:half|quarter|third|dozen|twice|double|triple|percent|" + _NUMBER_WORD_LIST + r")\b", re.I)),
     # "what … figure / ratio / rate": a stated figure, written in digits or with a scale word
     ("figure", re.compile(r"\bwhat\b[^?]{0,40}\b(?:figure|ratio|rate)\b", re.I),

@@ -27,16 +27,20 @@ FOCUS_NEIGHBOURS = 1  # sentences kept either side of each kept one
 def focus(query: str, passages: Sequence[Passage], encoder: SentenceEncoder,
           idf: Callable[[str], float] | None = None, top: int = FOCUS_TOP,
           neighbours: int = FOCUS_NEIGHBOURS) -> tuple[tuple[int, ...], ...]:
-    """For each passage, the positions of the sentences the model is shown (ascending)."""
+    """For each passage, the positions of the sentences the model is shown (ascending): the `top`
+    claims of the whole result by score against the search's query, each passage's best claim (its
+    best sentence when it has none), and `neighbours` either side of each. Scored before the
+    result is packed into the token budget, so a passage the budget drops may have taken a place."""
     items = items_of(passages)
     if not items:
         return tuple(() for _ in passages)
     attach_speakers(items)
     scored = score(query, question_terms(query), items, encoder, idf, asked_speakers(query, items))
-    ranked = sorted((sc for sc in scored if is_claim(sc.item["text"], looks_like_instruction)), key=lambda sc: -sc.score)
+    by_score = sorted(scored, key=lambda sc: -sc.score)
+    ranked = [sc for sc in by_score if is_claim(sc.item["text"], looks_like_instruction)]
     chosen = {(sc.item["passage"], sc.item["pos"]) for sc in ranked[:top]}
     best_of: dict[int, int] = {}
-    for sc in ranked:
+    for sc in ranked + by_score:  # a passage with no claim still shows its best sentence
         best_of.setdefault(sc.item["passage"], sc.item["pos"])
     chosen |= set(best_of.items())
     shown: list[tuple[int, ...]] = []

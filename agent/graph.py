@@ -200,7 +200,10 @@ class Nodes:
 
         if not needs_figures(query):
             return None
-        passages = list({p.chunk_id: p for r in searches for p in r.passages}.values())
+        unique: dict[str, Passage] = {}
+        for p in (p for r in searches for p in r.passages):
+            unique.setdefault(p.chunk_id, p)
+        passages = list(unique.values())
         items = items_of(passages)
         ordered = by_relevance(query, items, self.deps.encoder, self.deps.idf)
         p = plan(query, tuple(i["text"] for i in ordered))
@@ -239,7 +242,7 @@ class Nodes:
         earlier = [m["content"] for m in state.get("history", []) if m.get("role") == "user"]
         for call in state["messages"][-1]["tool_calls"]:
             name, raw = call["function"]["name"], call["function"]["arguments"]
-            if name == SEARCH and earlier:
+            if name == SEARCH and earlier and is_followup(state["question"]):
                 raw = self.standalone_search(raw, earlier, scope)
             _emit(config, "tool", {"name": name, "arguments": raw})
             result = self.deps.toolbox.run(name, raw, scope=scope)
@@ -249,9 +252,10 @@ class Nodes:
         return {"messages": new_msgs, "evidence": evidence, "tool_calls": records, "rounds": state.get("rounds", 0) + 1}
 
     def standalone_search(self, raw: str, earlier: list[str], scope: str | None) -> str:
-        """A model's search for a follow-up in its own words ("why is it that high?") is run as the
-        retrieve-first search of such a question is: with the thread's topic, in the document the
-        thread named (agent.parts). A search that stands on its own is run as the model sent it."""
+        """During a follow-up turn, a model's search that is itself a bare follow-up ("why is it that
+        high?", often the user's words sent back) is run as the retrieve-first search of such a
+        question is: with the thread's topic, in the document the thread named (agent.parts). A
+        search that stands on its own is run as the model sent it."""
         try:
             args = json.loads(raw or "{}")
         except ValueError:

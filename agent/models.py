@@ -48,9 +48,11 @@ class ModelReply:
 
 @dataclass(frozen=True)
 class ToolResult:
-    """What one tool call gave, as data. `passages`: what a search found and the model is shown;
+    """What one tool call gave, as data. `passages`: what a search found, whole (the model may be
+    shown only some of their sentences, `shown`);
     `output`: the tool's JSON result otherwise (a calculation's expression, value, unit, text);
-    `error`: why the call failed (the model may try again). `arguments` are as the model sent them.
+    `error`: why the call failed (the model may try again). `arguments` are as the call was run
+    (a model's search for a bare follow-up gets the thread's topic: agent.graph).
     `shown` is not kept in the checkpoint: it only shapes the text of this call's tool message."""
 
     name: str

@@ -132,14 +132,15 @@ class Toolbox:
             arguments = {**arguments, "source": scope}  # the run's scope wins over what the model asked for
         k = args.k if args.k is not None else min(self.settings.retrieval.top_k, MAX_K)
         passages = self.retriever.search(args.query, k=k, source=scope or args.source or None, mode=self.mode)
-        shown = self.focus(args.query, passages) if self.focus is not None else (None,) * len(passages)
+        shown = self.focus(args.query, passages) if self.focus is not None else None
         if self.counter is not None:
             from agent.budget import pack
 
-            kept = pack([passage_text(p, keep) for p, keep in zip(passages, shown)], self.settings.agent.context_token_budget,
-                        self.counter)
-            passages, shown = [passages[i] for i in kept], tuple(shown[i] for i in kept)
-        return ToolResult(SEARCH, arguments, passages=tuple(passages), shown=shown if self.focus is not None else None)
+            texts = [passage_text(p, shown[i] if shown is not None else None) for i, p in enumerate(passages)]
+            kept = pack(texts, self.settings.agent.context_token_budget, self.counter)
+            passages = [passages[i] for i in kept]
+            shown = tuple(shown[i] for i in kept) if shown is not None else None
+        return ToolResult(SEARCH, arguments, passages=tuple(passages), shown=shown)
 
     def calculate(self, args: CalculateArgs, arguments: dict[str, Any], scope: str | None = None) -> ToolResult:
         from agent.calculator import CalcError, calculate

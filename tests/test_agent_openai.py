@@ -437,10 +437,14 @@ def test_a_figure_is_computed_before_the_first_call_and_names_its_sentences(kb_s
 
 
 @pytest.mark.slow
-def test_a_question_the_planner_cannot_plan_gets_no_calculation(kb_settings: Settings) -> None:
-    with FakeOpenAI([reply("Power is the real bottleneck for new data centers [00:05].")]) as server:
-        result = Agent(openai_settings(kb_settings, server)).ask("What is the real bottleneck for data centers?")
+@pytest.mark.parametrize("question", ["What is the real bottleneck for data centers?",  # asks for no figure
+                                      "How many GPUs would 7 racks of servers hold?"])  # no plan: racks are never sized
+def test_a_question_the_planner_cannot_plan_gets_no_calculation(kb_settings: Settings, question: str) -> None:
+    with FakeOpenAI([reply("A gigawatt is half a million GPUs [00:09].")]) as server:
+        result = Agent(openai_settings(kb_settings, server)).ask(question)
+        (request,) = server.requests
     assert [c["name"] for c in result.tool_calls] == ["search_knowledge_base"]
+    assert not any('"expression"' in str(m.get("content")) for m in request["messages"])
 
 
 @pytest.mark.slow
@@ -455,3 +459,15 @@ def test_a_models_search_for_a_bare_follow_up_carries_the_threads_topic(kb_setti
     assert model_search["arguments"]["query"] != "Why is that?" and "bottleneck" in model_search["arguments"]["query"]
     standalone = [c for c in result.tool_calls if c.get("retrieve_first") and not c.get("context")][0]
     assert standalone["arguments"]["query"] == model_search["arguments"]["query"]
+
+
+@pytest.mark.slow
+def test_a_models_search_is_run_as_sent_when_the_question_stands_on_its_own(kb_settings: Settings) -> None:
+    script = [reply("Power is the real bottleneck for new data centers [00:05]."),
+              search("Why?"), reply("Chips are very sensitive to cooling and power fluctuations [00:25].")]
+    with FakeOpenAI(script) as server:
+        agent = Agent(openai_settings(kb_settings, server))
+        agent.ask("What is the real bottleneck for new data centers?", thread_id="t")
+        result = agent.ask("How sensitive are chips to cooling and power fluctuations?", thread_id="t")
+    model_search = [c for c in result.tool_calls if not c.get("retrieve_first")][0]
+    assert model_search["arguments"]["query"] == "Why?"  # this turn is not a follow-up: nothing to carry over

@@ -96,6 +96,12 @@ def test_a_question_for_an_amount_needs_a_sentence_that_states_one() -> None:
     ("What did the farmers say about the cost of feed?", None),  # what was said, not an amount
     ("What does the cost of feed depend on?", None),
     ("By what factor did the harvest grow?", "number"),
+    ("What does the low cost strategy rely on?", None),
+    ("What would lower cost mean for the farm?", None),
+    ("What is the cost of not acting?", None),
+    ("What are the cost implications?", None),
+    ("What factor drove the decision?", None),
+    ("What would it cost us?", "money"),
     ("What was the rainfall in May as a percentage of the yearly total?", "number"),
 ])
 def test_what_a_question_asks_for(question: str, kind: str | None) -> None:

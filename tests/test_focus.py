@@ -43,7 +43,16 @@ QUERY = "How much fruit does the pear orchard yield a year?"
 def test_the_best_sentences_are_shown_with_their_neighbours_and_each_passage_keeps_its_best() -> None:
     shown = focus(QUERY, [ORCHARD, DAIRY], SentenceEncoder(None), top=1)
     assert shown[0] == (1, 2, 3)  # the yield sentence, one either side
-    assert len(shown[1]) in (1, 2, 3) and shown[1]  # the other passage is not emptied
+    best = shown[1][len(shown[1]) // 2] if len(shown[1]) == 3 else None
+    assert shown[1] in ((0, 1), (1, 2)) or shown[1] == (best - 1, best, best + 1)  # its best sentence and neighbours
+
+
+def test_a_passage_without_a_claim_still_shows_its_best_sentence() -> None:
+    chatter = passage("chatter", 300.0, "Right?", "Okay.", "Mm-hmm, pears?", "Yeah.", "Sure.")
+    shown = focus(QUERY, [ORCHARD, chatter], SentenceEncoder(None), top=1)
+    assert shown[1] and len(shown[1]) <= 3
+    content = json.loads(tool_content(ToolResult(SEARCH, {"query": QUERY}, passages=(ORCHARD, chatter), shown=shown)))
+    assert [p["source"] for p in content["passages"]] == ["orchard", "chatter"]
 
 
 def test_the_tool_message_shows_only_the_focused_sentences_and_the_guard_still_resolves_them() -> None:
@@ -76,6 +85,24 @@ def test_the_toolbox_focuses_a_search_only_when_given_a_focus() -> None:
     assert result.passages == (ORCHARD, DAIRY)  # the evidence the guard reads is whole
     plain = Toolbox(Shelf([ORCHARD, DAIRY]), Settings(top_k=2)).run(SEARCH, json.dumps({"query": QUERY}))  # type: ignore[arg-type]
     assert plain.shown is None
+
+
+def test_the_budget_packs_the_focused_text_and_keeps_each_passage_with_its_sentences() -> None:
+    from agent.render import passage_text
+
+    encoder = SentenceEncoder(None)
+    shown = focus(QUERY, [ORCHARD, DAIRY], encoder, top=1)
+    budget = len(passage_text(ORCHARD, shown[0])) + 10  # a character a token: room for the focused orchard only
+    assert len(passage_text(ORCHARD)) > budget  # the whole passage would not have fitted
+
+    class Characters:
+        def count(self, text: str) -> int:
+            return len(text)
+
+    packed = Toolbox(Shelf([ORCHARD, DAIRY]), Settings(top_k=2, context_token_budget=budget),  # type: ignore[arg-type]
+                     counter=Characters(), focus=lambda q, ps: focus(q, ps, encoder, top=1))
+    result = packed.run(SEARCH, json.dumps({"query": QUERY}))
+    assert result.passages == (ORCHARD,) and result.shown == ((1, 2, 3),)
 
 
 def test_a_model_backend_reads_focused_passages_unless_the_setting_says_whole(fast_settings: Settings) -> None:
