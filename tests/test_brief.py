@@ -99,6 +99,17 @@ def test_user_unit_file_adds_a_unit(tmp_path: Path):
     assert (q.value, q.unit, q.kind) == (40.0, "widget", "count")
 
 
+def test_a_question_is_never_a_key_moment_even_when_quoted():
+    from agent.brief.moments import candidates
+    from kb.types import Sentence
+
+    said = [Sentence("The greenhouse heaters burn forty litres of diesel every night in January."),
+            Sentence('Then the grower asked, "could solar panels cover the whole heating load?"'),
+            Sentence("The grower replaced two heaters with a heat pump fed by rooftop panels."),
+            Sentence("Tomato yields rose by a fifth in the first season after the change.")]
+    assert candidates(said) == [0, 2, 3]
+
+
 def test_clean_quote_drops_only_disfluencies():
     assert clean_quote("so uh the the plan is um ready.") == "So the plan is ready."
 

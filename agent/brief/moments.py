@@ -17,6 +17,7 @@ import numpy as np
 
 from agent.brief.document import Block
 from agent.brief.text import content_words
+from agent.evidence import is_question
 from kb.types import Sentence
 
 MIN_CONTENT_WORDS = 6
@@ -52,7 +53,7 @@ def candidates(sentences: Sequence[Sentence], allowed: set[int] | None = None) -
     from agent.tools import looks_like_instruction  # imported here: agent.tools loads the search stack
     out = [i for i, s in enumerate(sentences)
            if (allowed is None or i in allowed)
-           and content_words(s.text) >= MIN_CONTENT_WORDS and not s.text.rstrip().endswith("?")
+           and content_words(s.text) >= MIN_CONTENT_WORDS and not is_question(s.text)
            and not looks_like_instruction(s.text)]
     if len(out) < 3:  # a very short document: take what there is
         out = [i for i, s in enumerate(sentences) if content_words(s.text) >= 2] or list(range(len(sentences)))
