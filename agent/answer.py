@@ -15,6 +15,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from typing import Any
 
 from agent.graph import Deps, build_graph
@@ -64,7 +65,8 @@ class Agent:
         # one encoder (and its cache of sentence embeddings) for the offline model and the guard's
         # attribution; term weights from the index where the retriever has them (not the naive peer)
         encoder = SentenceEncoder(self.retriever.embedder)
-        self.chat = chat or make_chat_model(self.settings, idf=getattr(self.retriever, "idf", None), encoder=encoder,
+        idf = getattr(self.retriever, "idf", None)
+        self.chat = chat or make_chat_model(self.settings, idf=idf, encoder=encoder,
                                            titles=lambda: self.toolbox.titles())
         counter = None
         if self.backend == "openai":
@@ -75,8 +77,7 @@ class Agent:
         if self.backend == "openai" and self.settings.agent.passage_view == "focused":
             from agent.focus import focus as focus_on
 
-            idf = getattr(self.retriever, "idf", None)
-            focus = lambda query, passages: focus_on(query, passages, encoder, idf)  # noqa: E731
+            focus = partial(focus_on, encoder=encoder, idf=idf)
         self.toolbox = Toolbox(self.retriever, self.settings, counter, mode=retrieval_mode, focus=focus)
         if checkpointer is None:
             from langgraph.checkpoint.sqlite import SqliteSaver
@@ -88,7 +89,7 @@ class Agent:
                          abstain_threshold=self.settings.agent.abstain_threshold, min_coverage=self.settings.agent.min_coverage,
                          encoder=encoder, checkpointer=checkpointer,
                          top_k=self.settings.retrieval.top_k, attribution_threshold=self.settings.agent.attribution_threshold,
-                         compute_first=self.backend == "openai", idf=getattr(self.retriever, "idf", None))
+                         compute_first=self.backend == "openai", idf=idf)
         self.graph = build_graph(self.deps)
         self._sources: set[str] = set()
 

@@ -78,6 +78,15 @@ class Plan:
     facts: tuple[Fact, ...]
     description: str
 
+    def passage_operands(self) -> list[int]:
+        """The indexes (into the passages the plan was made from) of the sentences its operands
+        came from, each once, in expression order: what an answer stating the figure cites."""
+        out: list[int] = []
+        for fact in self.facts:
+            if fact.origin == "passage" and fact.passage_index is not None and fact.passage_index not in out:
+                out.append(fact.passage_index)
+        return out
+
 
 # --- lexicon --------------------------------------------------------------------------------
 

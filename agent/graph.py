@@ -87,6 +87,11 @@ def _emit(config: Any, kind: str, data: dict[str, Any]) -> None:
         on_event(kind, data)
 
 
+def _earlier_questions(state: AgentState) -> list[str]:
+    """The thread's earlier user questions, oldest first."""
+    return [m["content"] for m in state.get("history", []) if m.get("role") == "user"]
+
+
 def _searched_queries(state: AgentState) -> list[str | None]:
     """What the turn first searched for: the standalone form of each ask of the question
     (agent.parts: a follow-up with its topic, each part, each document named); [None] when none."""
@@ -164,7 +169,7 @@ class Nodes:
         """Search with the question (standalone) before the first model call, as if the model had;
         a question that asks two things, or of two documents it names, gets a search for each
         (agent.parts)."""
-        earlier = [m["content"] for m in state.get("history", []) if m.get("role") == "user"]
+        earlier = _earlier_questions(state)
         scope = _run(config).get("source")
         calls, messages, evidence, records = [], [], [], []
         asks = question_asks(state["question"], earlier, [] if scope else self.deps.toolbox.titles())
@@ -214,14 +219,13 @@ class Nodes:
         result = self.deps.toolbox.run(CALCULATE, raw)
         if result.error is not None:
             return None  # a plan the calculator refuses is no figure; the model answers from the passages
-        quoted = []
-        for fact in p.facts:
-            if fact.origin == "passage" and fact.passage_index is not None:
-                item = ordered[fact.passage_index]
-                passage, sentence = passages[item["passage"]], passages[item["passage"]].sentences[item["pos"]]
-                line = f"[{handle(passage, sentence, passage.shown_at(sentence))}] {sentence.text}"
-                if line not in quoted:
-                    quoted.append(line)
+        quoted: list[str] = []
+        for item in (ordered[i] for i in p.passage_operands()):
+            passage = passages[item["passage"]]
+            sentence = passage.sentences[item["pos"]]
+            line = f"[{handle(passage, sentence, passage.shown_at(sentence))}] {sentence.text}"
+            if line not in quoted:  # touching windows repeat a sentence
+                quoted.append(line)
         return ToolResult(CALCULATE, result.arguments, output={**result.output, "from": quoted}), raw, {}
 
     def call_model(self, state: AgentState, config: RunnableConfig) -> dict[str, Any]:
@@ -239,7 +243,7 @@ class Nodes:
         new_msgs = list(state["messages"])
         evidence = list(state.get("evidence", []))
         records = list(state.get("tool_calls", []))
-        earlier = [m["content"] for m in state.get("history", []) if m.get("role") == "user"]
+        earlier = _earlier_questions(state)
         for call in state["messages"][-1]["tool_calls"]:
             name, raw = call["function"]["name"], call["function"]["arguments"]
             if name == SEARCH and earlier and is_followup(state["question"]):

@@ -447,27 +447,27 @@ def test_a_question_the_planner_cannot_plan_gets_no_calculation(kb_settings: Set
     assert not any('"expression"' in str(m.get("content")) for m in request["messages"])
 
 
-@pytest.mark.slow
-def test_a_models_search_for_a_bare_follow_up_carries_the_threads_topic(kb_settings: Settings) -> None:
+def second_turn_searching(kb_settings: Settings, model_query: str, question: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """A thread's second `question`, in which the model searches for `model_query`: (that search as
+    it was run, every tool call of the turn)."""
     script = [reply("Power is the real bottleneck for new data centers [00:05]."),
-              search("Why is that?"), reply("Chips are very sensitive to cooling and power fluctuations [00:25].")]
+              search(model_query), reply("Chips are very sensitive to cooling and power fluctuations [00:25].")]
     with FakeOpenAI(script) as server:
         agent = Agent(openai_settings(kb_settings, server))
         agent.ask("What is the real bottleneck for new data centers?", thread_id="t")
-        result = agent.ask("Why is that?", thread_id="t")
-    model_search = [c for c in result.tool_calls if not c.get("retrieve_first")][0]
+        result = agent.ask(question, thread_id="t")
+    return [c for c in result.tool_calls if not c.get("retrieve_first")][0], result.tool_calls
+
+
+@pytest.mark.slow
+def test_a_models_search_for_a_bare_follow_up_carries_the_threads_topic(kb_settings: Settings) -> None:
+    model_search, calls = second_turn_searching(kb_settings, "Why is that?", "Why is that?")
     assert model_search["arguments"]["query"] != "Why is that?" and "bottleneck" in model_search["arguments"]["query"]
-    standalone = [c for c in result.tool_calls if c.get("retrieve_first") and not c.get("context")][0]
+    standalone = [c for c in calls if c.get("retrieve_first") and not c.get("context")][0]
     assert standalone["arguments"]["query"] == model_search["arguments"]["query"]
 
 
 @pytest.mark.slow
 def test_a_models_search_is_run_as_sent_when_the_question_stands_on_its_own(kb_settings: Settings) -> None:
-    script = [reply("Power is the real bottleneck for new data centers [00:05]."),
-              search("Why?"), reply("Chips are very sensitive to cooling and power fluctuations [00:25].")]
-    with FakeOpenAI(script) as server:
-        agent = Agent(openai_settings(kb_settings, server))
-        agent.ask("What is the real bottleneck for new data centers?", thread_id="t")
-        result = agent.ask("How sensitive are chips to cooling and power fluctuations?", thread_id="t")
-    model_search = [c for c in result.tool_calls if not c.get("retrieve_first")][0]
+    model_search, _ = second_turn_searching(kb_settings, "Why?", "How sensitive are chips to cooling and power fluctuations?")
     assert model_search["arguments"]["query"] == "Why?"  # this turn is not a follow-up: nothing to carry over

@@ -200,12 +200,7 @@ class OfflineModel:
         ordered = self.by_relevance(query, sentences)
         p = _plan(query, tuple(s["text"] for s in ordered))
         lines = [f"**{calc['text']}** — computed with the calculate tool: `{calc['expression']}`."]
-        cited: list[dict[str, Any]] = []
-        for fact in p.facts if p else ():
-            if fact.origin == "passage" and fact.passage_index is not None:
-                s = ordered[fact.passage_index]
-                if s not in cited:
-                    cited.append(s)
+        cited = [ordered[i] for i in p.passage_operands()] if p else []
         if not cited:
             cited = self.pick(question, history, sentences, n=1)
         return "\n".join(lines + [f"- {display(s['text'])} [{s['handle']}]" for s in cited])

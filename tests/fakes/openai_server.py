@@ -430,38 +430,42 @@ def _words(text: str) -> set[str]:
     return set(tokenize(text))
 
 
+def _results(content: str, opening: re.Pattern[str]) -> Iterator[dict[str, Any]]:
+    """Each JSON object of a message's content that starts where `opening` matches (a message may
+    carry several: a server without tools gets every result merged into one user message)."""
+    decoder = json.JSONDecoder()
+    for hit in opening.finditer(content):
+        try:
+            payload, _ = decoder.raw_decode(content, hit.start())
+        except ValueError:
+            continue
+        if isinstance(payload, dict):
+            yield payload
+
+
+def _content(m: dict[str, Any]) -> str:
+    return m["content"] if isinstance(m.get("content"), str) else ""
+
+
 def _passages_in(messages: list[dict[str, Any]]) -> tuple[str, list[str]]:
     """(the question, every "[handle] text" line of the search results in the conversation), whether
     results came as tool messages or inside a user message (several results in one message too)."""
     question, lines = "", []
-    decoder = json.JSONDecoder()
     for m in messages:
-        content = m.get("content") if isinstance(m.get("content"), str) else ""
-        found = list(_RESULTS.finditer(content or ""))
+        content = _content(m)
         if m.get("role") == "user":
-            question = (content[: found[0].start()] if found else content).split("\n\nSearch results")[0].strip() or question
-        if found and m.get("role") in ("tool", "user"):
-            for hit in found:
-                try:
-                    payload, _ = decoder.raw_decode(content, hit.start())
-                except ValueError:
-                    continue
-                lines += [line for p in payload.get("passages", []) for line in p.get("sentences", [])]
+            first = _RESULTS.search(content)
+            question = (content[: first.start()] if first else content).split("\n\nSearch results")[0].strip() or question
+        if m.get("role") in ("tool", "user"):
+            lines += [line for payload in _results(content, _RESULTS) for p in payload.get("passages", [])
+                      for line in p.get("sentences", [])]
     return question, lines
 
 
 def _calculation_in(messages: list[dict[str, Any]]) -> dict[str, Any] | None:
     """The last calculation result in the conversation (a tool message, or inside a user message)."""
-    decoder, found = json.JSONDecoder(), None
-    for m in messages:
-        content = m.get("content") if isinstance(m.get("content"), str) else ""
-        if m.get("role") in ("tool", "user"):
-            for hit in _CALCULATION.finditer(content or ""):
-                try:
-                    found = decoder.raw_decode(content, hit.start())[0]
-                except ValueError:
-                    continue
-    return found if isinstance(found, dict) and found.get("text") else None
+    found = [payload for m in messages if m.get("role") in ("tool", "user") for payload in _results(_content(m), _CALCULATION)]
+    return found[-1] if found and found[-1].get("text") else None
 
 
 def lookup_model(mode: str = "tools", delay: float = 0.0) -> Callable[[dict[str, Any], int], Step]:
