@@ -7,9 +7,10 @@ the question and the retrieved passages ("$700 per tonne", "a quarter million se
 few facts by dimensional analysis into ONE expression for `agent.calculator.calculate`.
 
 How facts are read:
-- a quantity is a number (digits, `400k`, `half a million`, `a billion`, `seven`) followed by
+- a quantity is a number (digits, `400k`, `half a million`, `a billion`, `seven`) followed,
+  after a space or a hyphen ("a 30-gigawatt site"), by
   a unit word (`GW`, `terawatts`, misheard spellings from the lexicon, `ms`, `GPUs`,
-  `people`, `%`), or `$` before a number;
+  `people`, `%`), or `$` before a number; digits inside a name ("V3", "GPT-4") are no figure;
 - a rate is `X per Y` / `X/Y` / `X a Y`, `a Y is|costs ... X` ("a rack is forty
   servers" -> server/rack) or `a <quantity> <count noun>` ("a 2 kW GPU" -> kW/GPU);
 - a range ("a litre to 2 litres") counts as its low end; a false start corrected in
@@ -23,8 +24,10 @@ How a plan is chosen, first match wins:
 2. shares with numbers in the question: "what fraction of 80 GW is 6 GW" -> 6 GW / 80 GW in %;
    "if 100 GW is a fifth of the grid, how big is the grid" -> 100 GW / 0.2; "80% of 30 GW";
 3. shares and ratios named in words: "A as a percentage of B", "what percentage of B would A
-   make up", "how many times larger is A than B" -> each side is a number of the question or
-   the passage figure whose context best matches the phrase;
+   make up", "how many times larger is A than B", "how many times more hours went into A than
+   into B" -> each side is a number of the question or the passage figure whose context best
+   matches the phrase; a side its words match no figure for ("…than the smaller one") is the
+   other figure of the same dimensions in the sentence of the side that is named;
 4. a share named in words and applied to the question's one quantity ("the author's expected export
    share applied to 12 MW") -> the passage percentage or fraction whose sentence holds a word of the
    words naming the share ("expected export") × 12 MW;
@@ -115,7 +118,7 @@ _QTY = re.compile(
     rf"|\b(?P<word>{_WORDNUM})\b"
     rf"|\b(?P<art>(?i:an?|each|every))\b)"
     rf"(?:\s+(?P<scale>{_SCALE})\b)?"
-    rf"(?:(?:\s+[A-Z]+\d+[A-Za-z0-9-]*)?\s*(?P<unit>{_UNIT}))?"  # "1.2 million A40 hours"
+    rf"(?:(?:\s+[A-Z]+\d+[A-Za-z0-9-]*)?(?:\s*|-)(?P<unit>{_UNIT}))?"  # "1.2 million A40 hours", "a 30-gigawatt site"
 )
 _PER = re.compile(
     rf"\s*(?:/\s*|(?i:per|for\s+(?:an?|each|every|one)|an?|each|every)\s+)(?:(?P<num>{_NUM})\s*)?"
@@ -474,7 +477,7 @@ _PER_UNIT_COST = (
     rf"\b(?i:cost|price)\s+(?i:per|of\s+(?:one|an?|each|a\s+single))\s+(?P<u>{_ANY_UNIT})",
     rf"\b(?i:per)[-\s](?P<u>{_UNIT})\s+(?i:cost|price)\b",
 )
-_HOW_MANY = (rf"\b(?i:how\s+many)\s+(?P<u>{_UNIT})(?:\s+(?i:of)\s+[A-Za-z]+)?"
+_HOW_MANY = (rf"\b(?i:how\s+many)\s+(?:{_SCALE}s?\s+(?i:of\s+)?)?(?P<u>{_UNIT})(?:\s+(?i:of)\s+[A-Za-z]+)?"
              rf"(?:\s*(?:(?i:per|an?|each|every)\s+|/\s*)(?P<d>{_ANY_UNIT}))?")
 _IN_UNIT = rf"(?:,|\b(?i:in))\s*(?i:in\s+)?(?P<u>{_ANY_UNIT})(?:\s*(?:(?i:per)\s+|/\s*)(?P<d>{_ANY_UNIT}))?\s*[?.!]*\s*$"
 _COST = r"\b(?i:costs?|spend(?:ing)?|price[sd]?|capex|how\s+much\s+money|how\s+expensive|dollars?|budget)\b"
@@ -727,7 +730,9 @@ _RATIO_PHRASES = (
                 r"(?:\s+(?i:make\s+up|represent|account\s+for|be|amount\s+to))?\s*[?.!]*\s*$"), "%"),
     (re.compile(r"^(?i:(?:what|how\s+much)\s+(?:was|is|were|are|would\s+be)\s+)?(?P<part>.+?)\s+"
                 r"(?i:as\s+an?\s+(?:percentage|percent|fraction|share|proportion)\s+of)\s+(?P<whole>.+?)\s*[?.!]*\s*$"), "%"),
-    (re.compile(r"\b(?i:how\s+many\s+times\s+(?:larger|bigger|greater|more|higher)\s+(?:is|are|was|would\s+be))\s+"
+    # "how many times larger is A than B", "how many times more hours went into A than into B"
+    (re.compile(r"\b(?i:how\s+many\s+times\s+(?:larger|bigger|greater|more|higher|longer|faster))\s+"
+                r"(?:(?i:is|are|was|were|would\s+be)\s+)?"
                 r"(?P<part>.+?)\s+(?i:than|compared\s+(?:to|with))\s+(?P<whole>.+?)\s*[?.!]*\s*$"), ""),
 )
 
@@ -751,6 +756,13 @@ def _phrase_ratio_plan(question: str, qcands: list[_Cand], pcands: list[_Cand]) 
             words = _words(m.group(slot))
             options.append([(c, 100.0) for c in inside[:1]] or
                            [(c, _relevance(words, c, weights)) for c in figures if words & c.context])
+        if not to and bool(options[0]) != bool(options[1]):
+            # "…than the smaller one": a side named by no words of its own is the other figure of
+            # the sentence that holds the named side's ("Australia (30M people) or Asia (5,000M)?")
+            named = [c for c, _ in options[0] or options[1]]
+            others = [(c, 0.0) for c in figures if any(c is not n and c.fact.sentence == n.fact.sentence
+                                                        and _dims(c.fact.unit) == _dims(n.fact.unit) for n in named)]
+            options = [options[0] or others, options[1] or others]
         pairs = []
         for p, sp in options[0]:
             for w, sw in options[1]:
@@ -855,7 +867,7 @@ def _unread_numbers(question: str, qcands: Sequence[_Cand]) -> bool:
     if _POWER_NOTATION.search(question):
         return True
     spans = [(c.start, c.end) for c in qcands]
-    for m in re.finditer(r"\d+(?:[.,]\d+)*", question):
+    for m in re.finditer(r"(?<![A-Za-z])(?<![A-Za-z]-)\d+(?:[.,]\d+)*", question):  # not a name's: "V3", "GPT-4"
         if not any(s <= m.start() and m.end() <= e for s, e in spans):
             if not re.fullmatch(r"(?:19|20)\d\d", m.group(0)):  # a year names a time, it is not an operand
                 return True

@@ -103,12 +103,28 @@ def test_a_question_for_an_amount_needs_a_sentence_that_states_one() -> None:
     ("What factor drove the decision?", None),
     ("What would it cost us?", "money"),
     ("What was the rainfall in May as a percentage of the yearly total?", "number"),
+    ("In what year did the cooperative open its mill?", "year"),
+    ("Which year was the orchard planted?", "year"),
+    ("What does the mill pay its seasonal pickers?", "money"),
+    ("What do they charge for a delivery?", "money"),
+    ("What did the pickers say about pay?", None),
+    ("What did she say they pay attention to?", None),
 ])
 def test_what_a_question_asks_for(question: str, kind: str | None) -> None:
     from agent.abstention import wanted
 
     found = wanted(question)
     assert (found[0] if found else None) == kind
+
+
+def test_a_year_question_needs_a_year_in_the_answer() -> None:
+    enc = SentenceEncoder(WordVectors())
+    s = items("The cooperative opened its mill by the river to serve the valley's farms.")
+    q = "In what year did the cooperative open its mill?"
+    verdict = assess(q, s, enc, 0.0, 0.3, looks_like_instruction)
+    assert not verdict.answerable and "year" in verdict.reason
+    assert assess(q, items("The cooperative opened its mill by the river in 1987."), enc, 0.0, 0.3,
+                  looks_like_instruction).answerable
 
 
 def test_a_question_about_a_reduction_asks_for_a_share_not_money() -> None:

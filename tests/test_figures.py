@@ -216,3 +216,31 @@ def test_a_share_named_in_words_is_read_from_the_passage_and_applied() -> None:
 def test_a_share_no_passage_states_gives_no_figure() -> None:
     q = "Going by the report's expected export share, how many megawatts of the plant's 12 MW would be exported?"
     assert plan(q, ["Prices rose by 5% last spring.", "The plant makes 12 MW."]) is None
+
+
+def test_a_hyphenated_quantity_is_read_with_its_unit() -> None:
+    [fact] = extract_facts("the new 40-megawatt campus")
+    assert (fact.value, fact.unit) == (40, "MW")
+    assert extract_facts("2.4-2.5 million hours")[0].value == pytest.approx(2.4e6)  # still a range
+
+
+def test_a_count_asked_in_millions_is_planned() -> None:
+    q = "Going by the rule of thumb for GPUs per gigawatt, about how many million GPUs would a 6-gigawatt build need?"
+    p, result = run(q, (RATE_PLAIN,))
+    assert p.to == "GPU" and result.value == pytest.approx(2.4e6)
+
+
+def test_how_many_times_more_compares_the_figures_each_side_names() -> None:
+    q = "How many times more GPU hours went into the Falcon-9B base model than into its chat tuning?"
+    passages = ("The chat tuning of Falcon-9B took some 40,000 GPU hours.",
+                "Its base model was trained for about 1.2 million GPU hours on web text.")
+    p, result = run(q, passages)
+    assert result.value == pytest.approx(30)  # a name's digits ("9B") are not a figure to use
+    assert [f.value for f in p.facts] == [1.2e6, 40_000]
+
+
+def test_the_side_named_by_no_words_is_the_other_figure_of_the_same_sentence() -> None:
+    q = "In the survey's city question, how many times more people does the bigger city have than the other one?"
+    passages = ("Pick one to live in: Lyon (500k people) or Paris (2M people)?", "Rents rose by 40% in five years.")
+    _, result = run(q, passages)
+    assert result.value == pytest.approx(4)
