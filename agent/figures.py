@@ -52,6 +52,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from agent.calculator import CalcError, calculate, unit_dimensions
+from agent.evidence import is_question
 from kb.lexicon import lexicon
 from kb.numbers import DIGITS, FRACTION_WORDS, NUMBER_WORDS, SCALE_LETTERS, alternation, scale_words, to_float
 from kb.timecode import STAMP, TIME_PATTERN
@@ -426,6 +427,8 @@ def _passage_cands(passages: Sequence[str], question: str, first_rank: int, limi
     for p_index, passage in enumerate(passages):
         sentences = _sentences(passage)
         for s_index, sentence in enumerate(sentences):
+            if is_question(sentence):
+                continue  # a question asserts nothing, so it can be no cited operand (agent.citations)
             context = _words(" ".join(sentences[max(0, s_index - 2):s_index + 1]))
             near = _words(sentence)
             for r in _extract(sentence):

@@ -241,6 +241,11 @@ def test_how_many_times_more_compares_the_figures_each_side_names() -> None:
 
 def test_the_side_named_by_no_words_is_the_other_figure_of_the_same_sentence() -> None:
     q = "In the survey's city question, how many times more people does the bigger city have than the other one?"
-    passages = ("Pick one to live in: Lyon (500k people) or Paris (2M people)?", "Rents rose by 40% in five years.")
+    passages = ("Pick one to live in: Lyon with its 500k people or Paris with 2M people.", "Rents rose by 40% in five years.")
     _, result = run(q, passages)
     assert result.value == pytest.approx(4)
+
+
+def test_a_figure_stated_only_in_a_question_is_no_operand() -> None:
+    q = "How many times more people does the bigger city have than the other one?"
+    assert plan(q, ("Would you rather live in Lyon (500k people) or Paris (2M people)?",)) is None
