@@ -33,6 +33,7 @@ MAX_PARTS = 3
 MAX_ASKS = 4
 _ASKS = r"(?:what|why|how|which|who|whom|whose|where|when|does|do|did|is|are|was|were|can|could|should|would|will|has|have)"
 _BOUNDARY = re.compile(rf"\?\s+(?=[A-Z]|{_ASKS}\b)|[,;]\s*(?:and|but|or)\s+(?={_ASKS}\b)|;\s+(?={_ASKS}\b)", re.IGNORECASE)
+_ASKING = re.compile(rf"^(?:(?:and|but|so|also)\s+)?{_ASKS}\b|.*\?$", re.IGNORECASE | re.DOTALL)
 MIN_PART_WORDS = 3  # "…, and why?" is the same question again, not a part of its own
 _MODIFIERS = 3  # words before a document word that may name it ("the [spring keynote] speaker")
 _PHRASE_END = re.compile(r"^(?:the|a|an|one|this|that|these|those|both|and|or|of|in|on|by|from|to|with|about|do|does|did|"
@@ -62,6 +63,8 @@ def question_parts(question: str) -> list[str]:
     pieces = [p for p in pieces if p]
     if len(pieces) < 2 or len(pieces) > MAX_PARTS or any(len(p.split()) < MIN_PART_WORDS for p in pieces):
         return [question]
+    if any(not _ASKING.match(p) for p in pieces[:-1]):
+        return [question]  # "X says Y; what does Z say?": a statement the question builds on, not an ask
     return [p if p.endswith("?") else p + "?" for p in pieces]
 
 

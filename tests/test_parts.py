@@ -26,6 +26,11 @@ def test_one_question_with_and_in_it_stays_whole() -> None:
         assert question_parts(q) == [q]
 
 
+def test_a_statement_the_question_builds_on_is_not_an_ask() -> None:
+    q = "The head gardener says most water goes on the lawns; what share does the blog give the vegetable beds?"
+    assert question_parts(q) == [q]
+
+
 def test_a_document_named_by_its_title_words() -> None:
     assert named_sources("What does the kitchen blog say about salt?", SOURCES) == [("kitchen-blog-notes", ["kitchen blog"])]
     assert [s for s, _ in named_sources("How do the podcast's and the blog's views on compost differ?", SOURCES)] == [
