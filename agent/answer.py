@@ -59,12 +59,13 @@ class Agent:
         from agent.backends import make_chat_model
         from agent.evidence import SentenceEncoder
         from agent.tools import Toolbox
+        from kb.vector_cache import for_settings
 
         self.settings = settings or Settings.from_env()
         self.retriever = retriever or Retriever(self.settings, store=store)
         # one encoder (and its cache of sentence embeddings) for the offline model and the guard's
         # attribution; term weights from the index where the retriever has them (not the naive peer)
-        encoder = SentenceEncoder(self.retriever.embedder)
+        encoder = SentenceEncoder(self.retriever.embedder, for_settings(self.settings, self.retriever.embedder))
         idf = getattr(self.retriever, "idf", None)
         self.chat = chat or make_chat_model(self.settings, idf=idf, encoder=encoder,
                                            titles=lambda: self.toolbox.titles())

@@ -15,10 +15,14 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from kb.speakers import attributed_text, split_speaker
 from kb.tokens import tokenize
 from kb.types import Passage
+
+if TYPE_CHECKING:
+    from kb.vector_cache import VectorCache
 
 SEMANTIC_WEIGHT = 0.6  # the rest is the IDF-weighted share of the question's terms
 SPEAKER_WEIGHT = 0.1  # added to a sentence of a speaker the question names ("what did Ada say about…")
@@ -34,9 +38,6 @@ _ANNOUNCES = re.compile(
     r"\b(?:two|three|four|five|several|a\s+few|a\s+couple\s+of|a\s+number\s+of)\s+(?:\w+\s+)?"
     r"(?:factors|reasons|things|ways|points|parts|problems|issues|drivers|tailwinds|headwinds|steps|options|kinds|types|"
     r"lessons|challenges|questions|ideas|trends)\b|:\s*$", re.IGNORECASE)
-# "Industrial Designer: I think…", "Ada: yes." — the speaker's name that opens a turn (how kb writes
-# speaker turns: ingest.json_transcripts, and meeting transcripts alike); at most four words
-_SPEAKER = re.compile(r"^((?:[A-Z][\w.'’-]*)(?:\s+[A-Z0-9][\w.'’-]*){0,3}):\s+(?=\S)")
 # "Then we need to discuss the budget", "I'll tell you about the findings", "we'll get more into X
 # later": a speaker announcing what will be said, not saying it. Such agenda sentences name the topic
 # in the question's own words and so outscore the discussion itself; they rank below it instead.
@@ -64,9 +65,10 @@ class SentenceEncoder:
     """Cosine similarity between a question and sentences, with the index's embedding model;
     embeddings of sentences already seen are reused (an answer step runs more than once a turn)."""
 
-    def __init__(self, embedder: Any | None) -> None:
+    def __init__(self, embedder: Any | None, stored: VectorCache | None = None) -> None:
         # an embedder that only hashes words (the tests' stand-in) says nothing about meaning
         self.embedder = embedder if getattr(embedder, "semantic", True) else None
+        self.stored = stored  # the vectors ingest embedded (kb.vector_cache), read before embedding
         self._cache: dict[str, Any] = {}
         self._lock = threading.Lock()  # questions may be answered in parallel; the cache is shared
 
@@ -77,11 +79,18 @@ class SentenceEncoder:
             return self._similarities(query, texts)
 
     def _similarities(self, query: str, texts: Sequence[str]) -> list[float]:
-        missing = sorted((t for t in dict.fromkeys([query, *texts]) if t not in self._cache), key=len)
+        missing = [t for t in dict.fromkeys([query, *texts]) if t not in self._cache]
+        if missing and self.stored is not None:
+            self._cache.update(self.stored.get(missing))
+            missing = [t for t in missing if t not in self._cache]
+        missing.sort(key=len)
+        embedded = {}
         for start in range(0, len(missing), ENCODE_GROUP):  # like lengths together: little padding
             group = missing[start:start + ENCODE_GROUP]
-            for t, v in zip(group, self.embedder.embed(group)):
-                self._cache[t] = v
+            embedded.update(zip(group, self.embedder.embed(group)))
+        self._cache.update(embedded)
+        if self.stored is not None:  # a passage's sentences come back; the question seldom does
+            self.stored.put({t: v for t, v in embedded.items() if t != query})
         if missing and len(self._cache) > 4096:
             self._cache = {t: self._cache[t] for t in [query, *texts]}
         import numpy as np
@@ -103,12 +112,6 @@ def terms_of(text: str) -> frozenset[str]:
     """The distinct word stems of a text (kb.tokens.tokenize), kept: a turn scores, checks and
     shows the same sentences many times."""
     return frozenset(tokenize(text))
-
-
-def split_speaker(text: str) -> tuple[str | None, str]:
-    """(the speaker's name that opens the sentence, or None; the words said)."""
-    m = _SPEAKER.match(text.strip())
-    return (m.group(1), text.strip()[m.end():]) if m else (None, text.strip())
 
 
 def attach_speakers(items: Sequence[dict[str, Any]]) -> None:
@@ -135,7 +138,7 @@ def said(item: dict[str, Any]) -> str:
 def attributed(item: dict[str, Any]) -> str:
     """The item's words preceded by its speaker's name wherever the speaker is known (not only on
     the turn's first sentence), so every sentence of a turn is matched alike against "what did X say"."""
-    return f"{item['speaker']}: {said(item)}" if item.get("speaker") else said(item)
+    return attributed_text(item.get("speaker"), said(item))
 
 
 def asked_speakers(question: str, items: Sequence[dict[str, Any]]) -> set[str]:

@@ -217,7 +217,11 @@ def run_eval(
 
     sources = Store(settings).sources()
     agent = make_agent(settings, retriever, sources)
-    agent.retriever.embedder.embed(["warm up"])  # latency figures measure answering, not loading the model
+    # latency figures measure answering, not loading the model or the calculator's unit registry (pint)
+    agent.retriever.embedder.embed(["warm up"])
+    from agent.figures import plan
+
+    plan("How many watts do 2 kW GPUs draw?")
     rows = []
     show = sys.stderr.isatty() if progress is None else progress
     for q in tqdm(questions, desc=f"eval {gold.name} [{retriever}]", unit="q", disable=not show, file=sys.stderr):

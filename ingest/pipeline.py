@@ -36,8 +36,10 @@ from ingest.loaders import is_companion, load_document
 from ingest.progress import Progress, pick_mode
 from kb.embeddings import Embedder, get_embedder
 from kb.settings import Settings
+from kb.speakers import document_texts
 from kb.store import Store, chunk_metadata, document_metadata
 from kb.types import Chunk, Document
+from kb.vector_cache import embed_missing, for_settings
 
 WRITE_BATCH = 256  # chunks embedded, then written, at a time: at most this much work is lost to a kill
 PARSE_CACHE_BYTES = 64 << 20  # parsed documents kept from the check for the write; beyond, parsed again
@@ -62,6 +64,7 @@ class IngestReport:
     chunks_resumed: int = 0  # of those, embedded by an earlier run that was interrupted
     chunks_deleted: int = 0
     chunks_total: int = 0
+    sentences_embedded: int = 0  # sentence vectors stored for answer scoring (kb.vector_cache)
     model_loaded: bool = False  # whether anything needed the embedding model
     errors: list[dict[str, str]] = field(default_factory=list)
     unsupported: list[dict[str, str]] = field(default_factory=list)
@@ -218,6 +221,8 @@ class _Run:
         self._embed_todo = 0  # chunks to embed in the documents chunked so far
         self._bytes_chunked = 0
         self._bytes_planned = 0
+        self.vectors = for_settings(store.settings, embedder)
+        self._vectors_todo: list[Path] = []  # unchanged documents whose sentence vectors are not stored yet
 
     def all(self, roots: list[Path], prune: bool) -> None:
         found = walk(roots)
@@ -234,6 +239,11 @@ class _Run:
             self.progress.phase("embedding", None, "chunks")
             for n, planned in enumerate(plan, 1):
                 self.write(planned, n, len(plan))
+        if self._vectors_todo:
+            self.progress.phase("embedding sentences", len(self._vectors_todo), "files")
+            for path in self._vectors_todo:
+                self._vectors_of_unchanged(path)
+                self.progress.update(1)
         if prune:
             self.prune(roots)
         self.finish()
@@ -254,8 +264,10 @@ class _Run:
                 continue
             finally:
                 self.progress.update(size)
-            if stored is None:
-                continue  # unchanged
+            if stored is None:  # unchanged
+                if self.vectors is not None and not self.vectors.has_document(doc.source, doc.content_hash):
+                    self._vectors_todo.append(path)  # an index made before sentence vectors were kept
+                continue
             keep = kept_bytes + size <= PARSE_CACHE_BYTES
             kept_bytes += size if keep else 0
             plan.append(_Planned(path, size, doc if keep else None, stored))
@@ -317,6 +329,7 @@ class _Run:
             return
         planned.doc = None
         self._write_chunks(doc, chunks, planned, name)
+        self._sentence_vectors(doc, chunks)
 
     def _chunk(self, doc: Document, name: str) -> list[Chunk]:
         max_tokens, overlap = self.limits()
@@ -327,6 +340,25 @@ class _Run:
 
         with self.time("chunking"):
             return chunk_document(doc, self.embedder.count_tokens, max_tokens, overlap, on_progress=tell)
+
+    def _sentence_vectors(self, doc: Document, chunks: list[Chunk]) -> None:
+        """Embed the texts answer scoring will embed for this document's sentences, once (kb.vector_cache)."""
+        if self.vectors is None:
+            return
+        self.progress.detail(f"embedding the sentences of {Path(doc.path).name}")
+        texts = document_texts([s.text for s in c.sentences] for c in sorted(chunks, key=lambda c: c.ordinal))
+        with self.time("embedding sentences"):
+            self.report.sentences_embedded += embed_missing(self.vectors, texts, self.embedder.embed)
+            self.vectors.mark_document(doc.source, doc.content_hash)
+
+    def _vectors_of_unchanged(self, path: Path) -> None:
+        try:
+            doc = self._parse(path)
+            chunks = self._chunk(doc, path.name)
+        except (OSError, ValueError) as err:  # it parsed in the check; a file changed since is the next run's
+            self._fail(err if isinstance(err, IngestError) else IngestError(path, str(err)))
+            return
+        self._sentence_vectors(doc, chunks)
 
     def limits(self) -> tuple[int, int]:
         """The chunk window and overlap, in model tokens: the first call loads the model."""
@@ -433,6 +465,8 @@ class _Run:
                 record(self.store, fingerprint)  # `kb sources` lists it without opening the index
         with self.time("reading the index"):
             self.report.chunks_total = self.store.count()
+        if self.vectors is not None:
+            self.vectors.close()
 
     # --- reporting -------------------------------------------------------------------------------
     def _fail(self, err: IngestError) -> None:

@@ -100,6 +100,9 @@ class EmbeddingSettings(Section):
         "a local model folder of transformer + mean pooling on the CPU, else sentence-transformers. Both give the same "
         "vectors, so either reads an index the other wrote"))
     batch_size: int = Field(64, ge=1, description="texts embedded per model call")
+    sentence_vectors: bool = Field(True, description=(
+        "embed each document's sentences at ingest and keep the vectors in KB_HOME/sentence-vectors.sqlite, so an "
+        "answer does not embed the sentences it scores (a cache: deleting it costs only time)"))
     model_cache: Path | None = Field(None, validation_alias=_alias("model_cache", "KB_MODEL_CACHE"),
                                      json_schema_extra=_shown("KB_HOME/models"), description=(
         "where the ONNX export of the embedding model is kept (made once, on first use, in about 20 s; keyed by the "
@@ -312,6 +315,10 @@ class Settings(BaseSettings):
     @property
     def log_path(self) -> Path:
         return self.home / "log.sqlite"
+
+    @property
+    def sentence_vectors_path(self) -> Path:
+        return self.home / "sentence-vectors.sqlite"
 
     @property
     def sources_path(self) -> Path:

@@ -177,9 +177,11 @@ def test_a_killed_replacement_keeps_the_old_version_searchable_and_resumes(tmp_p
 
 # --- check first, model only when needed, errors once ----------------------------------------------
 class NoModel:
-    """An embedder that fails the test if anything needs the model."""
+    """An embedder that fails the test if anything needs the model (it stands in for the hashing
+    model the index was made with, which keeps no sentence vectors)."""
 
     name = "hashing"
+    semantic = False
 
     @property
     def max_tokens(self) -> int:

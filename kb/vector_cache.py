@@ -1,0 +1,158 @@
+"""Sentence vectors on disk: embedded once at ingest, read whenever an answer scores sentences.
+
+Answer scoring (agent.evidence) embeds every retrieved sentence to compare it with the question;
+without this cache that is most of a warm answer's time. Ingest embeds each document's sentences
+(the texts kb.speakers.document_texts names) beside its chunks and stores them here, keyed by a
+digest of the model name and the exact text, so a vector is only ever reused for the same text and
+model. It is a cache, not the index: an entry that is missing is embedded when needed (and kept),
+and deleting the file loses nothing but time. A file that cannot be read or written (not a
+database, a read-only folder) turns the cache off for the process, with the reason in `broken`;
+answers and ingest go on embedding as if it were not there.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import sqlite3
+import threading
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from kb.settings import Settings
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS vectors (key BLOB PRIMARY KEY, vector BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS documents (model TEXT NOT NULL, source TEXT NOT NULL, content_hash TEXT NOT NULL,
+                                      PRIMARY KEY (model, source, content_hash));
+"""
+_BATCH = 500  # keys per SELECT (SQLite's variable limit is 32766; smaller keeps statements short)
+
+
+class VectorCache:
+    """Vectors of texts for one embedding model, in the SQLite file `path` (made on first write)."""
+
+    def __init__(self, path: Path, model: str) -> None:
+        self.path = Path(path)
+        self.model = model
+        self._lock = threading.Lock()
+        self._conn: sqlite3.Connection | None = None
+        self.broken: str | None = None
+
+    def _db(self, create: bool) -> sqlite3.Connection | None:
+        if self.broken:
+            return None
+        if self._conn is None:
+            if not create and not self.path.exists():
+                return None
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                conn = sqlite3.connect(self.path, check_same_thread=False, timeout=30)
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.executescript(SCHEMA)
+            except (sqlite3.Error, OSError) as exc:
+                self._fail(exc)
+                return None
+            self._conn = conn
+        return self._conn
+
+    def _fail(self, exc: Exception) -> None:
+        self.broken = f"{self.path}: {exc}"
+        if self._conn is not None:
+            with contextlib.suppress(sqlite3.Error):
+                self._conn.close()
+            self._conn = None
+
+    def _key(self, text: str) -> bytes:
+        return hashlib.blake2b(f"{self.model}\0{text}".encode(), digest_size=16).digest()
+
+    def get(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
+        """The stored vectors of those `texts` that have one."""
+        with self._lock:
+            db = self._db(create=False)
+            if db is None or not texts:
+                return {}
+            by_key = {self._key(t): t for t in texts}
+            keys = list(by_key)
+            out = {}
+            try:
+                for i in range(0, len(keys), _BATCH):
+                    part = keys[i:i + _BATCH]
+                    rows = db.execute(f"SELECT key, vector FROM vectors WHERE key IN ({','.join('?' * len(part))})", part)
+                    for key, blob in rows:
+                        out[by_key[key]] = np.frombuffer(blob, dtype=np.float32)
+            except sqlite3.Error as exc:
+                self._fail(exc)
+                return {}
+            return out
+
+    def missing(self, texts: Sequence[str]) -> list[str]:
+        """Those of `texts` that have no vector yet, in order."""
+        have = self.get(texts)
+        return [t for t in texts if t not in have]
+
+    def put(self, vectors: Mapping[str, Sequence[float]]) -> None:
+        if not vectors:
+            return
+        rows = [(self._key(t), np.asarray(v, dtype=np.float32).tobytes()) for t, v in vectors.items()]
+        self._write(("INSERT OR REPLACE INTO vectors (key, vector) VALUES (?, ?)", rows))
+
+    def _write(self, *steps: tuple[str, Sequence[tuple[object, ...]]]) -> None:
+        """Run (statement, rows) steps in one transaction; a failure turns the cache off."""
+        with self._lock:
+            db = self._db(create=True)
+            if db is None:
+                return
+            try:
+                with db:
+                    for sql, rows in steps:
+                        db.executemany(sql, rows)
+            except sqlite3.Error as exc:
+                self._fail(exc)
+
+    def has_document(self, source: str, content_hash: str) -> bool:
+        """Whether ingest stored this version of the document's sentence vectors."""
+        with self._lock:
+            db = self._db(create=False)
+            if db is None:
+                return False
+            try:
+                row = db.execute("SELECT 1 FROM documents WHERE model = ? AND source = ? AND content_hash = ?",
+                                 (self.model, source, content_hash)).fetchone()
+            except sqlite3.Error as exc:
+                self._fail(exc)
+                return False
+            return row is not None
+
+    def mark_document(self, source: str, content_hash: str) -> None:
+        self._write(("DELETE FROM documents WHERE model = ? AND source = ?", [(self.model, source)]),
+                    ("INSERT INTO documents (model, source, content_hash) VALUES (?, ?, ?)", [(self.model, source, content_hash)]))
+
+    def close(self) -> None:
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+
+
+def embed_missing(cache: VectorCache, texts: Iterable[str], embed: Callable[[list[str]], Sequence[Sequence[float]]],
+                  batch: int = 64) -> int:
+    """Embed those of `texts` the cache lacks, shortest first (little padding), and store them; the
+    number embedded."""
+    todo = sorted(cache.missing(list(dict.fromkeys(texts))), key=len)
+    for i in range(0, len(todo), batch):
+        part = todo[i:i + batch]
+        cache.put(dict(zip(part, embed(part))))
+    return len(todo)
+
+
+def for_settings(settings: Settings, embedder: object) -> VectorCache | None:
+    """The sentence-vector cache these settings name, or None when it is off or the embedder says
+    nothing about meaning (the tests' hashing stand-in: answer scoring does not embed with it)."""
+    if not settings.embedding.sentence_vectors or not getattr(embedder, "semantic", True):
+        return None
+    return VectorCache(settings.sentence_vectors_path, settings.embedding.model)
