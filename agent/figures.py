@@ -777,8 +777,9 @@ def _phrase_ratio_plan(question: str, qcands: list[_Cand], pcands: list[_Cand]) 
                     continue
                 if ratio == 1:
                     continue
-                # a share is usually below 100%, "times larger" above 1: the tie-breaker after relevance
-                fits = ratio < 1 if to else ratio > 1
+                if not to and ratio < 1:
+                    continue  # "how many times more A than B" is above 1: the figures read are not A and B
+                fits = ratio < 1 if to else True  # a share is usually below 100%: the tie-breaker after relevance
                 pairs.append((round(sp + sw, 6), fits, -p.rank - w.rank, p, w))
         why = "Ratio" if not to else "Share of the whole"
         if pairs:

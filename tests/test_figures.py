@@ -249,3 +249,9 @@ def test_the_side_named_by_no_words_is_the_other_figure_of_the_same_sentence() -
 def test_a_figure_stated_only_in_a_question_is_no_operand() -> None:
     q = "How many times more people does the bigger city have than the other one?"
     assert plan(q, ("Would you rather live in Lyon (500k people) or Paris (2M people)?",)) is None
+
+
+def test_times_more_is_never_a_ratio_below_one() -> None:
+    q = "How many times more water goes to the orchard than to the greenhouse?"
+    passages = ("The orchard pump runs for 3 hours a night.", "Last year the greenhouse was rebuilt in 6 months.")
+    assert plan(q, passages) is None  # 3 hours / 6 months is no answer to "how many times more"
