@@ -8,7 +8,7 @@ few facts by dimensional analysis into ONE expression for `agent.calculator.calc
 
 How facts are read:
 - a quantity is a number (digits, `400k`, `half a million`, `a billion`, `seven`) followed,
-  after a space or a hyphen ("a 30-gigawatt site"), by
+  after a space or a hyphen ("a 40-kW rack"), by
   a unit word (`GW`, `terawatts`, misheard spellings from the lexicon, `ms`, `GPUs`,
   `people`, `%`), or `$` before a number; digits inside a name ("V3", "GPT-4") are no figure;
 - a rate is `X per Y` / `X/Y` / `X a Y`, `a Y is|costs ... X` ("a rack is forty
@@ -119,7 +119,7 @@ _QTY = re.compile(
     rf"|\b(?P<word>{_WORDNUM})\b"
     rf"|\b(?P<art>(?i:an?|each|every))\b)"
     rf"(?:\s+(?P<scale>{_SCALE})\b)?"
-    rf"(?:(?:\s+[A-Z]+\d+[A-Za-z0-9-]*)?(?:\s*|-)(?P<unit>{_UNIT}))?"  # "1.2 million A40 hours", "a 30-gigawatt site"
+    rf"(?:(?:\s+[A-Z]+\d+[A-Za-z0-9-]*)?(?:\s*|-)(?P<unit>{_UNIT}))?"  # "1.2 million A40 hours", "a 40-kW rack"
 )
 _PER = re.compile(
     rf"\s*(?:/\s*|(?i:per|for\s+(?:an?|each|every|one)|an?|each|every)\s+)(?:(?P<num>{_NUM})\s*)?"
