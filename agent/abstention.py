@@ -45,17 +45,18 @@ _REPORTING = r"(?:about|say|said|says|think|thinks|thought|discuss|discussed|men
 # What a question asks for, and what a sentence must hold to give it: a quantity question needs a
 # number, a money question an amount of money, a duration question a length of time.
 _WANTS = (
+    ("year", re.compile(r"\b(?:what|which)\s+year\b(?![-\s]*(?:over|end|of\b|on\b|old\b))", re.I),
+     re.compile(r"\b(?:1[5-9]|20)\d\d\b|\b(?:last|next|this)\s+year\b|\byears?\s+ago\b", re.I)),
     ("money", re.compile(r"\b(?:in|how\s+many)\s+(?:us\s+)?dollars\b|\bhow\s+much\b.*\b(?:cost|costs|pay|paid|price|spend|spent|earn|earns|revenue)\b|\bprice\b"
                          r"|\bwhat\s+(?:does|did|do|would|will|could|might|should)\s+(?:(?!" + _REPORTING + r"\s)[\w'$.,-]+\s+){0,8}?"
                          r"(?!(?:the|a|an|its|their|his|her|our|your|this|that|of|about|on|for)\s)[\w'$.,-]+\s+cost"
                          r"(?=\s*(?:\?|$|,|\b(?:in|at|per|to|us|them|you|each|a|an|one)\b))"
                          r"|\bwhat\s+(?:is|was|would\s+be)\s+the\s+(?:total\s+)?cost\s*(?:\?|$|\b(?:of|per|for)\s+(?!not\b)(?:a|an|one|the|each|every|\d))"
                          r"|\bhow\s+expensive\b"
-                         r"|\bwhat\s+(?:does|did|do|would|will)\s+(?:(?!" + _REPORTING + r"\s)[\w'$.,-]+\s+){1,5}?(?:pay|charge|earn)s?\b", re.I),
+                         r"|\bwhat\s+(?:does|did|do|would|will)\s+(?:(?!" + _REPORTING + r"\s)[\w'$.,-]+\s+){1,5}?(?:pay|charge|earn)s?\b"
+                         r"(?!\s+(?:attention|off|back|heed|respect|tribute|homage|ahead|from|the\s+right|the\s+price|dividends|in\b))", re.I),
      re.compile(r"[$€£¥]\s?\d|\b(?:\d[\d,.]*\s*(?:k|m|bn|b)?|" + _NUMBER_WORDS + r")\s*"
                 r"(?:dollars?|usd|euros?|eur|pounds?|cents?|bucks)\b|\b(?:dollars?|usd|euros?)\b.{0,20}\d", re.I)),
-    ("year", re.compile(r"\b(?:what|which)\s+year\b", re.I),
-     re.compile(r"\b(?:1[5-9]|20)\d\d\b|\b(?:last|next|this)\s+year\b|\byears?\s+ago\b", re.I)),
     ("duration", re.compile(r"\bhow\s+(?:long|many\s+(?:days|weeks|months|years|hours|minutes|seconds))\b", re.I),
      re.compile(r"\b(?:\d[\d,.]*|a|an|one|two|three|four|five|six|seven|eight|nine|ten|few|several|couple)\s*(?:-\s*)?"
                 r"(?:years?|months?|weeks?|days?|hours?|minutes?|seconds?|ms|milliseconds?|decades?)\b", re.I)),

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from agent.evidence import is_question
+from agent.evidence import is_question, is_tag_question
 from agent.markers import CITE, find_citation
 from agent.markers import ITEM as _ITEM
 from agent.markers import LOC as _LOC
@@ -216,8 +216,10 @@ def _claim_text(sentence: str) -> str:
 
 
 def asks(text: str) -> bool:
-    """The sentence is a question ("…inference? [06:17]." too; agent.evidence.is_question)."""
-    return is_question(CITE.sub(" ", text))
+    """The sentence is a question ("…inference? [06:17]." too; agent.evidence.is_question), not a
+    statement with a tag ("…$50 billion, right?"), which states what it asks agreement with."""
+    bare = CITE.sub(" ", text)
+    return is_question(bare) and not is_tag_question(bare)
 
 
 def _is_claim(text: str) -> bool:

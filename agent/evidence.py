@@ -81,7 +81,11 @@ class SentenceEncoder:
     def _similarities(self, query: str, texts: Sequence[str]) -> list[float]:
         missing = [t for t in dict.fromkeys([query, *texts]) if t not in self._cache]
         if missing and self.stored is not None:
-            self._cache.update(self.stored.get(missing))
+            if query in missing:  # by this model, always: its length tells a stored vector of another model
+                self._cache[query] = self.embedder.embed([query])[0]
+                missing.remove(query)
+            dim = len(self._cache[query])
+            self._cache.update({t: v for t, v in self.stored.get(missing).items() if len(v) == dim})
             missing = [t for t in missing if t not in self._cache]
         missing.sort(key=len)
         embedded = {}
@@ -189,6 +193,17 @@ def is_question(text: str) -> bool:
     return bool(_ENDS_ASKING.search(text.strip()))
 
 
+_TAG = re.compile(r",\s*(?:right|isn't\s+it|is\s+it|no|yeah|correct|ok|okay|huh|you\s+know|agreed|don't\s+you\s+think)"
+                  r"\s*\?[\s\"'”’)*_.]*$", re.IGNORECASE)
+
+
+def is_tag_question(text: str) -> bool:
+    """A statement with a tag ("A gigawatt is about $50 billion, right?"): it asks for agreement with
+    what it states, so it states something a citation can rest on, though it is no claim to quote as
+    an answer (is_question counts it as a question)."""
+    return _TAG.search(text.strip()) is not None
+
+
 _DISCLAIMS = re.compile(r"\b(?:i|we)\s+(?:forget|forgot|don't\s+know|do\s+not\s+know|don't\s+remember|can't\s+remember|"
                         r"cannot\s+remember|have\s+no\s+idea|am\s+not\s+sure|'m\s+not\s+sure)\b", re.IGNORECASE)
 
@@ -233,6 +248,7 @@ def by_relevance(query: str, items: Sequence[dict[str, Any]], encoder: SentenceE
     """The items most like the query first (stable, so retrieval order breaks ties)."""
     from agent.abstention import question_terms
 
+    attach_speakers(items)  # scored as every other step scores them ("Speaker: words")
     scored = score(query, question_terms(query), items, encoder, idf)
     order = sorted(range(len(items)), key=lambda i: -scored[i].score)
     return [items[i] for i in order]

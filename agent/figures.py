@@ -52,7 +52,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from agent.calculator import CalcError, calculate, unit_dimensions
-from agent.evidence import is_question
+from agent.evidence import is_question, is_tag_question
 from kb.lexicon import lexicon
 from kb.numbers import DIGITS, FRACTION_WORDS, NUMBER_WORDS, SCALE_LETTERS, alternation, scale_words, to_float
 from kb.timecode import STAMP, TIME_PATTERN
@@ -427,7 +427,7 @@ def _passage_cands(passages: Sequence[str], question: str, first_rank: int, limi
     for p_index, passage in enumerate(passages):
         sentences = _sentences(passage)
         for s_index, sentence in enumerate(sentences):
-            if is_question(sentence):
+            if is_question(sentence) and not is_tag_question(sentence):
                 continue  # a question asserts nothing, so it can be no cited operand (agent.citations)
             context = _words(" ".join(sentences[max(0, s_index - 2):s_index + 1]))
             near = _words(sentence)
@@ -734,7 +734,7 @@ _RATIO_PHRASES = (
     (re.compile(r"^(?i:(?:what|how\s+much)\s+(?:was|is|were|are|would\s+be)\s+)?(?P<part>.+?)\s+"
                 r"(?i:as\s+an?\s+(?:percentage|percent|fraction|share|proportion)\s+of)\s+(?P<whole>.+?)\s*[?.!]*\s*$"), "%"),
     # "how many times larger is A than B", "how many times more hours went into A than into B"
-    (re.compile(r"\b(?i:how\s+many\s+times\s+(?:larger|bigger|greater|more|higher|longer|faster))\s+"
+    (re.compile(r"\b(?i:how\s+many\s+times\s+(?:larger|bigger|greater|more|higher|longer))\s+"
                 r"(?:(?i:is|are|was|were|would\s+be)\s+)?"
                 r"(?P<part>.+?)\s+(?i:than|compared\s+(?:to|with))\s+(?P<whole>.+?)\s*[?.!]*\s*$"), ""),
 )
@@ -759,7 +759,8 @@ def _phrase_ratio_plan(question: str, qcands: list[_Cand], pcands: list[_Cand]) 
             words = _words(m.group(slot))
             options.append([(c, 100.0) for c in inside[:1]] or
                            [(c, _relevance(words, c, weights)) for c in figures if words & c.context])
-        if not to and bool(options[0]) != bool(options[1]):
+        unnamed = 1 if options[0] and not options[1] else 0 if options[1] and not options[0] else None
+        if not to and unnamed is not None and _words(m.group(("part", "whole")[unnamed])) <= _BACK_REFERENCE:
             # "…than the smaller one": a side named by no words of its own is the other figure of
             # the sentence that holds the named side's ("Australia (30M people) or Asia (5,000M)?")
             named = [c for c, _ in options[0] or options[1]]
@@ -788,6 +789,10 @@ def _phrase_ratio_plan(question: str, qcands: list[_Cand], pcands: list[_Cand]) 
     return None
 
 
+
+# "…than the smaller one", "…than the other": a side that only points back at a figure already named
+_BACK_REFERENCE = content_words("smaller larger bigger greater lower higher fewer less other others one ones "
+                                "former latter second first option options alternative alternatives rest")
 
 _SHARE_NAMED = re.compile(r"\b(?i:share|percentage|percent|fraction|proportion|portion)\b")
 
@@ -871,7 +876,7 @@ def _unread_numbers(question: str, qcands: Sequence[_Cand]) -> bool:
     if _POWER_NOTATION.search(question):
         return True
     spans = [(c.start, c.end) for c in qcands]
-    for m in re.finditer(r"(?<![A-Za-z])(?<![A-Za-z]-)\d+(?:[.,]\d+)*", question):  # not a name's: "V3", "GPT-4"
+    for m in re.finditer(r"(?<![A-Za-z0-9])(?<![A-Za-z]-)\d+(?:[.,]\d+)*", question):  # not a name's: "V3", "A100", "GPT-4"
         if not any(s <= m.start() and m.end() <= e for s, e in spans):
             if not re.fullmatch(r"(?:19|20)\d\d", m.group(0)):  # a year names a time, it is not an operand
                 return True

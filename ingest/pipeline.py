@@ -65,6 +65,7 @@ class IngestReport:
     chunks_deleted: int = 0
     chunks_total: int = 0
     sentences_embedded: int = 0  # sentence vectors stored for answer scoring (kb.vector_cache)
+    sentence_vectors_off: str | None = None  # why none could be kept (the cache file's problem), if so
     model_loaded: bool = False  # whether anything needed the embedding model
     errors: list[dict[str, str]] = field(default_factory=list)
     unsupported: list[dict[str, str]] = field(default_factory=list)
@@ -84,6 +85,8 @@ class IngestReport:
         chunks = f"{self.chunks_added} chunks added"
         if self.chunks_resumed:
             chunks += f" ({self.chunks_resumed} embedded by an interrupted run)"
+        if self.sentence_vectors_off:
+            chunks += f", no sentence vectors kept ({self.sentence_vectors_off})"
         return (f"{self.files_seen} files: {files}; {chunks}, {self.chunks_deleted} deleted, "
                 f"{self.chunks_total} in the index ({self.seconds:.1f} s{self._where_the_time_went()})")
 
@@ -265,7 +268,7 @@ class _Run:
             finally:
                 self.progress.update(size)
             if stored is None:  # unchanged
-                if self.vectors is not None and not self.vectors.has_document(doc.source, doc.content_hash):
+                if self._lacks_vectors(doc):
                     self._vectors_todo.append(path)  # an index made before sentence vectors were kept
                 continue
             keep = kept_bytes + size <= PARSE_CACHE_BYTES
@@ -341,15 +344,33 @@ class _Run:
         with self.time("chunking"):
             return chunk_document(doc, self.embedder.count_tokens, max_tokens, overlap, on_progress=tell)
 
+    def _lacks_vectors(self, doc: Document) -> bool:
+        if self.vectors is None:
+            return False
+        lacks = not self.vectors.has_document(doc.source, doc.content_hash)
+        return lacks and self._vectors_usable()
+
+    def _vectors_usable(self) -> bool:
+        """False (and said once, in the report) when the cache file cannot be used: then nothing is
+        embedded for it, rather than embedded and lost on every run."""
+        if self.vectors is not None and (self.vectors.broken or self.vectors.read_only):
+            self.report.sentence_vectors_off = self.vectors.broken or f"{self.vectors.path}: not writable"
+            self.vectors = None
+        return self.vectors is not None
+
     def _sentence_vectors(self, doc: Document, chunks: list[Chunk]) -> None:
         """Embed the texts answer scoring will embed for this document's sentences, once (kb.vector_cache)."""
         if self.vectors is None:
+            return
+        stored = self.vectors.has_document(doc.source, doc.content_hash)  # an unusable file says so here
+        if stored or not self._vectors_usable():
             return
         self.progress.detail(f"embedding the sentences of {Path(doc.path).name}")
         texts = document_texts([s.text for s in c.sentences] for c in sorted(chunks, key=lambda c: c.ordinal))
         with self.time("embedding sentences"):
             self.report.sentences_embedded += embed_missing(self.vectors, texts, self.embedder.embed)
             self.vectors.mark_document(doc.source, doc.content_hash)
+        self._vectors_usable()  # a write that failed turns them off for the rest of the run
 
     def _vectors_of_unchanged(self, path: Path) -> None:
         try:

@@ -7,15 +7,21 @@ digest of the model name and the exact text, so a vector is only ever reused for
 model. It is a cache, not the index: an entry that is missing is embedded when needed (and kept),
 and deleting the file loses nothing but time. A file that cannot be read or written (not a
 database, a read-only folder) turns the cache off for the process, with the reason in `broken`;
-answers and ingest go on embedding as if it were not there.
+answers and ingest go on embedding as if it were not there; another process's write in progress
+("database is locked") only skips that one read or write. In a folder it cannot write, an existing
+file is read and nothing is added. The key names the model by its setting: after replacing a
+model's files under the same name, delete the file (and its `-wal` and `-shm` companions); a
+stored vector whose length is not the model's is never used.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import re
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -42,6 +48,7 @@ class VectorCache:
         self._lock = threading.Lock()
         self._conn: sqlite3.Connection | None = None
         self.broken: str | None = None
+        self.read_only = False  # opened from a folder it cannot write: vectors are read, none are kept
 
     def _db(self, create: bool) -> sqlite3.Connection | None:
         if self.broken:
@@ -49,18 +56,46 @@ class VectorCache:
         if self._conn is None:
             if not create and not self.path.exists():
                 return None
-            self.path.parent.mkdir(parents=True, exist_ok=True)
             try:
-                conn = sqlite3.connect(self.path, check_same_thread=False, timeout=30)
-                conn.execute("PRAGMA journal_mode=WAL")
-                conn.executescript(SCHEMA)
+                self._conn = self._open()
             except (sqlite3.Error, OSError) as exc:
-                self._fail(exc)
-                return None
-            self._conn = conn
+                if not self._open_read_only():
+                    self._fail(exc)
+                    return None
+        if create and self.read_only:
+            return None
         return self._conn
 
+    def _open(self) -> sqlite3.Connection:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(self.path, check_same_thread=False, timeout=5)
+        for attempt in range(5):  # processes opening a new file at once race to switch it to WAL
+            try:
+                conn.execute("PRAGMA journal_mode=WAL")
+                break
+            except sqlite3.OperationalError:
+                if attempt == 4:
+                    raise
+                time.sleep(0.1 * (attempt + 1))
+        conn.execute("PRAGMA synchronous=NORMAL")  # a lost write is a cache miss, not lost data
+        conn.executescript(SCHEMA)
+        return conn
+
+    def _open_read_only(self) -> bool:
+        """An existing file in a folder this process cannot write (a shared index, a container image)."""
+        if not self.path.exists():
+            return False
+        try:
+            conn = sqlite3.connect(f"file:{self.path}?immutable=1", uri=True, check_same_thread=False)
+            conn.execute("SELECT 1 FROM vectors LIMIT 1")
+        except sqlite3.Error:
+            return False
+        self._conn, self.read_only = conn, True
+        return True
+
     def _fail(self, exc: Exception) -> None:
+        if isinstance(exc, sqlite3.OperationalError) and re.search(r"locked|busy", str(exc)):
+            return  # another process is writing: this read or write is skipped, the cache stays on
         self.broken = f"{self.path}: {exc}"
         if self._conn is not None:
             with contextlib.suppress(sqlite3.Error):

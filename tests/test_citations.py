@@ -137,3 +137,12 @@ def test_a_question_is_never_support_and_never_a_cited_claim() -> None:
     assert cited_question.citations == [] and "[" not in cited_question.text  # asks, asserts nothing
     claim = _attribute("The ferry ticket costs four euros [02:00].", [INTERVIEW])  # cites the host's question
     assert [c["at"] for c in claim.citations] == ["02:06"]  # moved to the sentence that states it
+
+
+def test_a_statement_with_a_tag_states_something_and_can_be_cited() -> None:
+    from agent.citations import asks
+
+    assert not asks("The ferry costs four euros, right?") and asks("Right?")
+    tagged = passage("ferry", Sentence("The ferry costs four euros, right?", start_s=60.0))
+    r = guard("The ferry costs four euros. [01:00]", [tagged])
+    assert [c["at"] for c in r.citations] == ["01:00"]

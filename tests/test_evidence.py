@@ -109,6 +109,12 @@ def test_a_question_for_an_amount_needs_a_sentence_that_states_one() -> None:
     ("What do they charge for a delivery?", "money"),
     ("What did the pickers say about pay?", None),
     ("What did she say they pay attention to?", None),
+    ("What does the crew pay attention to before a launch?", None),
+    ("What did the early bet pay off with?", None),
+    ("What does the battery charge from?", None),
+    ("What year-over-year growth did the shop see?", None),
+    ("In what year of the course do students pick a thesis?", None),
+    ("What year did the price of flour peak?", "year"),
 ])
 def test_what_a_question_asks_for(question: str, kind: str | None) -> None:
     from agent.abstention import wanted

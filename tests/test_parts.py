@@ -130,3 +130,8 @@ def test_a_follow_up_also_looks_where_the_last_answer_was_found(tmp_path: Path) 
     assert context[0]["arguments"]["query"] == first.citations[0]["quote"]
     fresh = agent.ask("And why is that?", thread_id="no-history")  # no earlier turn: nothing to look back at
     assert not any(c.get("context") for c in fresh.tool_calls)
+
+
+def test_a_question_that_opens_with_a_phrase_or_a_request_still_has_two_parts() -> None:
+    assert len(question_parts("In the spring episode, what did Ada plant first, and why did Ben water it twice?")) == 2
+    assert len(question_parts("Summarize the seed order, and what did it cost the school?")) == 2

@@ -147,3 +147,44 @@ def test_a_cache_file_that_is_no_database_turns_the_cache_off_and_answers_go_on(
     cache.put({"x": [1.0]})  # ignored, no error
     assert cache.get(["x"]) == {} and not cache.has_document("s", "h")
     assert path.read_bytes().startswith(b"this is not a database")  # nothing of the user's is overwritten
+
+
+def test_an_unusable_cache_file_is_reported_and_not_embedded_for_on_every_ingest(tmp_path: Path) -> None:
+    settings = Settings(home=tmp_path / "home", embedding_model="hashing")
+    folder = _corpus(tmp_path)
+    ingest([folder], settings=settings, embedder=CountingEmbedder(), progress=False)
+    for f in settings.home.glob("sentence-vectors.sqlite*"):
+        f.unlink()
+    settings.sentence_vectors_path.write_bytes(b"not a database" * 200)
+    model = CountingEmbedder()
+    report = ingest([folder], settings=settings, embedder=model, progress=False)
+    assert report.sentences_embedded == 0 and not report.model_loaded and model.seen == []
+    assert str(settings.sentence_vectors_path) in (report.sentence_vectors_off or "")
+    assert "no sentence vectors kept" in report.summary_line()
+
+
+def test_a_stored_vector_of_another_length_is_never_used(tmp_path: Path) -> None:
+    cache = VectorCache(tmp_path / "v.sqlite", "m")
+    cache.put({"The pump failed.": [1.0, 0.0, 0.0]})  # written by a model of another size under the same name
+    model = CountingEmbedder()
+    sims = SentenceEncoder(model, cache).similarities("pump?", ["The pump failed."])
+    assert len(sims) == 1 and "The pump failed." in model.seen
+
+
+def test_a_cache_in_a_folder_that_cannot_be_written_is_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sqlite3
+
+    path = tmp_path / "v.sqlite"
+    cache = VectorCache(path, "m")
+    model = CountingEmbedder()
+    cache.put(dict(zip(["The pump failed."], model.embed(["The pump failed."]))))
+    cache.close()
+
+    def no_write(self: VectorCache) -> None:  # what SQLite says where it cannot make its -shm file
+        raise sqlite3.OperationalError("unable to open database file")
+
+    monkeypatch.setattr(VectorCache, "_open", no_write)
+    reader = VectorCache(path, "m")
+    assert "The pump failed." in reader.get(["The pump failed."]) and reader.read_only
+    reader.put({"x": [1.0]})  # skipped, no error
+    assert not reader.broken and reader.get(["x"]) == {}
