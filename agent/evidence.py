@@ -198,7 +198,7 @@ _TAG = re.compile(r",\s*(?:right|isn't\s+it|is\s+it|no|yeah|correct|ok|okay|huh|
 
 
 def is_tag_question(text: str) -> bool:
-    """A statement with a tag ("A gigawatt is about $50 billion, right?"): it asks for agreement with
+    """A statement with a tag ("A rack draws about 40 kW, right?"): it asks for agreement with
     what it states, so it states something a citation can rest on, though it is no claim to quote as
     an answer (is_question counts it as a question)."""
     return _TAG.search(text.strip()) is not None
