@@ -9,11 +9,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from agent.evidence import is_question, is_tag_question
 from agent.markers import CITE, find_citation
 from agent.markers import ITEM as _ITEM
 from agent.markers import LOC as _LOC
 from agent.markers import marker_links as marker_links  # re-exported: the interfaces import it from here
+from kb.asking import is_question, is_tag_question
 from kb.numbers import parse_numbers
 from kb.safety import looks_like_instruction
 from kb.timecode import TIME_PATTERN as _TIME

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
+from kb.asking import is_question
 from kb.speakers import attributed_text, split_speaker
 from kb.tokens import tokenize
 from kb.types import Passage
@@ -181,27 +182,6 @@ def weighted_share(terms: set[str], text: str, idf: Callable[[str], float] | Non
     weight = idf or (lambda _t: 1.0)
     total = sum(weight(t) for t in terms)
     return sum(weight(t) for t in terms & words) / total if total else 0.0
-
-
-_ENDS_ASKING = re.compile(r"\?[\s\"'”’)*_.]*$")
-
-
-def is_question(text: str) -> bool:
-    """The sentence asks: it ends with a question mark, quotes and brackets aside. (A statement with
-    a tag, "…, right?", counts as a question too: on the dev sets treating it as a claim lost
-    citation precision on every set.)"""
-    return bool(_ENDS_ASKING.search(text.strip()))
-
-
-_TAG = re.compile(r",\s*(?:right|isn't\s+it|is\s+it|no|yeah|correct|ok|okay|huh|you\s+know|agreed|don't\s+you\s+think)"
-                  r"\s*\?[\s\"'”’)*_.]*$", re.IGNORECASE)
-
-
-def is_tag_question(text: str) -> bool:
-    """A statement with a tag ("A rack draws about 40 kW, right?"): it asks for agreement with
-    what it states, so it states something a citation can rest on, though it is no claim to quote as
-    an answer (is_question counts it as a question)."""
-    return _TAG.search(text.strip()) is not None
 
 
 _DISCLAIMS = re.compile(r"\b(?:i|we)\s+(?:forget|forgot|don't\s+know|do\s+not\s+know|don't\s+remember|can't\s+remember|"

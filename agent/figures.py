@@ -52,7 +52,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from agent.calculator import CalcError, calculate, unit_dimensions
-from agent.evidence import is_question, is_tag_question
+from kb.asking import is_question, is_tag_question
 from kb.lexicon import lexicon
 from kb.numbers import DIGITS, FRACTION_WORDS, NUMBER_WORDS, SCALE_LETTERS, alternation, scale_words, to_float
 from kb.timecode import STAMP, TIME_PATTERN

@@ -31,13 +31,14 @@ from kb.tokens import tokenize
 
 MAX_PARTS = 3
 MAX_ASKS = 4
-_ASKS = r"(?:what|why|how|which|who|whom|whose|where|when|does|do|did|is|are|was|were|can|could|should|would|will|has|have)"
+_WH_WORDS = r"what|why|how|which|who|whom|whose|where|when"
+_ASKS = rf"(?:{_WH_WORDS}|does|do|did|is|are|was|were|can|could|should|would|will|has|have)"
 _BOUNDARY = re.compile(rf"\?\s+(?=[A-Z]|{_ASKS}\b)|[,;]\s*(?:and|but|or)\s+(?={_ASKS}\b)|;\s+(?={_ASKS}\b)", re.IGNORECASE)
 # "The guest says most compute goes to inference; what share does the blog give training?": a clause
 # that reports what someone says, with no question word in it, is what the question builds on
 _PREMISE = re.compile(r"\b(?:says|said|claims|claimed|argues|argued|thinks|believes|notes|noted|writes|wrote|states|stated"
                       r"|reports|reported|insists|insisted)\b", re.IGNORECASE)
-_WH = re.compile(r"\b(?:what|why|how|which|who|whom|whose|where|when)\b|\?", re.IGNORECASE)
+_WH = re.compile(rf"\b(?:{_WH_WORDS})\b|\?", re.IGNORECASE)
 MIN_PART_WORDS = 3  # "…, and why?" is the same question again, not a part of its own
 _MODIFIERS = 3  # words before a document word that may name it ("the [spring keynote] speaker")
 _PHRASE_END = re.compile(r"^(?:the|a|an|one|this|that|these|those|both|and|or|of|in|on|by|from|to|with|about|do|does|did|"

@@ -268,7 +268,7 @@ class _Run:
             finally:
                 self.progress.update(size)
             if stored is None:  # unchanged
-                if self._lacks_vectors(doc):
+                if self._needs_vectors(doc):
                     self._vectors_todo.append(path)  # an index made before sentence vectors were kept
                 continue
             keep = kept_bytes + size <= PARSE_CACHE_BYTES
@@ -344,11 +344,12 @@ class _Run:
         with self.time("chunking"):
             return chunk_document(doc, self.embedder.count_tokens, max_tokens, overlap, on_progress=tell)
 
-    def _lacks_vectors(self, doc: Document) -> bool:
+    def _needs_vectors(self, doc: Document) -> bool:
+        """Whether this version of the document's sentence vectors is still to be embedded."""
         if self.vectors is None:
             return False
-        lacks = not self.vectors.has_document(doc.source, doc.content_hash)
-        return lacks and self._vectors_usable()
+        stored = self.vectors.has_document(doc.source, doc.content_hash)  # an unusable file says so here
+        return not stored and self._vectors_usable()
 
     def _vectors_usable(self) -> bool:
         """False (and said once, in the report) when the cache file cannot be used: then nothing is
@@ -360,10 +361,7 @@ class _Run:
 
     def _sentence_vectors(self, doc: Document, chunks: list[Chunk]) -> None:
         """Embed the texts answer scoring will embed for this document's sentences, once (kb.vector_cache)."""
-        if self.vectors is None:
-            return
-        stored = self.vectors.has_document(doc.source, doc.content_hash)  # an unusable file says so here
-        if stored or not self._vectors_usable():
+        if not self._needs_vectors(doc):
             return
         self.progress.detail(f"embedding the sentences of {Path(doc.path).name}")
         texts = document_texts([s.text for s in c.sentences] for c in sorted(chunks, key=lambda c: c.ordinal))

@@ -12,6 +12,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 
+from kb.asking import is_question
+
 # at most four words, each capitalised (or a digit after the first): "Grad B", "Dr Ada Byron"
 _SPEAKER = re.compile(r"^((?:[A-Z][\w.'’-]*)(?:\s+[A-Z0-9][\w.'’-]*){0,3}):\s+(?=\S)")
 
@@ -37,7 +39,7 @@ def scored_texts(sentences: Sequence[str], speaker: str | None = None) -> tuple[
         name, said = split_speaker(text)
         speaker = name or speaker
         out.append(attributed_text(speaker, said))
-        if speaker and said.rstrip(" \"'”’)").endswith("?"):
+        if speaker and is_question(said):
             out.append(said)
     return out, speaker
 

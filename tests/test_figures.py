@@ -246,28 +246,25 @@ def test_the_side_named_by_no_words_is_the_other_figure_of_the_same_sentence() -
     assert result.value == pytest.approx(4)
 
 
-def test_a_figure_stated_only_in_a_question_is_no_operand() -> None:
-    q = "How many times more people does the bigger city have than the other one?"
-    assert plan(q, ("Would you rather live in Lyon (500k people) or Paris (2M people)?",)) is None
-
-
-def test_times_more_is_never_a_ratio_below_one() -> None:
-    q = "How many times more water goes to the orchard than to the greenhouse?"
-    passages = ("The orchard pump runs for 3 hours a night.", "Last year the greenhouse was rebuilt in 6 months.")
-    assert plan(q, passages) is None  # 3 hours / 6 months is no answer to "how many times more"
-
-
 def test_a_statement_with_a_tag_still_states_its_figure() -> None:
     _, result = run("What would a 3 GW build cost?", ("A gigawatt costs about $20 billion, right?",))
     assert result.value == pytest.approx(60e9)
-
-
-def test_a_side_the_passages_never_name_gives_no_ratio() -> None:
-    q = "How many times more servers does the north site run than the south site?"
-    assert plan(q, ("The north site runs 900 servers today, up from 300 servers last year.",)) is None
 
 
 def test_digits_inside_a_model_name_are_no_figure_of_the_question() -> None:
     q = "How many times more A100 hours did the Falcon-70B base model take than its chat tuning?"
     passages = ("Its chat tuning took some 40,000 GPU hours.", "The base model took about 1.2 million GPU hours.")
     assert calculate(plan(q, passages).expression).value == pytest.approx(30)  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(("question", "passages"), [
+    pytest.param("How many times more people does the bigger city have than the other one?",
+                 ("Would you rather live in Lyon (500k people) or Paris (2M people)?",), id="figures-only-in-a-question"),
+    pytest.param("How many times more water goes to the orchard than to the greenhouse?",
+                 ("The orchard pump runs for 3 hours a night.", "Last year the greenhouse was rebuilt in 6 months."),
+                 id="a-ratio-below-one"),  # 3 hours / 6 months is no answer to "how many times more"
+    pytest.param("How many times more servers does the north site run than the south site?",
+                 ("The north site runs 900 servers today, up from 300 servers last year.",), id="a-side-never-named"),
+])
+def test_times_more_gives_no_figure_it_cannot_source(question: str, passages: tuple[str, ...]) -> None:
+    assert plan(question, passages) is None
