@@ -16,6 +16,7 @@ from agent.markers import marker_links as marker_links  # re-exported: the inter
 from kb.asking import is_question, is_tag_question
 from kb.numbers import parse_numbers
 from kb.safety import looks_like_instruction
+from kb.speakers import turn_texts
 from kb.timecode import TIME_PATTERN as _TIME
 from kb.timecode import parse_timecode
 from kb.tokens import tokenize
@@ -243,6 +244,9 @@ class _Support:
                 shown[key] = c
         self.cands = list(shown.values())
         self.similar, self.threshold = similar, threshold
+        # compared as answer scoring embeds them ("Speaker: words", kb.speakers): stored vectors are found
+        self.texts = {(p.chunk_id, s.text): t for p in passages
+                      for s, t in zip(p.sentences, turn_texts([s.text for s in p.sentences])[0])}
 
     def find(self, claim: str, figures: set[str]) -> Candidate | None:
         ok = [c for c in self.cands if figures <= numbers(c.sentence.text)]
@@ -254,7 +258,7 @@ class _Support:
             return quoted[0]
         if self.similar is None:
             return None
-        sims = self.similar(claim, [c.sentence.text for c in ok])
+        sims = self.similar(claim, [self.texts.get((c.passage.chunk_id, c.sentence.text), c.sentence.text) for c in ok])
         best = max(range(len(ok)), key=lambda i: sims[i])
         return ok[best] if sims[best] >= self.threshold else None
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import sys
 import time
+from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from importlib import resources
@@ -37,9 +38,9 @@ from ingest.progress import Progress, pick_mode
 from kb.embeddings import Embedder, get_embedder
 from kb.settings import Settings
 from kb.speakers import document_texts
-from kb.store import Store, chunk_metadata, document_metadata
+from kb.store import Store, chunk_metadata, document_metadata, passage_from
 from kb.types import Chunk, Document
-from kb.vector_cache import embed_missing, for_settings
+from kb.vector_cache import VectorCache, embed_missing, for_settings
 
 WRITE_BATCH = 256  # chunks embedded, then written, at a time: at most this much work is lost to a kill
 PARSE_CACHE_BYTES = 64 << 20  # parsed documents kept from the check for the write; beyond, parsed again
@@ -66,6 +67,7 @@ class IngestReport:
     chunks_total: int = 0
     sentences_embedded: int = 0  # sentence vectors stored for answer scoring (kb.vector_cache)
     sentence_vectors_off: str | None = None  # why none could be kept (the cache file's problem), if so
+    sentence_vectors_dropped: int = 0  # by --prune: vectors of sentences no stored document has any more
     model_loaded: bool = False  # whether anything needed the embedding model
     errors: list[dict[str, str]] = field(default_factory=list)
     unsupported: list[dict[str, str]] = field(default_factory=list)
@@ -87,7 +89,10 @@ class IngestReport:
             chunks += f" ({self.chunks_resumed} embedded by an interrupted run)"
         if self.sentence_vectors_off:
             chunks += f", no sentence vectors kept ({self.sentence_vectors_off})"
-        return (f"{self.files_seen} files: {files}; {chunks}, {self.chunks_deleted} deleted, "
+        deleted = f"{self.chunks_deleted} deleted"
+        if self.sentence_vectors_dropped:
+            deleted += f" (and {self.sentence_vectors_dropped} sentence vectors no document needs)"
+        return (f"{self.files_seen} files: {files}; {chunks}, {deleted}, "
                 f"{self.chunks_total} in the index ({self.seconds:.1f} s{self._where_the_time_went()})")
 
     def _where_the_time_went(self) -> str:
@@ -469,6 +474,8 @@ class _Run:
             if self._staged(s.source):
                 self.staging.delete(self.staging.ids({"source": s.source}))
             self.changed = True
+        with self.time("pruning sentence vectors"):
+            self.report.sentence_vectors_dropped += prune_sentence_vectors(self.store, self.vectors)
 
     def finish(self) -> None:
         if self.changed:
@@ -497,6 +504,20 @@ class _Run:
         if self.on_file:
             with self.progress.outside():
                 self.on_file(str(path), status)
+
+
+def prune_sentence_vectors(store: Store, cache: VectorCache | None) -> int:
+    """Drop the sentence vectors no stored document needs (a removed document's, a changed one's old
+    sentences): the texts kb.speakers.document_texts names for the index's documents stay. Returns
+    the number dropped."""
+    if cache is None:
+        return 0
+    chunks: dict[str, list[tuple[int, list[str]]]] = defaultdict(list)
+    for chunk_id, text, meta in zip(*store.all_chunks()):
+        p = passage_from(chunk_id, text, meta or {}, 0.0)
+        chunks[p.source].append((int((meta or {}).get("ordinal") or 0), [x.text for x in p.sentences]))
+    texts = [t for parts in chunks.values() for t in document_texts(c for _, c in sorted(parts, key=lambda x: x[0]))]
+    return cache.retain(texts, chunks)
 
 
 def _doc_meta(doc: Document) -> dict[str, Any]:

@@ -363,6 +363,14 @@ class _Run:
                     path.unlink()
             self.note(ItemResult(url, item.get("title") or key, "pruned", "gone from the feed", source=source or ""))
         store.bump_fingerprint()
+        from ingest.pipeline import prune_sentence_vectors
+        from kb.embeddings import get_embedder
+        from kb.vector_cache import for_settings
+
+        cache = for_settings(self.settings, self.embedder or get_embedder(self.settings))
+        self.report.ingest.sentence_vectors_dropped += prune_sentence_vectors(store, cache)
+        if cache is not None:
+            cache.close()
 
     def _store(self) -> Any:
         if self.store is None:
@@ -373,7 +381,8 @@ class _Run:
 
 
 def _add(total: IngestReport, part: IngestReport) -> None:
-    for name in ("files_seen", "files_ingested", "files_skipped", "files_failed", "chunks_added", "chunks_deleted"):
+    for name in ("files_seen", "files_ingested", "files_skipped", "files_failed", "chunks_added", "chunks_deleted",
+                 "sentences_embedded", "sentence_vectors_dropped"):
         setattr(total, name, getattr(total, name) + getattr(part, name))
     total.chunks_total = part.chunks_total
     total.seconds += part.seconds

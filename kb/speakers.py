@@ -29,19 +29,30 @@ def attributed_text(speaker: str | None, said: str) -> str:
     return f"{speaker}: {said}" if speaker else said
 
 
-def scored_texts(sentences: Sequence[str], speaker: str | None = None) -> tuple[list[str], str | None]:
-    """What the answer step embeds for these consecutive sentences of one passage: each sentence
-    attributed to the speaker whose turn it is in (`speaker`: the turn the passage begins in, None
-    when unknown), and a question's words alone (a passage question like the user's is matched
-    without its speaker). Also returns the speaker at the end, for the sentences that follow."""
+def turn_texts(sentences: Sequence[str], speaker: str | None = None) -> tuple[list[str], str | None]:
+    """Each of these consecutive sentences of one passage attributed to the speaker whose turn it is
+    in (`speaker`: the turn the passage begins in, None when unknown), one text per sentence; and
+    the speaker at the end, for the sentences that follow."""
     out = []
     for text in sentences:
         name, said = split_speaker(text)
         speaker = name or speaker
         out.append(attributed_text(speaker, said))
-        if speaker and is_question(said):
-            out.append(said)
     return out, speaker
+
+
+def scored_texts(sentences: Sequence[str], speaker: str | None = None) -> tuple[list[str], str | None]:
+    """What the answer step embeds for these consecutive sentences of one passage: each sentence
+    attributed to the speaker whose turn it is in (`speaker`: the turn the passage begins in, None
+    when unknown), and a question's words alone (a passage question like the user's is matched
+    without its speaker). Also returns the speaker at the end, for the sentences that follow."""
+    attributed, last = turn_texts(sentences, speaker)
+    out = []
+    for text, said in zip(attributed, (split_speaker(t)[1] for t in sentences)):
+        out.append(text)
+        if text != said and is_question(said):
+            out.append(said)
+    return out, last
 
 
 def document_texts(chunks: Iterable[Sequence[str]]) -> list[str]:

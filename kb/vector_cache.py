@@ -167,6 +167,34 @@ class VectorCache:
         self._write(("DELETE FROM documents WHERE model = ? AND source = ?", [(self.model, source)]),
                     ("INSERT INTO documents (model, source, content_hash) VALUES (?, ?, ?)", [(self.model, source, content_hash)]))
 
+    def retain(self, texts: Iterable[str], sources: Iterable[str]) -> int:
+        """Keep only the vectors of `texts` (for this model) and the marks of the documents `sources`
+        (this model's): what `kb ingest --prune` leaves, the sentences of the documents the index
+        still holds. Returns the number of vectors dropped; the file is compacted after a drop."""
+        keys = [(self._key(t),) for t in dict.fromkeys(texts)]
+        kept = [(s,) for s in dict.fromkeys(sources)]
+        with self._lock:
+            db = self._db(create=False)
+            if db is None or self.read_only:
+                return 0
+            try:
+                with db:
+                    db.execute("CREATE TEMP TABLE IF NOT EXISTS keep_keys (key BLOB PRIMARY KEY)")
+                    db.execute("CREATE TEMP TABLE IF NOT EXISTS keep_sources (source TEXT PRIMARY KEY)")
+                    db.execute("DELETE FROM keep_keys")
+                    db.execute("DELETE FROM keep_sources")
+                    db.executemany("INSERT OR IGNORE INTO keep_keys VALUES (?)", keys)
+                    db.executemany("INSERT OR IGNORE INTO keep_sources VALUES (?)", kept)
+                    dropped = db.execute("DELETE FROM vectors WHERE key NOT IN (SELECT key FROM keep_keys)").rowcount
+                    db.execute("DELETE FROM documents WHERE model != ? OR source NOT IN (SELECT source FROM keep_sources)",
+                               (self.model,))
+                if dropped:
+                    db.execute("VACUUM")
+            except sqlite3.Error as exc:
+                self._fail(exc)
+                return 0
+            return dropped
+
     def close(self) -> None:
         with self._lock:
             if self._conn is not None:

@@ -146,3 +146,20 @@ def test_a_statement_with_a_tag_states_something_and_can_be_cited() -> None:
     tagged = passage("ferry", Sentence("The ferry costs four euros, right?", start_s=60.0))
     r = guard("The ferry costs four euros. [01:00]", [tagged])
     assert [c["at"] for c in r.citations] == ["01:00"]
+
+
+def test_support_is_compared_with_each_sentence_as_its_speaker_said_it() -> None:
+    from agent.citations import attribute
+
+    # the texts answer scoring embeds (and ingest stores), so a stored vector serves attribution too
+    p = Passage(chunk_id="m1", source="meeting", title="Meeting", text="", score=1.0, sentences=(
+        Sentence("Ada: The pump failed twice.", start_s=1.0), Sentence("We replaced the seal.", start_s=5.0)))
+    asked: list[list[str]] = []
+
+    def similar(claim: str, texts: list[str]) -> list[float]:
+        asked.append(list(texts))
+        return [1.0 if "seal" in t else 0.0 for t in texts]
+
+    r = attribute(guard("The team swapped a gasket.", [p]), [p], similar, 0.6)
+    assert asked == [["Ada: The pump failed twice.", "Ada: We replaced the seal."]]
+    assert "[00:05]" in r.text

@@ -221,3 +221,22 @@ def test_changed_episode_replaces_its_document(host: PodcastHost, tmp_path: Path
     assert kb(home, "search", "young fish predators", "--json", "-k", "5") == 0
     texts = " ".join(p["text"] for p in json.loads(capsys.readouterr().out))
     assert "young fish" in texts and "two tonnes" not in texts
+
+
+def test_sync_prune_drops_the_sentence_vectors_of_episodes_gone_from_the_feed(host: PodcastHost, tmp_path: Path) -> None:
+    from ingest.sync import ingest_url, sync
+    from kb.settings import Settings
+    from kb.vector_cache import for_settings
+    from tests.test_sentence_vectors import CountingEmbedder
+
+    settings, model, url = Settings(home=tmp_path / "home", embedding_model="hashing"), CountingEmbedder(), host.url("/feed.xml")
+    ingest_url(url, settings, embedder=model)
+    cache = for_settings(settings, model)
+    marsh = "A hectare of marsh buries about two tonnes of carbon a year."
+    assert cache is not None and cache.get([marsh])
+    host.serve("/feed.xml", feed([ITEMS[1], ITEMS[2]], host.url("")), "application/rss+xml")
+    report = sync(settings, embedder=model, prune=True)
+    assert "Marsh carbon" in {i.item for i in report.items if i.status == "pruned"}
+    assert report.ingest.sentence_vectors_dropped > 0
+    assert not cache.get([marsh])
+    assert cache.get(["Beekeepers check each hive for the queen every week."])  # a remaining episode's stay

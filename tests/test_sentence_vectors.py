@@ -188,3 +188,45 @@ def test_a_cache_in_a_folder_that_cannot_be_written_is_read(tmp_path: Path, monk
     assert "The pump failed." in reader.get(["The pump failed."]) and reader.read_only
     reader.put({"x": [1.0]})  # skipped, no error
     assert not reader.broken and reader.get(["x"]) == {}
+
+
+def test_retain_keeps_only_the_given_texts_and_documents(tmp_path: Path) -> None:
+    cache = VectorCache(tmp_path / "v.sqlite", "m")
+    cache.put({"kept sentence": [1.0, 0.0], "old sentence": [0.0, 1.0]})
+    cache.mark_document("kept", "v1")
+    cache.mark_document("gone", "v1")
+    VectorCache(tmp_path / "v.sqlite", "other-model").mark_document("kept", "v1")
+    assert cache.retain(["kept sentence"], ["kept"]) == 1
+    assert list(cache.get(["kept sentence", "old sentence"])) == ["kept sentence"]
+    assert cache.has_document("kept", "v1") and not cache.has_document("gone", "v1")
+    assert not VectorCache(tmp_path / "v.sqlite", "other-model").has_document("kept", "v1")  # its vectors went too
+    assert cache.retain(["kept sentence"], ["kept"]) == 0
+
+
+def test_prune_drops_the_vectors_of_removed_and_changed_documents(tmp_path: Path) -> None:
+    settings = Settings(home=tmp_path / "home", embedding_model="hashing")
+    folder, model = _corpus(tmp_path), CountingEmbedder()
+    (folder / "boilers.txt").write_text("[00:02] Cy: The boiler needs a new valve.\n[00:07] It leaks at night.\n")
+    ingest([folder], settings=settings, embedder=model, progress=False)
+    cache = for_settings(settings, model)
+    assert cache is not None and cache.get(["Cy: It leaks at night."])
+    (folder / "boilers.txt").unlink()
+    pumps = folder / "pumps.txt"
+    pumps.write_text(pumps.read_text().replace("About forty dollars.", "About fifty dollars."))
+    kept = document_texts([["Ada: The pump failed twice last winter.", "We replaced the seal and it held.",
+                            "Ben: Did the new seal cost much?", "Ada: About fifty dollars."]])
+    assert ingest([folder], settings=settings, embedder=model, progress=False).sentence_vectors_dropped == 0  # no --prune
+    report = ingest([folder], settings=settings, embedder=model, progress=False, prune=True)
+    assert report.sentence_vectors_dropped > 0 and report.chunks_deleted > 0
+    assert f"(and {report.sentence_vectors_dropped} sentence vectors no document needs)" in report.summary_line()
+    assert not cache.get(["Cy: It leaks at night.", "Ada: About forty dollars."])
+    assert set(cache.get(kept)) == set(kept)  # what the remaining document needs is all still there
+    assert cache.has_document("pumps", report_hash(settings, "pumps"))  # its mark stays: not embedded again
+
+
+def report_hash(settings: Settings, source: str) -> str:
+    from kb.store import Store
+
+    meta = Store(settings, HashingEmbedder()).peek({"source": source})
+    assert meta is not None
+    return str(meta["doc_hash"])
