@@ -136,6 +136,16 @@ def test_an_elliptical_follow_up_keeps_the_counted_thing(agent: Agent) -> None:
 
 
 @pytest.mark.slow
+def test_a_follow_up_counting_them_computes_with_the_last_turns_unit(agent: Agent) -> None:
+    first = agent.ask("In the infrastructure talk, what is the price tag of one gigawatt?")
+    assert not first.abstained
+    second = agent.ask("So what would five of them cost?", thread_id=first.thread_id)
+    assert "$350 billion" in second.answer, second.answer
+    third = agent.ask("And 2 GW?", thread_id=first.thread_id)  # "five" was the last turn's operand, not this one's
+    assert "$140 billion" in third.answer, third.answer
+
+
+@pytest.mark.slow
 def test_no_sentence_is_shown_twice_and_questions_are_not_claims(agent: Agent) -> None:
     a = agent.ask("What is bringing CPUs back into demand?")
     quoted = [c["quote"] for c in a.citations]

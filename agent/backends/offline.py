@@ -82,7 +82,7 @@ class OfflineModel:
             from agent.figures import needs_figures
 
             if needs_figures(query):
-                p = _plan(query, tuple(s["text"] for s in self.by_relevance(query, sentences)))
+                p = self._figures_plan(question, history, sentences)
                 if p is not None:
                     args = {"expression": p.expression}
                     if p.to:
@@ -95,6 +95,12 @@ class OfflineModel:
         if on_token:
             on_token(text)
         return ModelReply(content=text)
+
+    def _figures_plan(self, question: str, history: Sequence[str], sentences: Sequence[dict[str, Any]]) -> Any:
+        """The calculation for the question, from its own figures and the sentences most like the
+        search (the same plan at the calculate step and when citing its facts: cached)."""
+        ordered = self.by_relevance(standalone_query(question, history), sentences)
+        return _plan(standalone_query(question, history, figures=False), tuple(s["text"] for s in ordered))
 
     def by_relevance(self, query: str, sentences: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
         """Sentences most like the question first (stable, so retrieval order breaks ties)."""
@@ -196,9 +202,8 @@ class OfflineModel:
 
     def _compose_figure(self, question: str, history: Sequence[str], sentences: Sequence[dict[str, Any]],
                         calc: dict[str, Any]) -> str:
-        query = standalone_query(question, history)
-        ordered = self.by_relevance(query, sentences)
-        p = _plan(query, tuple(s["text"] for s in ordered))
+        ordered = self.by_relevance(standalone_query(question, history), sentences)
+        p = self._figures_plan(question, history, sentences)
         lines = [f"**{calc['text']}** — computed with the calculate tool: `{calc['expression']}`."]
         cited = [ordered[i] for i in p.passage_operands()] if p else []
         if not cited:

@@ -1,0 +1,30 @@
+"""Follow-ups made standalone (agent/followup.py): the previous turn's topic is carried, a count of
+"them" counts the unit the last turn named one of, and the last turn's figures are no operands."""
+
+from __future__ import annotations
+
+from agent.followup import standalone_query
+
+
+def test_a_count_of_them_counts_the_unit_the_last_turn_named_one_of() -> None:
+    q = standalone_query("And what would seven of them cost?", ["What does a tonne of recycled steel cost?"])
+    assert q.startswith("And what would seven tonne cost?")
+    assert standalone_query("And 12 of those?", ["What do 40 GPUs draw?"]).startswith("And 12 GPUs?")
+
+
+def test_a_count_of_them_without_a_unit_before_stays_as_asked() -> None:
+    assert standalone_query("What about two of them?", ["Who chairs the board?"]).startswith("What about two of them?")
+
+
+def test_the_last_turns_figures_stay_in_the_search_but_not_in_the_plan() -> None:
+    history = ["How much would 3 kW of heaters cost to run?"]
+    assert "3" in standalone_query("And 8 kW?", history)
+    planned = standalone_query("And 8 kW?", history, figures=False)
+    assert planned.startswith("And 8 kW?") and "3" not in planned and "heaters" in planned
+    chained = standalone_query("And for ten hours?", [*history, "And what would five of them cost?"], figures=False)
+    assert "five" not in chained and "3" not in chained  # nor those of the turn before it
+
+
+def test_the_unit_named_with_one_is_counted_in_the_plan_too() -> None:
+    q = standalone_query("What would five of them cost?", ["What does one kilowatt of solar cost?"], figures=False)
+    assert q.startswith("What would five kilowatt cost?") and "one" not in q[q.index("("):]
