@@ -188,11 +188,12 @@ class VectorCache:
                     dropped = db.execute("DELETE FROM vectors WHERE key NOT IN (SELECT key FROM keep_keys)").rowcount
                     db.execute("DELETE FROM documents WHERE model != ? OR source NOT IN (SELECT source FROM keep_sources)",
                                (self.model,))
-                if dropped:
-                    db.execute("VACUUM")
             except sqlite3.Error as exc:
                 self._fail(exc)
                 return 0
+            if dropped:
+                with contextlib.suppress(sqlite3.Error):  # compacting is a nicety: another process may be reading
+                    db.execute("VACUUM")
             return dropped
 
     def close(self) -> None:

@@ -230,3 +230,17 @@ def report_hash(settings: Settings, source: str) -> str:
     meta = Store(settings, HashingEmbedder()).peek({"source": source})
     assert meta is not None
     return str(meta["doc_hash"])
+
+
+def test_retain_while_another_process_reads_drops_and_keeps_the_cache_on(tmp_path: Path) -> None:
+    import sqlite3
+
+    cache = VectorCache(tmp_path / "v.sqlite", "m")
+    cache.put({"kept": [1.0], "old": [2.0]})
+    reader = sqlite3.connect(tmp_path / "v.sqlite", isolation_level=None)
+    reader.execute("BEGIN")
+    assert reader.execute("SELECT count(*) FROM vectors").fetchone() == (2,)  # a read in progress elsewhere
+    assert cache.retain(["kept"], []) == 1 and cache.broken is None
+    reader.execute("COMMIT")
+    assert list(cache.get(["kept", "old"])) == ["kept"]
+    reader.close()
