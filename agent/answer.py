@@ -107,6 +107,18 @@ class Agent:
             raise UnknownSource(f"no document {source!r} in the index (`kb sources` lists them)")
         self._sources.add(source)
 
+    def warm(self) -> None:
+        """Load what a first answer would otherwise wait for: the embedding model, the BM25 index (when
+        the index holds anything) and the calculator's units (pint: about 0.35 s). Servers and the
+        chat call it at start, in the background; evals before timing."""
+        self.retriever.embedder.embed(["warm up"])
+        lexical = getattr(self.retriever, "lexical", None)  # the naive peer has no BM25
+        if lexical is not None and self.retriever.store.count():
+            lexical()
+        from agent.figures import plan
+
+        plan("How many watts do 2 kW heaters draw?")
+
     def ask(self, question: str, thread_id: str | None = None, on_token: Callable[[str], None] | None = None,
             on_event: Callable[[str, dict[str, Any]], None] | None = None, source: str | None = None) -> Answer:
         question = question.strip()

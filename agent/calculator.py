@@ -22,6 +22,7 @@ from __future__ import annotations
 import ast
 import math
 import re
+import threading
 from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING, Any
@@ -68,8 +69,18 @@ class CalcResult:
     text: str
 
 
-@cache
+_REGISTRY_LOCK = threading.Lock()
+
+
 def _registry() -> pint.UnitRegistry:
+    """The one registry (quantities of two registries do not combine): a warm-up thread and the
+    first question may ask for it at once."""
+    with _REGISTRY_LOCK:
+        return _new_registry()
+
+
+@cache
+def _new_registry() -> pint.UnitRegistry:
     import pint
 
     ureg = pint.UnitRegistry(cache_folder=None)

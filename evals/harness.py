@@ -217,11 +217,7 @@ def run_eval(
 
     sources = Store(settings).sources()
     agent = make_agent(settings, retriever, sources)
-    # latency figures measure answering, not loading the model or the calculator's unit registry (pint)
-    agent.retriever.embedder.embed(["warm up"])
-    from agent.figures import plan
-
-    plan("How many watts do 2 kW GPUs draw?")
+    agent.warm()  # latency figures measure answering, not loading the model, BM25 or the calculator's units
     rows = []
     show = sys.stderr.isatty() if progress is None else progress
     for q in tqdm(questions, desc=f"eval {gold.name} [{retriever}]", unit="q", disable=not show, file=sys.stderr):

@@ -270,7 +270,7 @@ class KBTools:
             self.retriever.embedder.embed(["warm up"])
             if self.store.count():
                 self.retriever.lexical()
-                get_agent(self.settings).retriever.lexical()
+            get_agent(self.settings).warm()
         except Exception as exc:  # each call reports it (e.g. the model cannot load) with its own error
             logger.warning("warming up: %s", _one_line(exc))
         finally:

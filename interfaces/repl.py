@@ -440,7 +440,15 @@ def main(settings: Any, thread_id: str | None = None, source: str | None = None)
     except UnknownSource as exc:
         print(f"kb: {exc}", file=sys.stderr)
         return EXIT_INPUT
+    threading.Thread(target=_warm, args=(agent,), name="kb-chat-warm", daemon=True).start()  # while the user types
     return run_repl(agent, settings=settings, thread_id=thread_id, history_path=settings.home / "chat_history", source=source)
+
+
+def _warm(agent: Any) -> None:
+    try:
+        agent.warm()
+    except Exception:  # noqa: BLE001 - the first question reports what is wrong, in its own words
+        pass
 
 
 __all__ = ["Repl", "main", "run_repl", "saved_threads"]

@@ -584,7 +584,7 @@ def _warm_up(settings: Settings) -> None:
     try:
         from agent.answer import get_agent
 
-        get_agent(settings)
+        get_agent(settings).warm()
         logger.info("agent ready")
     except Exception as exc:
         logger.warning("the agent is not ready yet (%s); questions will get an apology until it is", exc)

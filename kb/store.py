@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import threading
 import time
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -55,6 +56,11 @@ def collection_name(settings: Settings) -> str:
     if "/" in settings.embedding.model.strip("/") and not settings.embedding.model.startswith("sentence-transformers/"):
         slug += "-" + hashlib.sha1(settings.embedding.model.encode()).hexdigest()[:6]
     return f"{settings.collection_prefix}-{slug}-t{settings.chunking.tokens}-o{settings.chunking.overlap_tokens}"
+
+
+# Chroma clients are not safe to open from two threads at once (a question and a warm-up: the second
+# PersistentClient of a folder can find the first one half started); opening is one at a time.
+_OPENING = threading.RLock()
 
 
 def _client(settings: Settings) -> Any:
@@ -123,25 +129,31 @@ class Store:
     @property
     def collection(self) -> Any:
         if self._collection is None:
-            from kb.embeddings import KBEmbeddingFunction
-
-            if self._client is None:
-                self._client = _client(self.settings)
-            ef = KBEmbeddingFunction(self._embedder, model=self.settings.embedding.model, device=self.settings.embedding.device)
-            self._collection = self._call(
-                self._client.get_or_create_collection,
-                name=self.name,
-                embedding_function=ef,
-                metadata={"hnsw:space": "cosine", "embedding_model": self.settings.embedding.model,
-                          "chunk_tokens": self.settings.chunking.tokens,
-                          "chunk_overlap_tokens": self.settings.chunking.overlap_tokens},
-            )
+            with _OPENING:
+                if self._collection is None:
+                    self._collection = self._open_collection()
         return self._collection
+
+    def _open_collection(self) -> Any:
+        from kb.embeddings import KBEmbeddingFunction
+
+        if self._client is None:
+            self._client = _client(self.settings)
+        ef = KBEmbeddingFunction(self._embedder, model=self.settings.embedding.model, device=self.settings.embedding.device)
+        return self._call(
+            self._client.get_or_create_collection,
+            name=self.name,
+            embedding_function=ef,
+            metadata={"hnsw:space": "cosine", "embedding_model": self.settings.embedding.model,
+                      "chunk_tokens": self.settings.chunking.tokens,
+                      "chunk_overlap_tokens": self.settings.chunking.overlap_tokens},
+        )
 
     def exists(self) -> bool:
         """Whether the collection exists already (without creating it)."""
-        if self._client is None:
-            self._client = _client(self.settings)
+        with _OPENING:
+            if self._client is None:
+                self._client = _client(self.settings)
         names = self._call(self._client.list_collections)
         return self.name in {getattr(c, "name", c) for c in names}
 

@@ -146,6 +146,14 @@ def test_a_follow_up_counting_them_computes_with_the_last_turns_unit(agent: Agen
 
 
 @pytest.mark.slow
+def test_warm_loads_what_a_first_answer_would_wait_for(agent: Agent) -> None:
+    from agent.calculator import _new_registry
+
+    agent.warm()
+    assert _new_registry.cache_info().currsize == 1 and agent.retriever._lexical is not None
+
+
+@pytest.mark.slow
 def test_no_sentence_is_shown_twice_and_questions_are_not_claims(agent: Agent) -> None:
     a = agent.ask("What is bringing CPUs back into demand?")
     quoted = [c["quote"] for c in a.citations]

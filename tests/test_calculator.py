@@ -158,3 +158,18 @@ def test_a_number_minus_a_percentage_is_ambiguous() -> None:
     with pytest.raises(CalcError, match="ambiguous"):
         calculate("100 - 10%")
     assert calculate("100 * (1 - 10%)").value == pytest.approx(90)
+
+
+def test_threads_asking_for_the_units_at_once_get_one_registry() -> None:
+    import threading
+
+    from agent import calculator
+
+    calculator._new_registry.cache_clear()
+    got: list[object] = []
+    threads = [threading.Thread(target=lambda: got.append(calculator._registry())) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(got) == 4 and all(g is got[0] for g in got)
