@@ -23,6 +23,8 @@ _ELLIPTICAL = re.compile(r"^\s*how\s+(?:many|much)\s+(?:would|will|could|does|do
 _COUNT = rf"(?:{DIGITS}|\b(?:{number_words_pattern()}))"
 _FIGURE = re.compile(rf"(?<![\w.-])(?:{DIGITS})(?![\w-])|\b(?:{number_words_pattern()})\b", re.IGNORECASE)
 _OF_THEM = re.compile(rf"({_COUNT})\s+of\s+(?:them|those|these)\b", re.IGNORECASE)
+# "And what about 2 GW?", "And for 10,000 of them?", "And 8 kW?": the last question again, for other figures
+_ABOUT = re.compile(r"^\s*(?:(?:and|so|ok|okay)\b[\s,]*)?(?:(?:what|how)\s+about|for)?\s*(?P<rest>[^?]*?)\s*\??\s*$", re.IGNORECASE)
 _ONE_OF = re.compile(rf"(?:\b(?:a|an|one|per|each|every)\b|{_COUNT})\s+([A-Za-z][\w-]*)", re.IGNORECASE)
 
 
@@ -44,23 +46,75 @@ def standalone_query(question: str, history: Sequence[str], lean: bool = False, 
         return question
     previous = history[-1]
     if len(history) > 1 and is_followup(previous):
-        previous = standalone_query(previous, history[:-1])
+        previous = standalone_query(previous, history[:-1], figures=figures)
     words = previous if figures else _FIGURE.sub(" ", previous)
     topic = " ".join(w for w in re.findall(r"[\w$%.-]+", words) if tokenize(w) and tokenize(w)[0] not in QUESTION_WORDS)
     counted = re.search(r"\bhow\s+(?:many|much)\s+([A-Za-z][\w-]*)", previous, re.IGNORECASE)
     if counted and _ELLIPTICAL.match(question):  # "How many would 10 GW be?" counts what the last turn counted
         question = re.sub(r"^(\s*how\s+(?:many|much))\s+", rf"\1 {counted.group(1)} ", question, count=1, flags=re.IGNORECASE)
-    return f"{_counted_units(question, previous)} ({topic})"
+    asked = _asked_again(question, previous)
+    return f"{asked or _counted_units(question, previous)} ({topic})"
 
 
 def _counted_units(question: str, previous: str) -> str:
-    """"three of them" as "three kilowatt" when the last turn named one of a unit ("a kilowatt",
-    "1000 GPUs": the last such); otherwise the question as it is."""
+    """"three of them" as "three kilowatt" when the last turn named one of something ("a kilowatt",
+    "one household", "1000 GPUs"); otherwise the question as it is."""
     m = _OF_THEM.search(question)
-    if m is None:
-        return question
+    counted = _counted(previous) if m else None
+    return question if m is None or counted is None else f"{question[:m.start()]}{m.group(1)} {counted[2]}{question[m.end():]}"
+
+
+def _counted(text: str) -> tuple[int, int, str] | None:
+    """What "them" counts in a question that named one of a thing: the first unit so named ("a
+    kilowatt", "1000 GPUs"; not a time: "in a day" is a window, not the thing), else the first
+    noun after "a"/"one"; as (start, end, word) of the phrase."""
     from kb.quantities import extract_quantities
 
-    units = [w for w in (x.group(1) for x in _ONE_OF.finditer(previous))
-             if any(q.unit for q in extract_quantities(f"2 {w}"))]
-    return question if not units else f"{question[:m.start()]}{m.group(1)} {units[-1]}{question[m.end():]}"
+    phrases = [m for m in _ONE_OF.finditer(text) if tokenize(m.group(1)) and tokenize(m.group(1))[0] not in QUESTION_WORDS]
+    kinds = {m.start(): [q.kind for q in extract_quantities(f"2 {m.group(1)}") if q.unit] for m in phrases}
+    best = ([m for m in phrases if kinds[m.start()] and "time" not in kinds[m.start()]]
+            or [m for m in phrases if not kinds[m.start()]])
+    return (best[0].start(), best[0].end(), best[0].group(1)) if best else None
+
+
+def _asked_again(question: str, previous: str) -> str | None:
+    """"And what about 2 GW?" after "What does a kilowatt cost?": the last question with its figure
+    replaced ("What does 2 GW cost?"), when the follow-up is only a figure ("…about 10,000 of them?",
+    "…about a million?") and the last question has one of the same kind (a bare number replaces
+    only the number: "a million GPUs"). None otherwise."""
+    m = _ABOUT.match(question)
+    if m is None or not _FOLLOWUP_START.match(question.strip()) or not _FIGURE.search(m.group("rest")):
+        return None
+    rest = m.group("rest")
+    them = _OF_THEM.fullmatch(rest)
+    if them:  # "300 of them": that many of what the last question named one of
+        counted = _counted(previous)
+        return None if counted is None else f"{previous[:counted[0]]}{them.group(1)} {counted[2]}{previous[counted[1]:]}"
+    from kb.quantities import extract_quantities
+
+    new = extract_quantities(rest)
+    if len(new) != 1 or len(tokenize(rest)) > len(tokenize(new[0].text)):
+        return None  # more than a figure: a question of its own
+    for start, end, kind, text in _figure_phrases(previous):
+        if new[0].unit and kind == new[0].kind or not new[0].unit and kind == "dimensionless":
+            return previous[:start] + new[0].text + previous[end:]
+        if not new[0].unit:  # "a million" for "one GPU": the number changes, the unit stays
+            number = _FIGURE.search(text) or re.match(r"\b(?:a|an|one|per|each|every)\b", text, re.IGNORECASE)
+            if number:
+                return previous[:start] + text[:number.start()] + new[0].text + text[number.end():] + previous[end:]
+    return None
+
+
+def _figure_phrases(text: str) -> list[tuple[int, int, str, str]]:
+    """The figures a question states, in order: quantities ("3 kW", "one GPU") and one of a unit
+    ("a kilowatt"), each as (start, end, kind, words)."""
+    from kb.quantities import extract_quantities
+
+    found = [(q.span[0], q.span[1], q.kind, q.text) for q in extract_quantities(text)]
+    for m in _ONE_OF.finditer(text):
+        if any(a <= m.start() < b for a, b, _, _ in found):
+            continue
+        unit = [q for q in extract_quantities(f"2 {m.group(1)}") if q.unit]
+        if unit:
+            found.append((m.start(), m.end(), unit[0].kind, m.group(0)))
+    return sorted(found)

@@ -9,7 +9,7 @@ from agent.followup import standalone_query
 def test_a_count_of_them_counts_the_unit_the_last_turn_named_one_of() -> None:
     q = standalone_query("And what would seven of them cost?", ["What does a tonne of recycled steel cost?"])
     assert q.startswith("And what would seven tonne cost?")
-    assert standalone_query("And 12 of those?", ["What do 40 GPUs draw?"]).startswith("And 12 GPUs?")
+    assert standalone_query("Twelve of those would draw what?", ["What do 40 GPUs draw?"]).startswith("Twelve GPUs would")
 
 
 def test_a_count_of_them_without_a_unit_before_stays_as_asked() -> None:
@@ -20,7 +20,7 @@ def test_the_last_turns_figures_stay_in_the_search_but_not_in_the_plan() -> None
     history = ["How much would 3 kW of heaters cost to run?"]
     assert "3" in standalone_query("And 8 kW?", history)
     planned = standalone_query("And 8 kW?", history, figures=False)
-    assert planned.startswith("And 8 kW?") and "3" not in planned and "heaters" in planned
+    assert planned.startswith("How much would 8 kW of heaters") and "3" not in planned
     chained = standalone_query("And for ten hours?", [*history, "And what would five of them cost?"], figures=False)
     assert "five" not in chained and "3" not in chained  # nor those of the turn before it
 
@@ -28,3 +28,24 @@ def test_the_last_turns_figures_stay_in_the_search_but_not_in_the_plan() -> None
 def test_the_unit_named_with_one_is_counted_in_the_plan_too() -> None:
     q = standalone_query("What would five of them cost?", ["What does one kilowatt of solar cost?"], figures=False)
     assert q.startswith("What would five kilowatt cost?") and "one" not in q[q.index("("):]
+
+
+def test_a_follow_up_that_is_only_a_figure_asks_the_last_question_again_with_it() -> None:
+    last = "How much water does one household use in a day?"
+    assert standalone_query("And what about 300 of them?", [last]).startswith(
+        "How much water does 300 household use in a day?")
+    assert standalone_query("And 5 kW?", ["What would 2 kW of pumps cost to run?"]).startswith(
+        "What would 5 kW of pumps cost to run?")
+    assert standalone_query("What about 2031?", ["How many ships docked in 2030?"]).startswith(
+        "How many ships docked in 2031?")
+
+
+def test_a_bare_number_changes_the_number_and_keeps_the_unit() -> None:
+    history = ["How much water does one household use in a day?", "And what about 300 of them?"]
+    q = standalone_query("And a thousand?", history, figures=False)
+    assert q.startswith("How much water does a thousand household use in a day?") and "300" not in q
+
+
+def test_a_follow_up_with_more_than_a_figure_is_a_question_of_its_own() -> None:
+    q = standalone_query("And what about the 3 other pumps?", ["How much did 2 pumps cost?"])
+    assert q.startswith("And what about the 3 other pumps?")
