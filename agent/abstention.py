@@ -42,6 +42,9 @@ _NUMBER_WORD_LIST = number_words_pattern()  # "one" ... "ninety", "hundred" ... 
 _NUMBER_WORDS = f"(?:{_NUMBER_WORD_LIST})"
 # "what did X say about the cost": the question asks what was said, not for an amount
 _REPORTING = r"(?:about|say|said|says|think|thinks|thought|discuss|discussed|mention|mentioned|decide|decided|propose|proposed|suggest|suggested|agree|agreed|talk|talked)\b"
+# An amount of money in a sentence: "$40", "€12", "twelve euros", "40k dollars", "USD 5"
+MONEY = re.compile(r"[$€£¥]\s?\d|\b(?:\d[\d,.]*\s*(?:k|m|bn|b)?|" + _NUMBER_WORDS + r")\s*"
+                   r"(?:dollars?|usd|euros?|eur|pounds?|cents?|bucks)\b|\b(?:dollars?|usd|euros?)\b.{0,20}\d", re.I)
 # What a question asks for, and what a sentence must hold to give it: a quantity question needs a
 # number, a money question an amount of money, a duration question a length of time.
 _WANTS = (
@@ -55,8 +58,7 @@ _WANTS = (
                          r"|\bhow\s+expensive\b"
                          r"|\bwhat\s+(?:does|did|do|would|will)\s+(?:(?!" + _REPORTING + r"\s)[\w'$.,-]+\s+){1,5}?(?:pay|charge|earn)s?\b"
                          r"(?!\s+(?:attention|off|back|heed|respect|tribute|homage|ahead|from|the\s+right|the\s+price|dividends|in\b))", re.I),
-     re.compile(r"[$€£¥]\s?\d|\b(?:\d[\d,.]*\s*(?:k|m|bn|b)?|" + _NUMBER_WORDS + r")\s*"
-                r"(?:dollars?|usd|euros?|eur|pounds?|cents?|bucks)\b|\b(?:dollars?|usd|euros?)\b.{0,20}\d", re.I)),
+     MONEY),
     ("duration", re.compile(r"\bhow\s+(?:long|many\s+(?:days|weeks|months|years|hours|minutes|seconds))\b", re.I),
      re.compile(r"\b(?:\d[\d,.]*|a|an|one|two|three|four|five|six|seven|eight|nine|ten|few|several|couple)\s*(?:-\s*)?"
                 r"(?:years?|months?|weeks?|days?|hours?|minutes?|seconds?|ms|milliseconds?|decades?)\b", re.I)),

@@ -242,3 +242,13 @@ def test_a_speaker_who_says_they_do_not_know_gives_no_evidence() -> None:
     enc = SentenceEncoder(WordVectors())
     verdict = assess("How many tonnes did Rotterdam move last year?", items(*texts), enc, 0.0, 0.0, looks_like_instruction)
     assert not verdict.answerable and verdict.missing_names == ["Rotterdam"]
+
+
+def test_an_amount_of_money_in_any_currency_answers_what_something_costs() -> None:
+    from agent.backends.offline import answer_type_bonus
+
+    cost = "How much does the ferry ticket cost?"
+    assert answer_type_bonus(cost, "Ada: Only nine euros return, I think.") > 0
+    assert answer_type_bonus(cost, "It was £12 when I last went.") > 0
+    assert answer_type_bonus(cost, "It comes in at forty dollars.") > 0
+    assert answer_type_bonus(cost, "Prices are quoted in dollars per crossing.") == 0  # the currency, no amount

@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from functools import lru_cache
 from typing import Any
 
-from agent.abstention import assess, names, question_terms
+from agent.abstention import MONEY, assess, names, question_terms
 from agent.evidence import (
     SentenceEncoder,
     asked_speakers,
@@ -286,7 +286,7 @@ _ANSWER_TYPES: tuple[tuple[re.Pattern[str], re.Pattern[str]], ...] = (
     (re.compile(r"\bhow long\b|\bhow much time\b", re.I),
      re.compile(r"\b(\d+(\.\d+)?|a|one|two|three|few|several)\s*(years?|months?|weeks?|days?|hours?|minutes?|seconds?|ms|milliseconds)\b", re.I)),
     (re.compile(r"\b(cost|costs|price|spend|how much money|how expensive)\b", re.I),
-     re.compile(r"\$\s?\d|\b(dollars?|usd)\b", re.I)),
+     MONEY),
     (re.compile(r"\bhow (many|much)\b|\bwhat (share|fraction|percentage)\b", re.I),
      re.compile(r"\d|\b(half|million|billion|trillion|thousand|hundred|dozen)\b", re.I)),
     (re.compile(r"^\s*(and\s+)?why\b", re.I),
