@@ -361,6 +361,19 @@ def _normalize(q: Any) -> Any:
     return q
 
 
+def _readable(q: Any) -> Any:
+    """Power and energy in no unit asked for, with the prefix that reads best: 10,000 kW -> 10 MW."""
+    if not (q.check("[power]") or q.check("[energy]")) or "watt" not in str(q.units) or not q.magnitude:
+        return q  # joules, horsepower and the like stay as written
+    ureg = _registry()
+    base = ureg.Unit("W") if q.check("[power]") else ureg.Unit("Wh")
+    for prefix in ("T", "G", "M", "k", ""):
+        unit = ureg.Unit(f"{prefix}{base}")
+        if abs(q.to(unit).magnitude) >= 1:
+            return q.to(unit)
+    return q.to(base)
+
+
 def _round_value(value: float) -> float:
     """Remove float noise such as 7.499999999999999 -> 7.5 (12 significant digits)."""
     return float(f"{value:.12g}")
@@ -391,7 +404,7 @@ def calculate(expression: str, to: str | None = None) -> CalcResult:
                 f"cannot express {have} in {to!r}: dimensions differ ({q.dimensionality} vs {target.dimensionality})"
             ) from exc
     else:
-        q = _normalize(q)
+        q = _readable(_normalize(q))
     value = _round_value(float(q.magnitude))
     unit = _unit_text(q)
     return CalcResult(expression=expression, value=value, unit=unit, text=format_quantity(value, unit))

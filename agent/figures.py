@@ -520,8 +520,6 @@ def _target(question: str, cands: list[_Cand]) -> str | None:
                     and c.fact.unit not in _TIME_UNITS and "/" not in c.fact.unit and not c.article), None)
         if den in _TIME_UNITS and top:
             return f"{top}/{den}"
-    if re.search(_POWER, question):
-        return "GW"
     return None
 
 
@@ -921,7 +919,9 @@ def plan(question: str, passages: Sequence[str] = ()) -> Plan | None:
     if _unread_numbers(question, qcands):
         return None
     found = _growth_plan(question, qcands, passages) or _ratio_plan(question, qcands)
-    target = _target(question, qcands)
+    target = shown = _target(question, qcands)
+    if target is None and re.search(_POWER, question):
+        target, shown = "W", None  # power asked in no unit: shown in the most readable one (calculate)
     adjusted: list[_Cand] = []
     adjustments: list[tuple[str, str]] = []
     if found is None:
@@ -940,10 +940,10 @@ def plan(question: str, passages: Sequence[str] = ()) -> Plan | None:
             found = _applied_share_plan(question, rest, pcands, target)
         if found is None and target is not None:
             combo = _search(target, rest + pcands, _named_rates(question, rest), _words(question))
-            if combo is None or (len(combo) == 1 and combo[0][1] > 0 and _same_unit(combo[0][0].fact.unit, target)
-                                 and not adjustments):
+            if combo is None or (len(combo) == 1 and combo[0][1] > 0 and not adjustments
+                                 and (shown is None or _same_unit(combo[0][0].fact.unit, target))):
                 return None  # "30 GW" answered with 30 GW: nothing was computed
-            found = _build([(c.fact, s) for c, s in combo], target, f"Dimensional analysis for {target}")
+            found = _build([(c.fact, s) for c, s in combo], shown, f"Dimensional analysis for {shown or 'power'}")
     if found is None or not _operands_ok(found, qcands, adjusted):
         return None
     return _with_adjustments(found, adjustments)

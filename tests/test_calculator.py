@@ -173,3 +173,10 @@ def test_threads_asking_for_the_units_at_once_get_one_registry() -> None:
     for t in threads:
         t.join()
     assert len(got) == 4 and all(g is got[0] for g in got)
+
+
+def test_power_and_energy_in_no_unit_asked_read_with_the_best_prefix() -> None:
+    assert calculate("(4e3 GPU) * (2.5 kW/GPU)").text == "10 MW"
+    assert calculate("(2 kW) * (3 h)").text == "6 kWh"
+    assert calculate("(4e3 GPU) * (2.5 kW/GPU)", to="GW").text == "0.01 GW"  # the unit asked stays
+    assert calculate("(5 J) * 2").text == "10 J"  # not a watt unit: as written

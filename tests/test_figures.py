@@ -268,3 +268,9 @@ def test_digits_inside_a_model_name_are_no_figure_of_the_question() -> None:
 ])
 def test_times_more_gives_no_figure_it_cannot_source(question: str, passages: tuple[str, ...]) -> None:
     assert plan(question, passages) is None
+
+
+def test_power_asked_in_no_unit_is_shown_in_the_one_that_reads_best() -> None:
+    p = plan("How much power do 4,000 GPUs draw at 2.5 kW per GPU?")
+    assert p is not None and p.to is None
+    assert calculate(p.expression).text == "10 MW"
