@@ -631,6 +631,9 @@ def _search(target: str, cands: list[_Cand], named: Sequence[str], asked: frozen
                     continue  # a figure quoted as it stands is a lookup, not a computation
                 if _combine([(dims[i], s) for i, s in zip(combo, signs)]) != want:
                     continue
+                if size == 3 and any(not _combine([(dims[combo[a]], signs[a]), (dims[combo[b]], signs[b])])
+                                     for a, b in itertools.combinations(range(3), 2)):
+                    continue  # two rates that cancel (GPU/kW x kW/GPU): the third figure only, dressed up
                 key = (
                     len(required - set(combo)),
                     sum(1 for n in named_dims if not any(dims[i] == n for i in combo)),

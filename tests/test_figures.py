@@ -274,3 +274,9 @@ def test_power_asked_in_no_unit_is_shown_in_the_one_that_reads_best() -> None:
     p = plan("How much power do 4,000 GPUs draw at 2.5 kW per GPU?")
     assert p is not None and p.to is None
     assert calculate(p.expression).text == "10 MW"
+
+
+def test_two_rates_that_cancel_do_not_dress_up_a_stated_figure() -> None:
+    passages = ["A megawatt is about 500 GPUs at the new site.", "Each GPU draws roughly 2 kW there.",
+                "The site is aiming for 30 megawatts of capacity by the end of the decade."]
+    assert plan("How many megawatts is the site aiming for by 2030?", passages) is None  # a lookup: 30 MW is stated
