@@ -961,7 +961,7 @@ _COMPUTE_CUE = re.compile(
 )
 _STRONG_CUE = re.compile(
     r"\b(?i:using\s+(?:the\s+)?(?:[\w-]+(?:'s|’s|s')?\s+){0,2}(?:figures|numbers|estimates?)"
-    r"|what\s+(?:does|do|would|will)\s+(?:one|each|a\s+single)\s+(?:\w+\s+)?cost"
+    r"|(?:what|how\s+much)\s+(?:does|do|would|will)\s+(?:one|each|an?|a\s+single)\s+(?:\w+\s+)?cost"
     r"|calculate|work\s+out|cost\s+per\s+(?:gpu|token|person)|per[-\s](?:gpu|token|person)\s+cost"
     r"|impl(?:y|ies|ied)|by\s+what\s+factor|how\s+many\s+times|as\s+an?\s+(?:percentage|percent|fraction|share)\s+of"
     r"|what\s+(?:percentage|percent|fraction|share)\s+of\b.*\b(?:would|make\s+up|represent|account\s+for)"

@@ -157,6 +157,8 @@ def test_no_plan_for_plain_lookups_even_with_passages() -> None:
         "costs doubling every year for 4 years",
         "How many GPUs would 4 GW hold at that density?",
         "What is 25% of 40 GW?",
+        "How much does one server cost?",  # per unit: maybe a cost per kW and kW per server
+        "How much does a ticket cost?",
     ],
 )
 def test_needs_figures_true(question: str) -> None:
