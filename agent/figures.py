@@ -199,7 +199,8 @@ def _quantities(text: str) -> list[_Raw]:
 
 
 def _merge_ranges(text: str, qs: list[_Raw]) -> list[_Raw]:
-    """`a kilowatt to 2 kilowatt` / `2.4-2.5 million hours` -> one quantity at the low end of the range.
+    """`a kilowatt to 2 kilowatt` / `2.4-2.5 million hours` / `between 1 and 2 kW` -> one quantity at
+    the low end of the range.
 
     "from 30 GW to 100 GW" is a change, not a range, and stays two quantities.
     """
@@ -209,7 +210,8 @@ def _merge_ranges(text: str, qs: list[_Raw]) -> list[_Raw]:
         q = qs[i]
         nxt = qs[i + 1] if i + 1 < len(qs) else None
         if (nxt is not None and nxt.unit is not None and not nxt.article and (q.unit in (None, nxt.unit))
-                and _RANGE_GAP.match(text[q.end:nxt.start]) and not re.search(r"(?i:\bfrom)\s*$", text[:q.start])):
+                and (_RANGE_GAP.match(text[q.end:nxt.start]) and not re.search(r"(?i:\bfrom)\s*$", text[:q.start])
+                     or re.match(r"\s*(?i:and)\s*$", text[q.end:nxt.start]) and re.search(r"(?i:\bbetween)\s*$", text[:q.start]))):
             low = q.value * nxt.scale if q.unit is None and q.scale == 1.0 else q.value
             out.append(_Raw(q.start, nxt.end, min(low, nxt.value), nxt.unit, "quantity", scale=nxt.scale))
             i += 2

@@ -94,6 +94,7 @@ def test_every_number_of_the_question_must_be_used() -> None:
         ("250k tokens", 250_000, "token"),
         ("3 kW", 3, "kW"),
         ("a kilowatt to 3 kilowatts", 1, "kW"),
+        ("between 4 and 6 kilowatts", 4, "kW"),  # a range, read at its low end like "4 to 6"
         ("800 ms", 800, "ms"),
         ("a fifth", 0.2, ""),
         ("two thirds", 2 / 3, ""),
