@@ -417,8 +417,31 @@ def _relevance(words: frozenset[str], cand: _Cand, weights: dict[str, float]) ->
 def _question_cands(question: str) -> list[_Cand]:
     return [
         _Cand(Fact(r.text(question), r.value, r.unit or "", "question", None, None), r.kind, r.article, r.start, r.end, i)
-        for i, r in enumerate(_extract(question))
+        for i, r in enumerate(_implied_counts(question, _extract(question)))
     ]
+
+
+_EACH = re.compile(r"\s*(?i:each|apiece|a\s+piece)\b")
+
+
+def _implied_counts(question: str, raws: list[_Raw]) -> list[_Raw]:
+    """What a question leaves to its one counted thing (a count unit it names, "GPUs"): "at 2 kW
+    each" is 2 kW per GPU, and after "each GPU costs $30,000", "a million" is a million GPUs."""
+    counted = {u for u in (_lex(m.group(0)) for m in re.finditer(_UNIT, question)) if u in _COUNT}
+    if len(counted) != 1:
+        return raws
+    (count,) = counted
+    out = []
+    for r in raws:
+        if r.kind == "quantity" and r.unit and r.unit != count and r.unit != "%" and _EACH.match(question, r.end):
+            r = _Raw(r.start, _EACH.match(question, r.end).end(), r.value, f"{r.unit}/{count}", "rate")
+        out.append(r)
+    per_count = any(r.kind == "rate" and r.unit and r.unit.endswith(f"/{count}") for r in out)
+    numbers = [r for r in out if r.kind == "number" and not r.article]
+    if per_count and len(numbers) == 1 and not any(r.kind == "quantity" and r.unit == count for r in out):
+        n = numbers[0]
+        out[out.index(n)] = _Raw(n.start, n.end, n.value, count, "quantity", scale=n.scale)
+    return out
 
 
 def _passage_cands(passages: Sequence[str], question: str, first_rank: int, limit: int = 24) -> list[_Cand]:

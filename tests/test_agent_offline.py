@@ -146,6 +146,13 @@ def test_a_follow_up_counting_them_computes_with_the_last_turns_unit(agent: Agen
 
 
 @pytest.mark.slow
+def test_a_figure_from_the_questions_own_numbers_cites_nothing(agent: Agent) -> None:
+    a = agent.ask("If each GPU costs $25,000, what do 2 million cost?")
+    assert "$50 billion" in a.answer and not a.abstained, a.answer
+    assert a.citations == []  # no passage gave a figure: a quote would only look like a source
+
+
+@pytest.mark.slow
 def test_warm_loads_what_a_first_answer_would_wait_for(agent: Agent) -> None:
     from agent.calculator import _new_registry
 

@@ -283,3 +283,19 @@ def test_two_rates_that_cancel_do_not_dress_up_a_stated_figure() -> None:
     passages = ["A megawatt is about 500 GPUs at the new site.", "Each GPU draws roughly 2 kW there.",
                 "The site is aiming for 30 megawatts of capacity by the end of the decade."]
     assert plan("How many megawatts is the site aiming for by 2030?", passages) is None  # a lookup: 30 MW is stated
+
+
+@pytest.mark.parametrize(
+    ("question", "expression"),
+    [
+        ("How many GPUs can 60 MW run at 1.5 kW each?", "(60 MW) / (1.5 kW/GPU)"),
+        ("If each token costs $0.004, what do 2 million cost?", "(0.004 USD/token) * (2e6 token)"),
+    ],
+)
+def test_a_figure_left_to_the_one_thing_the_question_counts(question: str, expression: str) -> None:
+    p = plan(question)
+    assert p is not None and p.expression == expression
+
+
+def test_a_bare_number_stays_bare_when_two_things_are_counted() -> None:
+    assert plan("If each GPU serves 40 people, what do 3 million need?") is None

@@ -206,8 +206,8 @@ class OfflineModel:
         p = self._figures_plan(question, history, sentences)
         lines = [f"**{calc['text']}** — computed with the calculate tool: `{calc['expression']}`."]
         cited = [ordered[i] for i in p.passage_operands()] if p else []
-        if not cited:
-            cited = self.pick(question, history, sentences, n=1)
+        if not cited and (p is None or any(f.origin != "question" for f in p.facts)):
+            cited = self.pick(question, history, sentences, n=1)  # every figure the question's own: nothing to cite
         return "\n".join(lines + [f"- {display(s['text'])} [{s['handle']}]" for s in cited])
 
 
