@@ -112,8 +112,8 @@ def _figure_phrases(text: str) -> list[tuple[int, int, str, str]]:
 
     found = [(q.span[0], q.span[1], q.kind, q.text) for q in extract_quantities(text)]
     for m in _ONE_OF.finditer(text):
-        if any(a <= m.start() < b for a, b, _, _ in found):
-            continue
+        if any(a <= m.start() < b for a, b, _, _ in found) or re.match(r"(?i:per|each|every)\b", m.group(0)):
+            continue  # "per day": the rate's unit, not a figure of the question
         unit = [q for q in extract_quantities(f"2 {m.group(1)}") if q.unit]
         if unit:
             found.append((m.start(), m.end(), unit[0].kind, m.group(0)))

@@ -49,3 +49,8 @@ def test_a_bare_number_changes_the_number_and_keeps_the_unit() -> None:
 def test_a_follow_up_with_more_than_a_figure_is_a_question_of_its_own() -> None:
     q = standalone_query("And what about the 3 other pumps?", ["How much did 2 pumps cost?"])
     assert q.startswith("And what about the 3 other pumps?")
+
+
+def test_a_rates_unit_is_not_the_figure_a_follow_up_replaces() -> None:
+    q = standalone_query("And what about 3 hours?", ["How much does one GPU cost per day?"])
+    assert "per day" in q and not q.startswith("How much does one GPU cost 3 hours")
