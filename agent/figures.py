@@ -211,7 +211,9 @@ def _merge_ranges(text: str, qs: list[_Raw]) -> list[_Raw]:
         nxt = qs[i + 1] if i + 1 < len(qs) else None
         if (nxt is not None and nxt.unit is not None and not nxt.article and (q.unit in (None, nxt.unit))
                 and (_RANGE_GAP.match(text[q.end:nxt.start]) and not re.search(r"(?i:\bfrom)\s*$", text[:q.start])
-                     or re.match(r"\s*(?i:and)\s*$", text[q.end:nxt.start]) and re.search(r"(?i:\bbetween)\s*$", text[:q.start]))):
+                     or re.match(r"\s*(?i:and)\s*$", text[q.end:nxt.start])
+                     and re.search(r"(?i:\bbetween)\s*$", text[:q.start])
+                     and not re.search(r"(?i:\b(?:gap|difference|distance|ratio|spread|change)\s+between)\s*$", text[:q.start]))):
             low = q.value * nxt.scale if q.unit is None and q.scale == 1.0 else q.value
             out.append(_Raw(q.start, nxt.end, min(low, nxt.value), nxt.unit, "quantity", scale=nxt.scale))
             i += 2
@@ -424,6 +426,18 @@ def _question_cands(question: str) -> list[_Cand]:
 _EACH = re.compile(r"\s*(?i:each|apiece|a\s+piece)\b")
 
 
+# "what do a million cost?", "and for 3 million?": a bare number that stands for the counted thing.
+# Not "2 racks" (another noun), "the 3 largest labs", "cluster 7" or "in 2030".
+_BARE_BEFORE = re.compile(r"(?:^|\b(?i:do|does|did|would|will|could|can|for|of|to|and|about|with|buy|buying|get|need))\s*$")
+_BARE_AFTER = re.compile(r"^\s*(?:[?.,!;]|$|(?i:cost|costs|need|needs|draw|draws|use|uses|take|takes|require|requires|"
+                         r"consume|consumes|be|is|are|would|will|run|runs)\b)")
+
+
+def _counts_it(question: str, r: _Raw) -> bool:
+    year = r.scale == 1.0 and float(r.value).is_integer() and 1500 <= r.value <= 2100
+    return not year and bool(_BARE_BEFORE.search(question[:r.start])) and bool(_BARE_AFTER.match(question[r.end:]))
+
+
 def _implied_counts(question: str, raws: list[_Raw]) -> list[_Raw]:
     """What a question leaves to its one counted thing (a count unit it names, "GPUs"): "at 2 kW
     each" is 2 kW per GPU, and after "each GPU costs $30,000", "a million" is a million GPUs."""
@@ -437,7 +451,7 @@ def _implied_counts(question: str, raws: list[_Raw]) -> list[_Raw]:
             r = _Raw(r.start, _EACH.match(question, r.end).end(), r.value, f"{r.unit}/{count}", "rate")
         out.append(r)
     per_count = any(r.kind == "rate" and r.unit and r.unit.endswith(f"/{count}") for r in out)
-    numbers = [r for r in out if r.kind == "number" and not r.article]
+    numbers = [r for r in out if r.kind == "number" and not r.article and _counts_it(question, r)]
     if per_count and len(numbers) == 1 and not any(r.kind == "quantity" and r.unit == count for r in out):
         n = numbers[0]
         out[out.index(n)] = _Raw(n.start, n.end, n.value, count, "quantity", scale=n.scale)
@@ -632,8 +646,9 @@ def _search(target: str, cands: list[_Cand], named: Sequence[str], asked: frozen
     def bare_figure_fits(c: _Cand) -> bool:
         """A bare passage figure stands in for a quantity the question names in words ("the lab's
         target" -> "the 30 terawatt number ... the target"): its own sentence must share a word
-        with the question, and the question must not fix it ("a terawatt")."""
-        return bool(asked & c.near) and _dims(c.fact.unit) not in implied
+        with the question (a word that is not a unit's), and the question must not fix it ("a terawatt")."""
+        shared = {w for w in asked & c.near if _lex(w) is None}  # "GPUs" alone is the unit, not the thing
+        return bool(shared) and _dims(c.fact.unit) not in implied
 
     usable = [c for c in cands if c.kind in ("quantity", "rate") and not c.article and c.fact.unit
               and (c.fact.origin == "question" or c.kind != "quantity" or bare_figure_fits(c))]
@@ -947,9 +962,9 @@ def plan(question: str, passages: Sequence[str] = ()) -> Plan | None:
     if _unread_numbers(question, qcands):
         return None
     found = _growth_plan(question, qcands, passages) or _ratio_plan(question, qcands)
-    target = shown = _target(question, qcands)
-    if target is None and re.search(_POWER, question):
-        target, shown = "W", None  # power asked in no unit: shown in the most readable one (calculate)
+    target = _target(question, qcands)
+    # power asked in no unit: searched by its dimension, shown in the unit that reads best (calculate)
+    searched = "W" if target is None and re.search(_POWER, question) else target
     adjusted: list[_Cand] = []
     adjustments: list[tuple[str, str]] = []
     if found is None:
@@ -966,12 +981,12 @@ def plan(question: str, passages: Sequence[str] = ()) -> Plan | None:
         found = _phrase_ratio_plan(question, rest, pcands)
         if found is None and not adjustments:
             found = _applied_share_plan(question, rest, pcands, target)
-        if found is None and target is not None:
-            combo = _search(target, rest + pcands, _named_rates(question, rest), _words(question))
+        if found is None and searched is not None:
+            combo = _search(searched, rest + pcands, _named_rates(question, rest), _words(question))
             if combo is None or (len(combo) == 1 and combo[0][1] > 0 and not adjustments
-                                 and (shown is None or _same_unit(combo[0][0].fact.unit, target))):
+                                 and (target is None or _same_unit(combo[0][0].fact.unit, target))):
                 return None  # "30 GW" answered with 30 GW: nothing was computed
-            found = _build([(c.fact, s) for c, s in combo], shown, f"Dimensional analysis for {shown or 'power'}")
+            found = _build([(c.fact, s) for c, s in combo], target, f"Dimensional analysis for {target or 'power'}")
     if found is None or not _operands_ok(found, qcands, adjusted):
         return None
     return _with_adjustments(found, adjustments)

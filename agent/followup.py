@@ -20,11 +20,12 @@ _PRONOUN = re.compile(r"\b(that|this|it|they|them|those|these|he|she|his|her|its
 # "How many would 10 GW be?": a quantity question whose counted thing is left out
 _ELLIPTICAL = re.compile(r"^\s*how\s+(?:many|much)\s+(?:would|will|could|does|do|did|is|are|was|were|for|in)\b", re.IGNORECASE)
 # "What would three of them cost?": a count of the thing the last turn named one of ("a kilowatt")
-_COUNT = rf"(?:{DIGITS}|\b(?:{number_words_pattern()}))"
+_COUNT = rf"(?:(?<![\w.]){DIGITS}|\b(?:{number_words_pattern()}))"
 _FIGURE = re.compile(rf"(?<![\w.-])(?:{DIGITS})(?![\w-])|\b(?:{number_words_pattern()})\b", re.IGNORECASE)
 _OF_THEM = re.compile(rf"({_COUNT})\s+of\s+(?:them|those|these)\b", re.IGNORECASE)
 # "And what about 2 GW?", "And for 10,000 of them?", "And 8 kW?": the last question again, for other figures
 _ABOUT = re.compile(r"^\s*(?:(?:and|so|ok|okay)\b[\s,]*)?(?:(?:what|how)\s+about|for)?\s*(?P<rest>[^?]*?)\s*\??\s*$", re.IGNORECASE)
+_TOPIC = re.compile(r"\s*\([^()]*\)\s*$")  # the "(topic)" a rewritten follow-up ends with
 _ONE_OF = re.compile(rf"(?:\b(?:a|an|one|per|each|every)\b|{_COUNT})\s+([A-Za-z][\w-]*)", re.IGNORECASE)
 
 
@@ -52,7 +53,7 @@ def standalone_query(question: str, history: Sequence[str], lean: bool = False, 
     counted = re.search(r"\bhow\s+(?:many|much)\s+([A-Za-z][\w-]*)", previous, re.IGNORECASE)
     if counted and _ELLIPTICAL.match(question):  # "How many would 10 GW be?" counts what the last turn counted
         question = re.sub(r"^(\s*how\s+(?:many|much))\s+", rf"\1 {counted.group(1)} ", question, count=1, flags=re.IGNORECASE)
-    asked = _asked_again(question, previous)
+    asked = _asked_again(question, _TOPIC.sub("", previous))  # its own question, not the topic it carried
     return f"{asked or _counted_units(question, previous)} ({topic})"
 
 
@@ -65,25 +66,27 @@ def _counted_units(question: str, previous: str) -> str:
 
 
 def _counted(text: str) -> tuple[int, int, str] | None:
-    """What "them" counts in a question that named one of a thing: the first unit so named ("a
-    kilowatt", "1000 GPUs"; not a time: "in a day" is a window, not the thing), else the first
-    noun after "a"/"one"; as (start, end, word) of the phrase."""
+    """What "them" counts in a question that named one of a unit: the first so named ("a kilowatt",
+    "1000 GPUs"; not a time: "in a day" is a window, not the thing), as (start, end, word) of the
+    phrase; None when it named none (a plain noun may be anyone: "one of them" stays as asked)."""
     from kb.quantities import extract_quantities
 
-    phrases = [m for m in _ONE_OF.finditer(text) if tokenize(m.group(1)) and tokenize(m.group(1))[0] not in QUESTION_WORDS]
-    kinds = {m.start(): [q.kind for q in extract_quantities(f"2 {m.group(1)}") if q.unit] for m in phrases}
-    best = ([m for m in phrases if kinds[m.start()] and "time" not in kinds[m.start()]]
-            or [m for m in phrases if not kinds[m.start()]])
-    return (best[0].start(), best[0].end(), best[0].group(1)) if best else None
+    for m in _ONE_OF.finditer(text):
+        kinds = [q.kind for q in extract_quantities(f"2 {m.group(1)}") if q.unit]
+        if kinds and "time" not in kinds:
+            return m.start(), m.end(), m.group(1)
+    return None
 
 
 def _asked_again(question: str, previous: str) -> str | None:
     """"And what about 2 GW?" after "What does a kilowatt cost?": the last question with its figure
     replaced ("What does 2 GW cost?"), when the follow-up is only a figure ("…about 10,000 of them?",
-    "…about a million?") and the last question has one of the same kind (a bare number replaces
-    only the number: "a million GPUs"). None otherwise."""
+    "…about a million?", "and in 2031?"). The figure replaced is the last question's one of the same
+    unit, else the only one of the same kind; a bare number replaces a bare one (a year a year), else
+    the number of the only figure with a unit ("a million GPUs"). None when nothing fits."""
+    question = " ".join(question.split())  # one space at a time: the pattern below cannot backtrack far
     m = _ABOUT.match(question)
-    if m is None or not _FOLLOWUP_START.match(question.strip()) or not _FIGURE.search(m.group("rest")):
+    if m is None or not _FOLLOWUP_START.match(question) or not _FIGURE.search(m.group("rest")):
         return None
     rest = m.group("rest")
     them = _OF_THEM.fullmatch(rest)
@@ -95,26 +98,35 @@ def _asked_again(question: str, previous: str) -> str | None:
     new = extract_quantities(rest)
     if len(new) != 1 or len(tokenize(rest)) > len(tokenize(new[0].text)):
         return None  # more than a figure: a question of its own
-    for start, end, kind, text in _figure_phrases(previous):
-        if new[0].unit and kind == new[0].kind or not new[0].unit and kind == "dimensionless":
-            return previous[:start] + new[0].text + previous[end:]
-        if not new[0].unit:  # "a million" for "one GPU": the number changes, the unit stays
-            number = _FIGURE.search(text) or re.match(r"\b(?:a|an|one|per|each|every)\b", text, re.IGNORECASE)
-            if number:
-                return previous[:start] + text[:number.start()] + new[0].text + text[number.end():] + previous[end:]
-    return None
+    q, phrases = new[0], _figure_phrases(previous)
+    if q.unit:
+        fits = [p for p in phrases if p[4] == q.unit] or [p for p in phrases if p[2] == q.kind][:2]
+        return previous[:fits[0][0]] + q.text + previous[fits[0][1]:] if len(fits) == 1 else None
+    bare = [p for p in phrases if not p[4] and _is_year(p[3]) == _is_year(q.text)]
+    if bare:
+        return previous[:bare[0][0]] + q.text + previous[bare[0][1]:]
+    united = [p for p in phrases if p[4] and p[2] != "time"] or [p for p in phrases if p[4]]  # "in a day": a window
+    if _is_year(q.text) or len(united) != 1:
+        return None
+    start, end, _, text, _ = united[0]
+    number = _FIGURE.search(text) or re.match(r"\b(?:a|an|one)\b", text, re.IGNORECASE)
+    return previous[:start] + text[:number.start()] + q.text + text[number.end():] + previous[end:] if number else None
 
 
-def _figure_phrases(text: str) -> list[tuple[int, int, str, str]]:
+def _is_year(text: str) -> bool:
+    return re.fullmatch(r"\s*(?:in\s+)?(?:1[5-9]|20)\d\d\s*", text, re.IGNORECASE) is not None
+
+
+def _figure_phrases(text: str) -> list[tuple[int, int, str, str, str]]:
     """The figures a question states, in order: quantities ("3 kW", "one GPU") and one of a unit
-    ("a kilowatt"), each as (start, end, kind, words)."""
+    ("a kilowatt"), each as (start, end, kind, words, unit); never a part of a time code ("00:02:00")."""
     from kb.quantities import extract_quantities
 
-    found = [(q.span[0], q.span[1], q.kind, q.text) for q in extract_quantities(text)]
+    found = [(q.span[0], q.span[1], q.kind, q.text, q.unit) for q in extract_quantities(text)]
     for m in _ONE_OF.finditer(text):
-        if any(a <= m.start() < b for a, b, _, _ in found) or re.match(r"(?i:per|each|every)\b", m.group(0)):
+        if any(a <= m.start() < b for a, b, *_ in found) or re.match(r"(?i:per|each|every)\b", m.group(0)):
             continue  # "per day": the rate's unit, not a figure of the question
         unit = [q for q in extract_quantities(f"2 {m.group(1)}") if q.unit]
         if unit:
-            found.append((m.start(), m.end(), unit[0].kind, m.group(0)))
-    return sorted(found)
+            found.append((m.start(), m.end(), unit[0].kind, m.group(0), unit[0].unit))
+    return sorted(f for f in found if ":" not in text[max(0, f[0] - 1):f[1] + 1])

@@ -168,9 +168,11 @@ class VectorCache:
                     ("INSERT INTO documents (model, source, content_hash) VALUES (?, ?, ?)", [(self.model, source, content_hash)]))
 
     def retain(self, texts: Iterable[str], sources: Iterable[str]) -> int:
-        """Keep only the vectors of `texts` (for this model) and the marks of the documents `sources`
-        (this model's): what `kb ingest --prune` leaves, the sentences of the documents the index
-        still holds. Returns the number of vectors dropped; the file is compacted after a drop."""
+        """Keep only the vectors of `texts` (for this model) and this model's marks of the documents
+        `sources`: what `kb ingest --prune` leaves, the sentences of the documents the index still
+        holds. The file is one per KB_HOME, so the vectors an index of another model or chunk size
+        kept go too (that index embeds them again on its next ingest, or its answers do, as
+        needed). Returns the number of vectors dropped; the file is compacted after a drop."""
         keys = [(self._key(t),) for t in dict.fromkeys(texts)]
         kept = [(s,) for s in dict.fromkeys(sources)]
         with self._lock:

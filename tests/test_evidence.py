@@ -252,3 +252,13 @@ def test_an_amount_of_money_in_any_currency_answers_what_something_costs() -> No
     assert answer_type_bonus(cost, "It was £12 when I last went.") > 0
     assert answer_type_bonus(cost, "It comes in at forty dollars.") > 0
     assert answer_type_bonus(cost, "Prices are quoted in dollars per crossing.") == 0  # the currency, no amount
+
+
+def test_a_figure_question_answered_by_a_stated_amount_is_a_lookup() -> None:
+    from agent.backends.offline import OfflineModel
+    from agent.prompts import NOT_COMPUTED
+
+    sentences = [{"handle": "00:10", "text": "Each kayak rents for about $40 a day.", "rank": 0, "passage": (0, 0), "pos": 0,
+                  "source": "a", "heading": False}]
+    answer = OfflineModel().compose("How much does a kayak cost?", [], sentences, [])
+    assert "$40" in answer and NOT_COMPUTED not in answer  # no "no figure computed" before the figure itself

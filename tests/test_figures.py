@@ -299,3 +299,22 @@ def test_a_figure_left_to_the_one_thing_the_question_counts(question: str, expre
 
 def test_a_bare_number_stays_bare_when_two_things_are_counted() -> None:
     assert plan("If each GPU serves 40 people, what do 3 million need?") is None
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "At $30,000 per GPU, what would 2 racks cost?",  # racks are not GPUs
+        "How much would the 3 largest labs spend on GPUs at $30,000 each?",
+        "How much do GPUs cost in 2030 at $30,000 each?",  # a year, and "GPUs" alone picks no passage count
+        "At 700 W per GPU, how much power does cluster 7 draw?",
+        "How many GPUs does the gap between 2 GW and 3 GW power?",  # a difference, not a range
+    ],
+)
+def test_no_count_is_made_up_for_the_counted_thing(question: str) -> None:
+    assert plan(question, ["The lab plans 5000 GPUs per cluster.", "A rack holds 8 GPUs."]) is None
+
+
+def test_a_share_of_power_keeps_the_wholes_unit() -> None:
+    p = plan("How much power is a fifth of 100 GW?")
+    assert p is not None and calculate(p.expression, to=p.to).text == "20 GW"

@@ -31,9 +31,9 @@ def test_the_unit_named_with_one_is_counted_in_the_plan_too() -> None:
 
 
 def test_a_follow_up_that_is_only_a_figure_asks_the_last_question_again_with_it() -> None:
-    last = "How much water does one household use in a day?"
+    last = "How much power does one GPU draw in a day?"
     assert standalone_query("And what about 300 of them?", [last]).startswith(
-        "How much water does 300 household use in a day?")
+        "How much power does 300 GPU draw in a day?")
     assert standalone_query("And 5 kW?", ["What would 2 kW of pumps cost to run?"]).startswith(
         "What would 5 kW of pumps cost to run?")
     assert standalone_query("What about 2031?", ["How many ships docked in 2030?"]).startswith(
@@ -41,9 +41,9 @@ def test_a_follow_up_that_is_only_a_figure_asks_the_last_question_again_with_it(
 
 
 def test_a_bare_number_changes_the_number_and_keeps_the_unit() -> None:
-    history = ["How much water does one household use in a day?", "And what about 300 of them?"]
+    history = ["How much power does one GPU draw in a day?", "And what about 300 of them?"]
     q = standalone_query("And a thousand?", history, figures=False)
-    assert q.startswith("How much water does a thousand household use in a day?") and "300" not in q
+    assert q.startswith("How much power does a thousand GPU draw in a day?") and "300" not in q
 
 
 def test_a_follow_up_with_more_than_a_figure_is_a_question_of_its_own() -> None:
@@ -54,3 +54,30 @@ def test_a_follow_up_with_more_than_a_figure_is_a_question_of_its_own() -> None:
 def test_a_rates_unit_is_not_the_figure_a_follow_up_replaces() -> None:
     q = standalone_query("And what about 3 hours?", ["How much does one GPU cost per day?"])
     assert "per day" in q and not q.startswith("How much does one GPU cost 3 hours")
+
+
+def test_a_plain_noun_is_not_what_them_counts() -> None:
+    q = standalone_query("What did one of them say?", ["What did Ada and Bob say about a budget?"])
+    assert q.startswith("What did one of them say?")
+
+
+def test_a_year_replaces_a_year_and_a_time_code_is_no_figure() -> None:
+    assert standalone_query("And in 2031?", ["What does a pump cost in 2030?"]).startswith("What does a pump cost in 2031?")
+    assert standalone_query("And 3?", ["What did Ada say at 00:02:00?"]).startswith("And 3?")
+
+
+def test_the_figure_of_the_same_unit_is_the_one_replaced() -> None:
+    q = standalone_query("and 3 GW?", ["If a GPU draws 1 kW, how many GPUs does 2 GW power?"])
+    assert q.startswith("If a GPU draws 1 kW, how many GPUs does 3 GW power?")
+
+
+def test_a_long_thread_of_figure_follow_ups_stays_short_and_fast() -> None:
+    import time
+
+    history = ["How many GPUs can 1 GW power?", *(f"And {n} GW?" for n in range(2, 16))]
+    standalone_query("And 3 GW?", history[:2])  # loads the quantity reader
+    started = time.perf_counter()
+    q = standalone_query("And 20 GW?", history)
+    assert q.startswith("How many GPUs can 20 GW power?") and len(q) < 400
+    assert time.perf_counter() - started < 2.0  # was minutes: each turn doubled the query
+    assert standalone_query("and" + " " * 300 + "x? y", ["What is 2 GW?"])  # no runaway backtracking

@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from functools import lru_cache
 from typing import Any
 
-from agent.abstention import MONEY, assess, names, question_terms
+from agent.abstention import MONEY, assess, names, question_terms, wanted
 from agent.evidence import (
     SentenceEncoder,
     asked_speakers,
@@ -197,7 +197,10 @@ class OfflineModel:
             return NOT_IN_KB
         from agent.figures import needs_figures
 
-        lines = [NOT_COMPUTED] if needs_figures(standalone_query(question, history)) else []
+        query = standalone_query(question, history)
+        kind = wanted(query)
+        stated = kind is not None and any(kind[1].search(said(s)) for s in chosen)  # "a GPU costs $30,000": a lookup
+        lines = [NOT_COMPUTED] if needs_figures(query) and not stated else []
         return "\n".join(lines + _bullets(chosen, sentences))
 
     def _compose_figure(self, question: str, history: Sequence[str], sentences: Sequence[dict[str, Any]],
