@@ -262,3 +262,10 @@ def test_a_figure_question_answered_by_a_stated_amount_is_a_lookup() -> None:
                   "source": "a", "heading": False}]
     answer = OfflineModel().compose("How much does a kayak cost?", [], sentences, [])
     assert "$40" in answer and NOT_COMPUTED not in answer  # no "no figure computed" before the figure itself
+
+
+def test_who_is_a_named_person_asks_about_them_not_for_another_name() -> None:
+    from agent.backends.offline import answer_type_bonus
+
+    assert answer_type_bonus("Who built the new harbour crane?", "Ada Byron built it last spring.") > 0
+    assert answer_type_bonus("Who is Ada Byron?", "Grace Hopper opened the meeting.") == 0

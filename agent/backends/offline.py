@@ -304,8 +304,11 @@ _ASKS_NAME = re.compile(r"\b(?:which|what)\s+(?:company|companies|firm|lab|labs|
 _NAME = re.compile(r"(?<!^)(?<![.?!]\s)\b[A-Z][A-Za-z0-9&-]+")
 
 
+_WHO_IS_NAMED = re.compile(r"^\s*(?i:who\s+(?:is|was|are|were))\s+[A-Z]")  # "Who is Ada?" asks about Ada, not for a name
+
+
 def answer_type_bonus(question: str, text: str) -> float:
-    if _ASKS_NAME.search(question):  # "which company…?": a sentence naming one the question does not
+    if _ASKS_NAME.search(question) and not _WHO_IS_NAMED.match(question):  # "which company…?": a sentence naming one the question does not
         asked = {w.lower() for w in re.findall(r"[A-Za-z0-9&-]+", question)}
         return 0.3 if any(m.group(0).lower() not in asked for m in _NAME.finditer(text.strip())) else 0.0
     return _typed_bonus(question, text)
