@@ -18,7 +18,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from kb.asking import is_question
-from kb.speakers import attributed_text, split_speaker
+from kb.speakers import attributed_text, split_speaker, turn_speakers
 from kb.tokens import tokenize
 from kb.types import Passage
 
@@ -124,15 +124,13 @@ def attach_speakers(items: Sequence[dict[str, Any]]) -> None:
     sentences of the same passage; None where the passage does not say) and `said` (its words
     without the name). A speaker's name is who speaks, not what is said: it is matched against
     the question as a field of its own, never counted as the sentence's content."""
-    current: dict[Any, str | None] = {}
+    passages: dict[Any, list[dict[str, Any]]] = {}
     for item in sorted(items, key=lambda x: (str(x.get("passage")), x.get("pos", 0))):
-        if "said" in item:
-            continue
-        name, said = split_speaker(item["text"])
-        if name is not None:
-            current[item.get("passage")] = name
-        item["speaker"] = current.get(item.get("passage"))
-        item["said"] = said
+        passages.setdefault(item.get("passage"), []).append(item)
+    for turn in passages.values():
+        for item, (speaker, said) in zip(turn, turn_speakers([i["text"] for i in turn])[0]):
+            if "said" not in item:
+                item["speaker"], item["said"] = speaker, said
 
 
 def said(item: dict[str, Any]) -> str:

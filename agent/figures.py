@@ -447,8 +447,9 @@ def _implied_counts(question: str, raws: list[_Raw]) -> list[_Raw]:
     (count,) = counted
     out = []
     for r in raws:
-        if r.kind == "quantity" and r.unit and r.unit != count and r.unit != "%" and _EACH.match(question, r.end):
-            r = _Raw(r.start, _EACH.match(question, r.end).end(), r.value, f"{r.unit}/{count}", "rate")
+        each = _EACH.match(question, r.end) if r.kind == "quantity" and r.unit not in (None, "", count, "%") else None
+        if each:
+            r = _Raw(r.start, each.end(), r.value, f"{r.unit}/{count}", "rate")
         out.append(r)
     per_count = any(r.kind == "rate" and r.unit and r.unit.endswith(f"/{count}") for r in out)
     numbers = [r for r in out if r.kind == "number" and not r.article and _counts_it(question, r)]

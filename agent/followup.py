@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from typing import NamedTuple
 
 from agent.abstention import QUESTION_WORDS
 from kb.numbers import DIGITS, number_words_pattern
@@ -58,23 +59,43 @@ def standalone_query(question: str, history: Sequence[str], lean: bool = False, 
 
 
 def _counted_units(question: str, previous: str) -> str:
-    """"three of them" as "three kilowatt" when the last turn named one of something ("a kilowatt",
-    "one household", "1000 GPUs"); otherwise the question as it is."""
+    """"three of them" as "three kilowatt" when the last turn named one of a unit ("a kilowatt",
+    "1000 GPUs"); otherwise the question as it is."""
     m = _OF_THEM.search(question)
     counted = _counted(previous) if m else None
-    return question if m is None or counted is None else f"{question[:m.start()]}{m.group(1)} {counted[2]}{question[m.end():]}"
+    return question if m is None or counted is None else _splice(question, m.start(), m.end(), f"{m.group(1)} {counted.text}")
 
 
-def _counted(text: str) -> tuple[int, int, str] | None:
-    """What "them" counts in a question that named one of a unit: the first so named ("a kilowatt",
-    "1000 GPUs"; not a time: "in a day" is a window, not the thing), as (start, end, word) of the
-    phrase; None when it named none (a plain noun may be anyone: "one of them" stays as asked)."""
+class _Phrase(NamedTuple):
+    """A figure a question states: where it stands, its words, its unit and what that measures."""
+
+    start: int
+    end: int
+    kind: str
+    text: str
+    unit: str
+
+
+def _splice(text: str, start: int, end: int, new: str) -> str:
+    return text[:start] + new + text[end:]
+
+
+def _unit_of(word: str) -> tuple[str, str] | None:
+    """(unit, kind) when `word` names a unit ("kilowatt" -> kW, power; "GPUs" -> GPU, count)."""
     from kb.quantities import extract_quantities
 
+    found = [q for q in extract_quantities(f"2 {word}") if q.unit]
+    return (found[0].unit, found[0].kind) if found else None
+
+
+def _counted(text: str) -> _Phrase | None:
+    """What "them" counts in a question that named one of a unit: the first so named ("a kilowatt",
+    "1000 GPUs"; not a time: "in a day" is a window, not the thing), its `text` the unit's word;
+    None when it named none (a plain noun may be anyone: "one of them" stays as asked)."""
     for m in _ONE_OF.finditer(text):
-        kinds = [q.kind for q in extract_quantities(f"2 {m.group(1)}") if q.unit]
-        if kinds and "time" not in kinds:
-            return m.start(), m.end(), m.group(1)
+        unit = _unit_of(m.group(1))
+        if unit and unit[1] != "time":
+            return _Phrase(m.start(), m.end(), unit[1], m.group(1), unit[0])
     return None
 
 
@@ -92,7 +113,7 @@ def _asked_again(question: str, previous: str) -> str | None:
     them = _OF_THEM.fullmatch(rest)
     if them:  # "300 of them": that many of what the last question named one of
         counted = _counted(previous)
-        return None if counted is None else f"{previous[:counted[0]]}{them.group(1)} {counted[2]}{previous[counted[1]:]}"
+        return None if counted is None else _splice(previous, counted.start, counted.end, f"{them.group(1)} {counted.text}")
     from kb.quantities import extract_quantities
 
     new = extract_quantities(rest)
@@ -100,33 +121,33 @@ def _asked_again(question: str, previous: str) -> str | None:
         return None  # more than a figure: a question of its own
     q, phrases = new[0], _figure_phrases(previous)
     if q.unit:
-        fits = [p for p in phrases if p[4] == q.unit] or [p for p in phrases if p[2] == q.kind][:2]
-        return previous[:fits[0][0]] + q.text + previous[fits[0][1]:] if len(fits) == 1 else None
-    bare = [p for p in phrases if not p[4] and _is_year(p[3]) == _is_year(q.text)]
+        fits = [p for p in phrases if p.unit == q.unit] or [p for p in phrases if p.kind == q.kind][:2]
+        return _splice(previous, fits[0].start, fits[0].end, q.text) if len(fits) == 1 else None
+    bare = [p for p in phrases if not p.unit and _is_year(p.text) == _is_year(q.text)]
     if bare:
-        return previous[:bare[0][0]] + q.text + previous[bare[0][1]:]
-    united = [p for p in phrases if p[4] and p[2] != "time"] or [p for p in phrases if p[4]]  # "in a day": a window
+        return _splice(previous, bare[0].start, bare[0].end, q.text)
+    united = [p for p in phrases if p.unit and p.kind != "time"] or [p for p in phrases if p.unit]  # "in a day": a window
     if _is_year(q.text) or len(united) != 1:
         return None
-    start, end, _, text, _ = united[0]
-    number = _FIGURE.search(text) or re.match(r"\b(?:a|an|one)\b", text, re.IGNORECASE)
-    return previous[:start] + text[:number.start()] + q.text + text[number.end():] + previous[end:] if number else None
+    p = united[0]
+    number = _FIGURE.search(p.text) or re.match(r"\b(?:a|an|one)\b", p.text, re.IGNORECASE)
+    return _splice(previous, p.start, p.end, _splice(p.text, number.start(), number.end(), q.text)) if number else None
 
 
 def _is_year(text: str) -> bool:
     return re.fullmatch(r"\s*(?:in\s+)?(?:1[5-9]|20)\d\d\s*", text, re.IGNORECASE) is not None
 
 
-def _figure_phrases(text: str) -> list[tuple[int, int, str, str, str]]:
+def _figure_phrases(text: str) -> list[_Phrase]:
     """The figures a question states, in order: quantities ("3 kW", "one GPU") and one of a unit
-    ("a kilowatt"), each as (start, end, kind, words, unit); never a part of a time code ("00:02:00")."""
+    ("a kilowatt"); never a part of a time code ("00:02:00")."""
     from kb.quantities import extract_quantities
 
-    found = [(q.span[0], q.span[1], q.kind, q.text, q.unit) for q in extract_quantities(text)]
+    found = [_Phrase(q.span[0], q.span[1], q.kind, q.text, q.unit) for q in extract_quantities(text)]
     for m in _ONE_OF.finditer(text):
-        if any(a <= m.start() < b for a, b, *_ in found) or re.match(r"(?i:per|each|every)\b", m.group(0)):
+        if any(p.start <= m.start() < p.end for p in found) or re.match(r"(?i:per|each|every)\b", m.group(0)):
             continue  # "per day": the rate's unit, not a figure of the question
-        unit = [q for q in extract_quantities(f"2 {m.group(1)}") if q.unit]
+        unit = _unit_of(m.group(1))
         if unit:
-            found.append((m.start(), m.end(), unit[0].kind, m.group(0), unit[0].unit))
-    return sorted(f for f in found if ":" not in text[max(0, f[0] - 1):f[1] + 1])
+            found.append(_Phrase(m.start(), m.end(), unit[1], m.group(0), unit[0]))
+    return sorted(p for p in found if ":" not in text[max(0, p.start - 1):p.end + 1])

@@ -29,16 +29,24 @@ def attributed_text(speaker: str | None, said: str) -> str:
     return f"{speaker}: {said}" if speaker else said
 
 
-def turn_texts(sentences: Sequence[str], speaker: str | None = None) -> tuple[list[str], str | None]:
-    """Each of these consecutive sentences of one passage attributed to the speaker whose turn it is
-    in (`speaker`: the turn the passage begins in, None when unknown), one text per sentence; and
-    the speaker at the end, for the sentences that follow."""
+def turn_speakers(sentences: Sequence[str], speaker: str | None = None) -> tuple[list[tuple[str | None, str]], str | None]:
+    """(the speaker whose turn it is, the words said) for each of these consecutive sentences of one
+    passage: a name that opens a sentence starts a turn that later sentences carry on (`speaker`:
+    the turn the passage begins in, None when unknown); and the speaker at the end, for the
+    sentences that follow."""
     out = []
     for text in sentences:
         name, said = split_speaker(text)
         speaker = name or speaker
-        out.append(attributed_text(speaker, said))
+        out.append((speaker, said))
     return out, speaker
+
+
+def turn_texts(sentences: Sequence[str], speaker: str | None = None) -> tuple[list[str], str | None]:
+    """Each of these consecutive sentences of one passage as "Speaker: words" (turn_speakers), one
+    text per sentence; and the speaker at the end."""
+    pairs, last = turn_speakers(sentences, speaker)
+    return [attributed_text(who, said) for who, said in pairs], last
 
 
 def scored_texts(sentences: Sequence[str], speaker: str | None = None) -> tuple[list[str], str | None]:
@@ -46,11 +54,11 @@ def scored_texts(sentences: Sequence[str], speaker: str | None = None) -> tuple[
     attributed to the speaker whose turn it is in (`speaker`: the turn the passage begins in, None
     when unknown), and a question's words alone (a passage question like the user's is matched
     without its speaker). Also returns the speaker at the end, for the sentences that follow."""
-    attributed, last = turn_texts(sentences, speaker)
+    pairs, last = turn_speakers(sentences, speaker)
     out = []
-    for text, said in zip(attributed, (split_speaker(t)[1] for t in sentences)):
-        out.append(text)
-        if text != said and is_question(said):
+    for who, said in pairs:
+        out.append(attributed_text(who, said))
+        if who and is_question(said):
             out.append(said)
     return out, last
 

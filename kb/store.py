@@ -59,7 +59,8 @@ def collection_name(settings: Settings) -> str:
 
 
 # Chroma clients are not safe to open from two threads at once (a question and a warm-up: the second
-# PersistentClient of a folder can find the first one half started); opening is one at a time.
+# PersistentClient of a folder can find the first one half started); opening is one at a time
+# (re-entrant: opening the collection opens the client).
 _OPENING = threading.RLock()
 
 
@@ -134,14 +135,19 @@ class Store:
                     self._collection = self._open_collection()
         return self._collection
 
+    def _opened_client(self) -> Any:
+        """The Chroma client, opened on first use (one thread at a time: `_OPENING`)."""
+        with _OPENING:
+            if self._client is None:
+                self._client = _client(self.settings)
+            return self._client
+
     def _open_collection(self) -> Any:
         from kb.embeddings import KBEmbeddingFunction
 
-        if self._client is None:
-            self._client = _client(self.settings)
         ef = KBEmbeddingFunction(self._embedder, model=self.settings.embedding.model, device=self.settings.embedding.device)
         return self._call(
-            self._client.get_or_create_collection,
+            self._opened_client().get_or_create_collection,
             name=self.name,
             embedding_function=ef,
             metadata={"hnsw:space": "cosine", "embedding_model": self.settings.embedding.model,
@@ -151,10 +157,7 @@ class Store:
 
     def exists(self) -> bool:
         """Whether the collection exists already (without creating it)."""
-        with _OPENING:
-            if self._client is None:
-                self._client = _client(self.settings)
-        names = self._call(self._client.list_collections)
+        names = self._call(self._opened_client().list_collections)
         return self.name in {getattr(c, "name", c) for c in names}
 
     def count(self) -> int:

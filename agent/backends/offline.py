@@ -82,7 +82,7 @@ class OfflineModel:
             from agent.figures import needs_figures
 
             if needs_figures(query):
-                p = self._figures_plan(question, history, sentences)
+                p, _ = self._figures_plan(question, history, sentences)
                 if p is not None:
                     args = {"expression": p.expression}
                     if p.to:
@@ -96,11 +96,13 @@ class OfflineModel:
             on_token(text)
         return ModelReply(content=text)
 
-    def _figures_plan(self, question: str, history: Sequence[str], sentences: Sequence[dict[str, Any]]) -> Any:
+    def _figures_plan(self, question: str, history: Sequence[str],
+                      sentences: Sequence[dict[str, Any]]) -> tuple[Any, list[dict[str, Any]]]:
         """The calculation for the question, from its own figures and the sentences most like the
-        search (the same plan at the calculate step and when citing its facts: cached)."""
+        search (the same plan at the calculate step and when citing its facts: cached), and those
+        sentences in that order (a plan's operands index them)."""
         ordered = self.by_relevance(standalone_query(question, history), sentences)
-        return _plan(standalone_query(question, history, figures=False), tuple(s["text"] for s in ordered))
+        return _plan(standalone_query(question, history, figures=False), tuple(s["text"] for s in ordered)), ordered
 
     def by_relevance(self, query: str, sentences: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
         """Sentences most like the question first (stable, so retrieval order breaks ties)."""
@@ -205,8 +207,7 @@ class OfflineModel:
 
     def _compose_figure(self, question: str, history: Sequence[str], sentences: Sequence[dict[str, Any]],
                         calc: dict[str, Any]) -> str:
-        ordered = self.by_relevance(standalone_query(question, history), sentences)
-        p = self._figures_plan(question, history, sentences)
+        p, ordered = self._figures_plan(question, history, sentences)
         lines = [f"**{calc['text']}** — computed with the calculate tool: `{calc['expression']}`."]
         cited = [ordered[i] for i in p.passage_operands()] if p else []
         if not cited and (p is None or any(f.origin != "question" for f in p.facts)):
