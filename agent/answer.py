@@ -79,7 +79,9 @@ class Agent:
             from agent.focus import focus as focus_on
 
             focus = partial(focus_on, encoder=encoder, idf=idf)
-        self.toolbox = Toolbox(self.retriever, self.settings, counter, mode=retrieval_mode, focus=focus)
+        semantic = encoder.embedder is not None  # the tests' hashing stand-in knows no meaning: embed directly
+        self.toolbox = Toolbox(self.retriever, self.settings, counter, mode=retrieval_mode, focus=focus,
+                               embed=encoder.vectors if semantic else None)
         if checkpointer is None:
             from langgraph.checkpoint.sqlite import SqliteSaver
 

@@ -77,19 +77,40 @@ class SentenceEncoder:
         if self.embedder is None or not texts:
             return [0.0] * len(texts)
         with self._lock:
-            return self._similarities(query, texts)
+            self._fill([query, *texts], query)
+            import numpy as np
 
-    def _similarities(self, query: str, texts: Sequence[str]) -> list[float]:
-        missing = [t for t in dict.fromkeys([query, *texts]) if t not in self._cache]
+            q = np.asarray(self._cache[query], dtype=np.float32)
+            m = np.asarray([self._cache[t] for t in texts], dtype=np.float32)
+        norms = np.linalg.norm(m, axis=1) * (np.linalg.norm(q) or 1.0)
+        return (m @ q / np.where(norms == 0, 1.0, norms)).tolist()
+
+    def vectors(self, texts: Sequence[str]) -> list[Any]:
+        """The embedding of each text: the stored or already seen ones read, the others embedded
+        (and stored). Needs an embedder that knows meaning."""
+        if self.embedder is None:
+            raise ValueError("no embedding model: the sentence encoder has none")
+        with self._lock:
+            self._fill(texts)
+            return [self._cache[t] for t in texts]
+
+    def _fill(self, texts: Sequence[str], query: str | None = None) -> None:
+        """Put every text's vector in the cache: from the stored vectors where they are of this
+        model (a vector's length tells another model's), else embedded, like lengths together."""
+        wanted = list(dict.fromkeys(texts))
+        missing = [t for t in wanted if t not in self._cache]
+        embedded: dict[str, Any] = {}
         if missing and self.stored is not None:
-            if query in missing:  # by this model, always: its length tells a stored vector of another model
-                self._cache[query] = self.embedder.embed([query])[0]
-                missing.remove(query)
-            dim = len(self._cache[query])
+            known = query if query is not None else next((t for t in wanted if t in self._cache), None)
+            if known is None or known in missing:  # embedded by this model, always
+                known = known or missing[0]
+                self._cache[known] = self.embedder.embed([known])[0]
+                embedded[known] = self._cache[known]
+                missing.remove(known)
+            dim = len(self._cache[known])
             self._cache.update({t: v for t, v in self.stored.get(missing).items() if len(v) == dim})
             missing = [t for t in missing if t not in self._cache]
         missing.sort(key=len)
-        embedded = {}
         for start in range(0, len(missing), ENCODE_GROUP):  # like lengths together: little padding
             group = missing[start:start + ENCODE_GROUP]
             embedded.update(zip(group, self.embedder.embed(group)))
@@ -97,13 +118,7 @@ class SentenceEncoder:
         if self.stored is not None:  # a passage's sentences come back; the question seldom does
             self.stored.put({t: v for t, v in embedded.items() if t != query})
         if missing and len(self._cache) > 4096:
-            self._cache = {t: self._cache[t] for t in [query, *texts]}
-        import numpy as np
-
-        q = np.asarray(self._cache[query], dtype=np.float32)
-        m = np.asarray([self._cache[t] for t in texts], dtype=np.float32)
-        norms = np.linalg.norm(m, axis=1) * (np.linalg.norm(q) or 1.0)
-        return (m @ q / np.where(norms == 0, 1.0, norms)).tolist()
+            self._cache = {t: self._cache[t] for t in wanted}
 
 
 def items_of(passages: Sequence[Passage]) -> list[dict[str, Any]]:

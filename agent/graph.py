@@ -6,7 +6,9 @@ standalone when it is a follow-up) before the first model call and hands the pas
 as the result of a `search_knowledge_base` call, so a simple lookup costs one model call and a model
 that never calls tools still gets passages. For a model (not the offline backend, which plans its
 own), a question whose figure the retrieved quantities combine into is also `calculate`d there, so
-such a model still states a computed figure. A model's own search for a bare follow-up ("why is
+such a model still states a computed figure. A question about a whole document ("what is this
+episode about?") gets that document's key moments instead of a search (`document_overview`,
+agent.overview). A model's own search for a bare follow-up ("why is
 that?") gets the thread's topic, as the first search did. The loop is bounded by `max_tool_rounds`; when it is
 hit, the model is asked once more, without tools, to answer from what it has. `finalize` applies
 the citation guard, attribution and the abstention rule.
@@ -38,10 +40,11 @@ from agent.citations import attribute, guard, numbers
 from agent.evidence import SentenceEncoder, by_relevance, items_of
 from agent.followup import is_followup
 from agent.models import ChatModel, Evidence, ModelReply, ToolResult
+from agent.overview import asks_overview
 from agent.parts import question_asks
 from agent.prompts import FINAL_ROUND_PROMPT, NOT_IN_KB, SYSTEM_PROMPT
 from agent.render import tool_content
-from agent.tools import CALCULATE, MAX_K, SEARCH, TOOL_SCHEMAS, Toolbox, looks_like_instruction
+from agent.tools import CALCULATE, MAX_K, OVERVIEW, SEARCH, TOOL_SCHEMAS, Toolbox, looks_like_instruction
 from kb.numbers import parse_numbers
 from kb.types import Passage, handle
 
@@ -174,14 +177,17 @@ class Nodes:
         calls, messages, evidence, records = [], [], [], []
         asks = question_asks(state["question"], earlier, [] if scope else self.deps.toolbox.titles())
         k = min(self.deps.top_k if len(asks) == 1 else max(ASK_K, self.deps.top_k // 2), MAX_K)
-        searches = [({"query": a.query, "k": k, **({"source": a.source} if a.source else {})}, True) for a in asks]
+        searches = [(SEARCH, {"query": a.query, "k": k, **({"source": a.source} if a.source else {})}, True) for a in asks]
         if earlier and is_followup(state["question"]):
-            searches += [(args, False) for args in _where_last_answered(state.get("final"))]
+            searches += [(SEARCH, args, False) for args in _where_last_answered(state.get("final"))]
+        whole = self.overview_of(state["question"], earlier, asks, scope)
+        if whole is not None:  # a question about the whole document: its key moments, not a search
+            searches = [(OVERVIEW, whole, True)]
         results = []
-        for args, asked in searches:
+        for name, args, asked in searches:
             raw = json.dumps(args, ensure_ascii=False)
-            _emit(config, "retrieve", {"name": SEARCH, "arguments": raw})
-            results.append((self.deps.toolbox.run(SEARCH, raw, scope=scope), raw, {} if asked else {"context": True}))
+            _emit(config, "retrieve", {"name": name, "arguments": raw})
+            results.append((self.deps.toolbox.run(name, raw, scope=scope), raw, {} if asked else {"context": True}))
         if self.deps.compute_first and len(asks) == 1:
             computed = self.compute_first(asks[0].query, [r for r, _, _ in results], config)
             if computed is not None:
@@ -194,6 +200,18 @@ class Nodes:
             records.append({**result.record(), "retrieve_first": True, **extra})
         return {"messages": [{"role": "assistant", "content": None, "tool_calls": calls}, *messages],
                 "evidence": evidence, "tool_calls": records}
+
+    def overview_of(self, question: str, earlier: list[str], asks: list[Any], scope: str | None) -> dict[str, Any] | None:
+        """The overview tool's arguments when the question asks about a whole document (agent.overview)
+        that is known: the run's scope, the one document the question names, or the knowledge base's
+        only one. None for any other question (a follow-up, two asks, a topic, no document known)."""
+        if len(asks) != 1 or (earlier and is_followup(question)):
+            return None
+        titles = dict(self.deps.toolbox.titles())
+        source = scope or asks[0].source or (next(iter(titles)) if len(titles) == 1 else None)
+        if source is None or not asks_overview(asks[0].text, titles.get(source, "")):
+            return None
+        return {"source": source}
 
     def compute_first(self, query: str, searches: list[ToolResult], config: RunnableConfig,
                       ) -> tuple[ToolResult, str, dict[str, Any]] | None:
@@ -290,9 +308,10 @@ class Nodes:
                            looks_like_instruction, query, quoted) for query in _searched_queries(state))
         first = next(verdicts)  # the asks after the first are assessed only while none is answered
         verdict = first if first.answerable else next((v for v in verdicts if v.answerable), first)
+        overviewed = bool(evidence.of(OVERVIEW, ok=True))  # a whole document's key moments answer it
         abstained = (
             not claims.text
-            or (not verdict.answerable and not computed)
+            or (not verdict.answerable and not computed and not overviewed)
             or (not claims.citations and not computed)
         )
         final = _final(NOT_IN_KB if abstained else claims.text, [] if abstained else claims.citations, abstained,

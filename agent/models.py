@@ -50,7 +50,8 @@ class ModelReply:
 class ToolResult:
     """What one tool call gave, as data. `passages`: what a search found, whole (the model may be
     shown only some of their sentences, `shown`);
-    `output`: the tool's JSON result otherwise (a calculation's expression, value, unit, text);
+    `output`: the tool's JSON result otherwise (a calculation's expression, value, unit, text), or
+    beside passages what else a tool says of them (an overview's title and lead moments);
     `error`: why the call failed (the model may try again). `arguments` are as the call was run
     (a model's search for a bare follow-up gets the thread's topic: agent.graph).
     `shown` is not kept in the checkpoint: it only shapes the text of this call's tool message."""
@@ -66,10 +67,9 @@ class ToolResult:
         """The call as the answer's `tool_calls` lists it (a search: where each passage is cited)."""
         if self.error is not None:
             result: Any = {"error": self.error}
-        elif self.output is not None:
-            result = self.output
         else:
-            result = [{"source": p.source, "at": p.at, "score": round(p.score, 4)} for p in self.passages]
+            cited = [{"source": p.source, "at": p.at, "score": round(p.score, 4)} for p in self.passages]
+            result = cited if self.output is None else {**self.output, "passages": cited} if cited else self.output
         return {"name": self.name, "arguments": self.arguments, "result": result}
 
     def to_state(self) -> dict[str, Any]:

@@ -76,7 +76,7 @@ def question_parts(question: str) -> list[str]:
 def document_phrases(text: str) -> list[tuple[str, set[str]]]:
     """("the spring keynote speaker's", its word stems) for each document word of `text` with
     the words before it that may name the document."""
-    doc_words = lexicon().document_words
+    doc_words = _document_stems()
     words = list(re.finditer(r"[\w'’&-]+", text))
     out = []
     for j, m in enumerate(words):
@@ -91,6 +91,12 @@ def document_phrases(text: str) -> list[tuple[str, set[str]]]:
         phrase = text[words[start].start():m.end()]
         out.append((phrase, set(tokenize(phrase))))
     return out
+
+
+@lru_cache(maxsize=1)
+def _document_stems() -> frozenset[str]:
+    """The lexicon's document words as the tokenizer stems them ("notes" -> "note")."""
+    return frozenset(tokenize(" ".join(lexicon().document_words)))
 
 
 @lru_cache(maxsize=65536)

@@ -6,7 +6,8 @@ SYSTEM_PROMPT = f"""You answer questions using only a knowledge base of lecture 
 
 How to work:
 1. The results of a first `search_knowledge_base` call for the question are already in the
-   conversation. Call it again, with other words, only if they do not answer the question.
+   conversation (for a question about a whole document, `document_overview`: its key moments,
+   the `lead` ones first). Search again, with other words, only if they do not answer the question.
 2. Any figure that is not stated verbatim in a passage must be computed with the `calculate` tool
    (units allowed, e.g. `70e9 USD/GW / (0.5e6 GPU/GW)`); never do arithmetic yourself. When a
    `calculate` result is already in the conversation, it was computed from the question and the

@@ -28,10 +28,10 @@ def tool_content(result: ToolResult) -> str:
     """The content of the tool message that carries `result` to the model."""
     if result.error is not None:
         return json.dumps({"error": result.error})
-    if result.output is None:  # a search: its passages, each with the sentences the model reads
+    if result.output is None or result.passages:  # a search or an overview: passages, with the sentences the model reads
         shown = result.shown or (None,) * len(result.passages)
         items = [passage_item(p, keep) for p, keep in zip(result.passages, shown) if keep is None or keep]
-        return json.dumps({"note": PASSAGES_NOTE, "passages": items}, ensure_ascii=False)
+        return json.dumps({"note": PASSAGES_NOTE, **(result.output or {}), "passages": items}, ensure_ascii=False)
     return json.dumps(result.output, ensure_ascii=False)
 
 

@@ -1,5 +1,6 @@
 """The agent's tools: `search_knowledge_base` (the spine's hybrid search, returning passages with
-citation handles) and `calculate` (unit-aware arithmetic). Both backends call them through the
+citation handles), `document_overview` (a document's key moments, for a question about the whole
+of it) and `calculate` (unit-aware arithmetic). Both backends call them through the
 same `Toolbox`, whose results (`agent.models.ToolResult`) are data: `agent.render` turns them into
 the text a model reads, and each gives the answer's `tool_calls` record.
 
@@ -28,7 +29,9 @@ from kb.types import Passage
 
 SEARCH = "search_knowledge_base"
 CALCULATE = "calculate"
+OVERVIEW = "document_overview"
 MAX_K = 10  # the most passages one search returns
+MAX_OVERVIEWS = 8  # documents' overviews a toolbox keeps
 
 
 class SearchArgs(BaseModel):
@@ -39,6 +42,16 @@ class SearchArgs(BaseModel):
     query: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)] = Field(description="what to look for")
     k: int | None = Field(None, ge=1, le=MAX_K, description=f"number of passages (1-{MAX_K})")
     source: str | None = Field(None, description="only this document id (optional)")
+
+
+class OverviewArgs(BaseModel):
+    """A document's key moments, for a question about the whole of it ("what is this episode
+    about?", "summarize the meeting"): its most central sentences, the TL;DR ones (`lead`) first,
+    then the others in order, with citation handles."""
+
+    model_config = ConfigDict(extra="ignore")
+    source: str | None = Field(None, description=(
+        "the document id (may be left out when the knowledge base holds one document)"))
 
 
 class CalculateArgs(BaseModel):
@@ -80,16 +93,21 @@ def function_schema(name: str, args: type[BaseModel]) -> dict[str, Any]:
 class Toolbox:
     """The tools over one retriever. `counter` (tokens of text) packs a search result into the
     context budget; `focus` (query, passages -> the positions of the sentences to show, agent.focus)
-    narrows what a model reads of each passage. Both only matter to a model that reads text."""
+    narrows what a model reads of each passage. Both only matter to a model that reads text.
+    `embed` (texts -> vectors; the agent's sentence encoder, which reads the vectors ingest stored)
+    embeds a document's sentences for its overview; without it the retriever's model does."""
 
     def __init__(self, retriever: Retriever, settings: Settings, counter: Any = None, mode: str = "hybrid",
-                 focus: Callable[[str, Sequence[Passage]], tuple[tuple[int, ...], ...]] | None = None) -> None:
+                 focus: Callable[[str, Sequence[Passage]], tuple[tuple[int, ...], ...]] | None = None,
+                 embed: Callable[[Sequence[str]], Any] | None = None) -> None:
         self.retriever = retriever
         self.settings = settings
         self.counter = counter
         self.mode = mode
         self.focus = focus
+        self.embed = embed
         self._titles: tuple[str, list[tuple[str, str]]] | None = None
+        self._overviews: dict[tuple[str, str], Any] = {}
 
     def titles(self) -> list[tuple[str, str]]:
         """(id, title) of each document of the knowledge base, read again only when the collection
@@ -142,6 +160,30 @@ class Toolbox:
             shown = tuple(shown[i] for i in kept) if shown is not None else None
         return ToolResult(SEARCH, arguments, passages=tuple(passages), shown=shown)
 
+    def overview(self, args: OverviewArgs, arguments: dict[str, Any], scope: str | None = None) -> ToolResult:
+        """The key moments of one document (agent.overview): the run's scope, the one asked for, or
+        the knowledge base's only document; kept while the collection is unchanged."""
+        from agent.overview import key_moments
+
+        source = scope or args.source or self._only_document()
+        store = self.retriever.store
+        key = (source, store.fingerprint())
+        if key not in self._overviews:
+            if len(self._overviews) >= MAX_OVERVIEWS:
+                self._overviews.pop(next(iter(self._overviews)))
+            self._overviews[key] = key_moments(store, source, self.embed or self.retriever.embedder.embed)
+        ov = self._overviews[key]
+        order = [*ov.lead, *(i for i in range(len(ov.passages)) if i not in ov.lead)]
+        return ToolResult(OVERVIEW, {**arguments, "source": source}, passages=tuple(ov.passages[i] for i in order),
+                          output={"title": ov.title, "lead": len(ov.lead)})
+
+    def _only_document(self) -> str:
+        ids = [sid for sid, _ in self.titles()]
+        if len(ids) != 1:
+            shown = ", ".join(ids[:8]) + (", …" if len(ids) > 8 else "")
+            raise ValueError(f"which document? `source` is needed: one of {shown or '(none stored)'}")
+        return ids[0]
+
     def calculate(self, args: CalculateArgs, arguments: dict[str, Any], scope: str | None = None) -> ToolResult:
         from agent.calculator import CalcError, calculate
 
@@ -158,5 +200,6 @@ def _problems(exc: ValidationError) -> str:
     return "; ".join(f"{'.'.join(str(x) for x in e['loc']) or 'arguments'}: {e['msg']}" for e in exc.errors())
 
 
-TOOLS: dict[str, Tool] = {SEARCH: Tool(SearchArgs, Toolbox.search), CALCULATE: Tool(CalculateArgs, Toolbox.calculate)}
+TOOLS: dict[str, Tool] = {SEARCH: Tool(SearchArgs, Toolbox.search), OVERVIEW: Tool(OverviewArgs, Toolbox.overview),
+                          CALCULATE: Tool(CalculateArgs, Toolbox.calculate)}
 TOOL_SCHEMAS: list[dict[str, Any]] = [function_schema(name, tool.args) for name, tool in TOOLS.items()]

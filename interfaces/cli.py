@@ -318,7 +318,8 @@ def cmd_dataset(args: argparse.Namespace) -> int:
         return EXIT_INPUT
     print(f"{counts['meetings']} meetings ({counts['dev_meetings']} dev) -> {counts['corpus']}; "
           f"{counts['answerable']} answerable + {counts['unanswerable']} unanswerable questions: "
-          f"{args.out}/gold-dev.jsonl ({counts['dev_questions']}), {args.out}/gold-report.jsonl ({counts['report_questions']})")
+          f"{args.out}/gold-dev.jsonl ({counts['dev_questions']}), {args.out}/gold-report.jsonl ({counts['report_questions']}); "
+          f"{counts['general_questions']} questions about a whole meeting: {args.out}/gold-general-{{dev,report}}.jsonl")
     return EXIT_OK
 
 

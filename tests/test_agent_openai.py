@@ -52,7 +52,7 @@ def test_retrieved_passages_come_with_the_first_call(kb_settings: Settings) -> N
         result = Agent(openai_settings(kb_settings, server)).ask(QUESTION)
         (first,) = server.requests  # one model call: kb searched before asking
     assert first["messages"][0] == {"role": "system", "content": SYSTEM_PROMPT}
-    assert {t["function"]["name"] for t in first["tools"]} == {"search_knowledge_base", "calculate"}
+    assert {t["function"]["name"] for t in first["tools"]} == {"search_knowledge_base", "document_overview", "calculate"}
     call, tool_msg = first["messages"][-2:]
     assert call["tool_calls"][0]["function"]["name"] == "search_knowledge_base" and tool_msg["tool_call_id"] == call["tool_calls"][0]["id"]
     assert tool_msg["role"] == "tool" and "[00:09] A gigawatt is half a million GPUs." in json.loads(tool_msg["content"])["passages"][0]["sentences"]
@@ -63,6 +63,20 @@ def test_retrieved_passages_come_with_the_first_call(kb_settings: Settings) -> N
         "url": "https://www.youtube.com/watch?v=abc123&t=9", "quote": "A gigawatt is half a million GPUs."}]
     assert [c["name"] for c in result.tool_calls] == ["search_knowledge_base"] and result.tool_calls[0]["retrieve_first"]
     assert result.usage["prompt_tokens"] > 0 and result.usage["completion_tokens"] > 0 and result.usage["cost_usd"] > 0
+
+
+@pytest.mark.slow
+def test_a_question_about_the_whole_talk_gets_its_key_moments(kb_settings: Settings) -> None:
+    with FakeOpenAI([reply("The talk says power is the real bottleneck for new data centers [00:05].")]) as server:
+        result = Agent(openai_settings(kb_settings, server)).ask("What is this talk about?")
+        (first,) = server.requests
+    call, tool_msg = first["messages"][-2:]
+    assert call["tool_calls"][0]["function"]["name"] == "document_overview"
+    content = json.loads(tool_msg["content"])
+    assert content["title"] == "Compute talk" and content["lead"] >= 1
+    assert any(s.startswith("[00:05] ") for p in content["passages"] for s in p["sentences"])
+    assert not result.abstained and [c["at"] for c in result.citations] == ["00:05"]
+    assert [c["name"] for c in result.tool_calls] == ["document_overview"]
 
 
 @pytest.mark.slow

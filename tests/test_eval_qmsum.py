@@ -25,7 +25,8 @@ def _bakery(n: int) -> dict:
         _turn("Baker", "The oven temperature stays at two hundred degrees today ."),        # starts 1:04
         _turn("Clerk", "Sourdough loaves sell out before noon , do n't they ?"),
     ]
-    return {"meeting_transcripts": turns, "topic_list": [], "general_query_list": [],
+    return {"meeting_transcripts": turns, "topic_list": [],
+            "general_query_list": [{"query": "Summarize the whole meeting.", "answer": "Bread and ovens."}],
             "specific_query_list": [
                 {"query": f"What did the baker say about the oven temperature (day {n})?", "answer": "200 degrees.",
                  "relevant_text_span": [["2", "2"]]},
@@ -117,6 +118,10 @@ def test_convert_writes_corpus_and_split_gold_files(dataset: Path, tmp_path: Pat
     answerable = [q for q in both if q.answerable]
     assert len(answerable) == 5 and all(c.end_s is not None for q in answerable for c in q.citations)
     assert any(not q.answerable and not q.citations for q in both)
+    general = [q for name in ("general-dev", "general-report") for q in load_gold(out / f"gold-{name}.jsonl")[0]]
+    assert counts["general_questions"] == len(general) == 2  # the two bakery meetings ask one each
+    assert all(q.category == "qmsum_general" and q.answerable and q.citations[0].source == q.source
+               and q.citations[0].at_s is None for q in general)
     first = (out / "gold-dev.jsonl").read_bytes() + (out / "gold-report.jsonl").read_bytes()
     qmsum.convert(dataset, tmp_path / "again")
     assert first == (tmp_path / "again" / "gold-dev.jsonl").read_bytes() + (tmp_path / "again" / "gold-report.jsonl").read_bytes()

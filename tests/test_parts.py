@@ -135,3 +135,8 @@ def test_a_follow_up_also_looks_where_the_last_answer_was_found(tmp_path: Path) 
 def test_a_question_that_opens_with_a_phrase_or_a_request_still_has_two_parts() -> None:
     assert len(question_parts("In the spring episode, what did Ada plant first, and why did Ben water it twice?")) == 2
     assert len(question_parts("Summarize the seed order, and what did it cost the school?")) == 2
+
+
+def test_a_plural_document_word_names_a_document() -> None:
+    docs = [("garden-notes", "Garden notes, April"), ("choir-minutes", "Choir minutes")]
+    assert [sid for sid, _ in named_sources("What do the garden notes say about frost?", docs)] == ["garden-notes"]

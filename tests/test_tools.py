@@ -12,7 +12,7 @@ import pytest
 from agent.citations import guard
 from agent.models import Evidence, ToolResult
 from agent.render import passage_item, tool_content
-from agent.tools import CALCULATE, MAX_K, SEARCH, TOOL_SCHEMAS, Toolbox
+from agent.tools import CALCULATE, MAX_K, OVERVIEW, SEARCH, TOOL_SCHEMAS, Toolbox
 from kb.settings import Settings
 from kb.types import Passage, Sentence, handle
 
@@ -48,7 +48,9 @@ def schema(name: str) -> dict[str, Any]:
 
 
 def test_schemas_come_from_the_declarations() -> None:
-    assert [t["function"]["name"] for t in TOOL_SCHEMAS] == [SEARCH, CALCULATE]
+    assert [t["function"]["name"] for t in TOOL_SCHEMAS] == [SEARCH, OVERVIEW, CALCULATE]
+    overview = schema(OVERVIEW)["parameters"]
+    assert overview["required"] == [] and overview["properties"]["source"]["type"] == "string"
     search = schema(SEARCH)
     assert search["description"].startswith("Hybrid (semantic + keyword) search") and "\n" not in search["description"]
     assert search["parameters"]["required"] == ["query"]

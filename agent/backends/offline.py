@@ -38,10 +38,10 @@ from agent.evidence import (
     with_context,
 )
 from agent.followup import is_followup, standalone_query
-from agent.models import Evidence, ModelReply, TokenCallback, ToolCall
+from agent.models import Evidence, ModelReply, TokenCallback, ToolCall, ToolResult
 from agent.parts import question_asks
 from agent.prompts import FINAL_ROUND_PROMPT, NOT_COMPUTED, NOT_IN_KB
-from agent.tools import CALCULATE, MAX_K, SEARCH, looks_like_instruction
+from agent.tools import CALCULATE, MAX_K, OVERVIEW, SEARCH, looks_like_instruction
 from kb.settings import Settings
 from kb.types import Passage, handle
 
@@ -74,6 +74,12 @@ class OfflineModel:
         searches = evidence.of(SEARCH)
         calcs = [r.output if r.error is None else {"error": r.error} for r in evidence.of(CALCULATE)]
         can_call = bool(tools)
+        overviews = evidence.of(OVERVIEW, ok=True)
+        if overviews:  # a question about a whole document: its key moments (agent.overview)
+            text = _overview_answer(overviews[-1])
+            if on_token:
+                on_token(text)
+            return ModelReply(content=text)
         query = standalone_query(question, history)
         if not searches and can_call:
             return _call(SEARCH, {"query": query, "k": min(self.settings.retrieval.top_k, MAX_K)})
@@ -239,6 +245,20 @@ def _bullets(chosen: Sequence[dict[str, Any]], sentences: Sequence[dict[str, Any
         shown.update((x["passage"], x["pos"]) for x in parts)
         out.append("- " + " ".join(f"{display(x['text'])} [{x['handle']}]" for x in parts))
     return out
+
+
+def _overview_answer(result: ToolResult) -> str:
+    """A document's overview: its lead moments as one paragraph, then the other key moments, each
+    cited at its own second."""
+    lead = int((result.output or {}).get("lead") or 0)
+
+    def quoted(p: Passage) -> str:
+        s = p.sentences[0]
+        return f"{display(s.text)} [{handle(p, s, p.shown_at(s))}]"
+
+    first = " ".join(quoted(p) for p in result.passages[:lead])
+    rest = [f"- {quoted(p)}" for p in result.passages[lead:]]
+    return "\n".join(([first, ""] if first else []) + (["Key moments:", *rest] if rest else [])).strip()
 
 
 def _name_share(question: str, text: str) -> float:

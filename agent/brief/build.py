@@ -130,14 +130,20 @@ def citation(episode: Episode, i: int) -> dict[str, Any]:
             "quote": episode.sentences[i].text}
 
 
-def tldr(episode: Episode, scored: Scored, picked: list[int]) -> dict[str, Any]:
-    """The most central of the moments (one or two), in episode order, each cited."""
+def tldr_of(episode: Episode, scored: Scored, picked: list[int]) -> list[int]:
+    """The most central of the moments that stand alone (one or two), in episode order."""
     from agent.brief.moments import leans_on_previous
-    from agent.brief.text import clean_quote
 
     rank = {i: float(scored.centrality[j]) for j, i in enumerate(scored.index)}
     standalone = [i for i in picked if not leans_on_previous(episode.sentences[i].text)] or picked
-    top = sorted(sorted(standalone, key=lambda i: -rank.get(i, 0.0))[:TLDR_SENTENCES])
+    return sorted(sorted(standalone, key=lambda i: -rank.get(i, 0.0))[:TLDR_SENTENCES])
+
+
+def tldr(episode: Episode, scored: Scored, picked: list[int]) -> dict[str, Any]:
+    """The TL;DR moments as one cited text."""
+    from agent.brief.text import clean_quote
+
+    top = tldr_of(episode, scored, picked)
     parts = []
     for i in top:
         text = clean_quote(episode.sentences[i].text).rstrip()

@@ -14,6 +14,10 @@ dataset's README). Output under OUT/:
   to its meeting (`"source"`), whose gold citations are the annotated turn spans as time ranges
   (`at`..`end`), plus unanswerable questions (below). Meetings are split by a hash of their id:
   about a third are dev (for calibration), the rest are reported.
+- `gold-general-dev.jsonl`, `gold-general-report.jsonl`: one gold question per general query
+  ("Summarize the whole meeting."), scoped to its meeting; any moment of it may be cited (the
+  dataset annotates no span for them), so they measure whether a question about a whole meeting
+  is answered from it rather than refused.
 
 Unanswerable questions are built by one rule, the same for every meeting: a specific query of
 another meeting is asked of meeting M when (1) the two meetings share no speaker-label word (a
@@ -65,6 +69,7 @@ class Meeting:
     ends: list[float] = field(default_factory=list)
     lines: list[tuple[float, str]] = field(default_factory=list)
     queries: list[dict[str, Any]] = field(default_factory=list)
+    general: list[dict[str, Any]] = field(default_factory=list)
 
 
 def clean_turn(text: str) -> str:
@@ -107,6 +112,7 @@ def build_meeting(meeting_id: str, raw: dict[str, Any], wpm: float = DEFAULT_WPM
             words += len(piece.split())
         m.ends.append(words * 60.0 / wpm)
     m.queries = list(raw.get("specific_query_list") or [])
+    m.general = list(raw.get("general_query_list") or [])
     return m
 
 
@@ -213,8 +219,18 @@ def gold_lines(meetings: Sequence[Meeting], unanswerable_per_meeting: int = 3) -
     return [g for g in out if g["question"]]
 
 
+def general_lines(meetings: Sequence[Meeting]) -> list[dict[str, Any]]:
+    """One gold line per general query ("Summarize the whole meeting."), scoped to its meeting: a
+    question about the whole of it, answered by any moment of it (no span is annotated)."""
+    return [{"id": f"{m.id}-g{i:02d}", "category": "qmsum_general", "source": m.id,
+             "question": str(q.get("query") or "").strip(), "reference": str(q.get("answer") or ""),
+             "citations": [{"source": m.id}], "answerable": True}
+            for m in meetings for i, q in enumerate(m.general, start=1) if str(q.get("query") or "").strip()]
+
+
 def convert(path: Path, out_dir: Path, wpm: float = DEFAULT_WPM, unanswerable_per_meeting: int = 3) -> dict[str, Any]:
-    """Write OUT/corpus/*.txt, OUT/gold-dev.jsonl, OUT/gold-report.jsonl; return counts."""
+    """Write OUT/corpus/*.txt, OUT/gold-dev.jsonl, OUT/gold-report.jsonl and the general queries'
+    OUT/gold-general-{dev,report}.jsonl; return counts."""
     if wpm <= 0:
         raise DatasetError(f"words per minute must be positive, not {wpm:g}")
     meetings = read_meetings(path, wpm)
@@ -223,10 +239,13 @@ def convert(path: Path, out_dir: Path, wpm: float = DEFAULT_WPM, unanswerable_pe
     for m in meetings:
         (corpus / f"{m.id}.txt").write_text(transcript_text(m), encoding="utf-8")
     lines = gold_lines(meetings, unanswerable_per_meeting)
-    parts = {"dev": [g for g in lines if is_dev(g["source"])], "report": [g for g in lines if not is_dev(g["source"])]}
+    general = general_lines(meetings)
+    parts = {"dev": [g for g in lines if is_dev(g["source"])], "report": [g for g in lines if not is_dev(g["source"])],
+             "general-dev": [g for g in general if is_dev(g["source"])],
+             "general-report": [g for g in general if not is_dev(g["source"])]}
     for name, rows in parts.items():
         (out_dir / f"gold-{name}.jsonl").write_text("".join(json.dumps(g, ensure_ascii=False) + "\n" for g in rows))
     return {"meetings": len(meetings), "dev_meetings": sum(is_dev(m.id) for m in meetings),
             "answerable": sum(g["answerable"] for g in lines), "unanswerable": sum(not g["answerable"] for g in lines),
-            "dev_questions": len(parts["dev"]), "report_questions": len(parts["report"]),
+            "dev_questions": len(parts["dev"]), "report_questions": len(parts["report"]), "general_questions": len(general),
             "words_per_minute": wpm, "corpus": str(corpus)}

@@ -1,0 +1,89 @@
+"""Questions about a whole document ("What is this episode about?", "Summarize the meeting") and
+the evidence that answers them: the document's key moments, picked as its brief picks them
+(agent.brief.moments: central sentences, different from each other, spread over the episode), as
+passages the citation guard resolves like any search result's.
+
+A search for "summarize the meeting" finds whatever mentions a meeting: such a question has no
+topic to search for. It is recognised by its frame — an overview word ("summary", "overview",
+"main points", "key takeaways", "what … about?", "what was discussed") — and by asking nothing
+else once question words, the lexicon's document words ("meeting", "episode") and the words of
+the document it names are set aside. "Summarize what was said about the budget" has a topic
+("budget") and is searched as usual.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from agent.abstention import question_terms
+from kb.tokens import tokenize
+from kb.types import Passage
+
+SHORT_DOCUMENT_SENTENCES = 3
+
+if TYPE_CHECKING:
+    from kb.store import Store
+
+_CUE = re.compile(
+    r"\b(?:summar(?:y|ies|i[sz]e[sd]?|i[sz]ing)|overview|tl;?\s?dr|gist|recap|rundown|takeaways?|highlights?"
+    r"|(?:main|key|major|central)\s+(?:\w+\s+)?(?:points?|topics?|ideas?|themes?|issues?|messages?|moments?|arguments?)"
+    r"|discussions?|about\s*[?.!]*\s*$"
+    r"|(?:discuss(?:ed)?|talk(?:ed)?\s+about|covered|go(?:ne)?\s+over|went\s+over|happen(?:ed)?)\s*[?.!]*\s*$)",
+    re.IGNORECASE)
+# words of an overview's frame, beyond the question words (agent.abstention): how much of it, and
+# the verbs that ask for the whole ("what did they cover?")
+_FRAME = frozenset(tokenize(
+    "whole entire overall general brief briefly short shortly quick quickly main key major central "
+    "topic topics idea ideas theme themes issue issues message messages moment moments argument arguments "
+    "overview gist recap rundown takeaway takeaways highlight highlights tldr tl dr "
+    "talk talked cover covered go gone went over happen happened say said please me us "
+    "today yesterday first"))
+
+
+def asks_overview(question: str, title: str = "") -> bool:
+    """Whether `question` asks about a whole document rather than a topic in it; `title` (the
+    document's, when one is known) counts as no topic."""
+    if not _CUE.search(question.strip()):
+        return False
+    return not (question_terms(question) - _FRAME - set(tokenize(title)))
+
+
+@dataclass(frozen=True)
+class Overview:
+    """A document's key moments as passages, in the order they occur, and which of them lead (the
+    brief's TL;DR: the most central, one or two)."""
+
+    source: str
+    title: str
+    passages: tuple[Passage, ...]
+    lead: tuple[int, ...]
+
+
+def key_moments(store: Store, source: str, embed: Callable[[Sequence[str]], Any]) -> Overview:
+    """The overview of one stored document (its brief's TL;DR and key moments, without the rest of
+    the brief); `embed` (texts -> vectors) may read the vectors ingest stored. Raises
+    UnknownSource for an id the index does not hold."""
+    from agent.brief.build import tldr_of
+    from agent.brief.document import load_episode
+    from agent.brief.moments import central_blocks, moment_count, score, select
+
+    episode = load_episode(store, source)
+    sents = episode.sentences
+    scored = score(sents, embed, central_blocks(episode.blocks))
+    picked = select(sents, scored, moment_count(sents, len(scored.index)))
+    lead = tldr_of(episode, scored, picked)
+    if not picked:  # too short for a moment of its own: its opening sentences say what it is
+        picked = list(range(min(SHORT_DOCUMENT_SENTENCES, len(sents))))
+        lead = picked[:1]
+    passages = tuple(_moment_passage(episode, i) for i in picked)
+    return Overview(episode.source, episode.title, passages, tuple(picked.index(i) for i in lead))
+
+
+def _moment_passage(episode: Any, i: int) -> Passage:
+    s = episode.sentences[i]
+    return Passage(chunk_id=f"{episode.source}#moment-{i}", source=episode.source, title=episode.title, text=s.text,
+                   score=1.0, sentences=(s,), url=episode.url, start_s=s.start_s, end_s=s.start_s,
+                   locator=s.locator, at_s=s.start_s, best_sentence=s.text, best_locator=s.locator)
