@@ -71,6 +71,7 @@ class SentenceEncoder:
         self.embedder = embedder if getattr(embedder, "semantic", True) else None
         self.stored = stored  # the vectors ingest embedded (kb.vector_cache), read before embedding
         self._cache: dict[str, Any] = {}
+        self._dim: int | None = None  # the model's vector length, once it has embedded something
         self._lock = threading.Lock()  # questions may be answered in parallel; the cache is shared
 
     def similarities(self, query: str, texts: Sequence[str]) -> list[float]:
@@ -101,13 +102,12 @@ class SentenceEncoder:
         missing = [t for t in wanted if t not in self._cache]
         embedded: dict[str, Any] = {}
         if missing and self.stored is not None:
-            known = query if query is not None else next((t for t in wanted if t in self._cache), None)
-            if known is None or known in missing:  # embedded by this model, always
-                known = known or missing[0]
-                self._cache[known] = self.embedder.embed([known])[0]
-                embedded[known] = self._cache[known]
-                missing.remove(known)
-            dim = len(self._cache[known])
+            if query in missing or self._dim is None:  # by this model, always: its length tells a stored vector of another model
+                probe = query if query in missing else missing[0]
+                self._cache[probe] = embedded[probe] = self.embedder.embed([probe])[0]
+                self._dim = len(self._cache[probe])
+                missing.remove(probe)
+            dim = self._dim
             self._cache.update({t: v for t, v in self.stored.get(missing).items() if len(v) == dim})
             missing = [t for t in missing if t not in self._cache]
         missing.sort(key=len)
@@ -115,6 +115,8 @@ class SentenceEncoder:
             group = missing[start:start + ENCODE_GROUP]
             embedded.update(zip(group, self.embedder.embed(group)))
         self._cache.update(embedded)
+        if embedded and self._dim is None:
+            self._dim = len(next(iter(embedded.values())))
         if self.stored is not None:  # a passage's sentences come back; the question seldom does
             self.stored.put({t: v for t, v in embedded.items() if t != query})
         if missing and len(self._cache) > 4096:

@@ -40,11 +40,20 @@ from agent.citations import attribute, guard, numbers
 from agent.evidence import SentenceEncoder, by_relevance, items_of
 from agent.followup import is_followup
 from agent.models import ChatModel, Evidence, ModelReply, ToolResult
-from agent.overview import asks_overview
-from agent.parts import question_asks
-from agent.prompts import FINAL_ROUND_PROMPT, NOT_IN_KB, SYSTEM_PROMPT
+from agent.overview import asks_overview, without_cue
+from agent.parts import is_document_word, named_sources, question_asks, question_parts
+from agent.prompts import FINAL_ROUND_PROMPT, NOT_IN_KB, SYSTEM_PROMPT, WHICH_DOCUMENT
 from agent.render import tool_content
-from agent.tools import CALCULATE, MAX_K, OVERVIEW, SEARCH, TOOL_SCHEMAS, Toolbox, looks_like_instruction
+from agent.tools import (
+    CALCULATE,
+    MAX_K,
+    NEEDS_DOCUMENT,
+    OVERVIEW,
+    SEARCH,
+    TOOL_SCHEMAS,
+    Toolbox,
+    looks_like_instruction,
+)
 from kb.numbers import parse_numbers
 from kb.types import Passage, handle
 
@@ -177,14 +186,14 @@ class Nodes:
         calls, messages, evidence, records = [], [], [], []
         asks = question_asks(state["question"], earlier, [] if scope else self.deps.toolbox.titles())
         k = min(self.deps.top_k if len(asks) == 1 else max(ASK_K, self.deps.top_k // 2), MAX_K)
-        searches = [(SEARCH, {"query": a.query, "k": k, **({"source": a.source} if a.source else {})}, True) for a in asks]
+        first_calls = [(SEARCH, {"query": a.query, "k": k, **({"source": a.source} if a.source else {})}, True) for a in asks]
         if earlier and is_followup(state["question"]):
-            searches += [(SEARCH, args, False) for args in _where_last_answered(state.get("final"))]
-        whole = self.overview_of(state["question"], earlier, asks, scope)
+            first_calls += [(SEARCH, args, False) for args in _where_last_answered(state.get("final"))]
+        whole = self.overview_of(state["question"], earlier, scope)
         if whole is not None:  # a question about the whole document: its key moments, not a search
-            searches = [(OVERVIEW, whole, True)]
+            first_calls = [(OVERVIEW, whole, True)]
         results = []
-        for name, args, asked in searches:
+        for name, args, asked in first_calls:
             raw = json.dumps(args, ensure_ascii=False)
             _emit(config, "retrieve", {"name": name, "arguments": raw})
             results.append((self.deps.toolbox.run(name, raw, scope=scope), raw, {} if asked else {"context": True}))
@@ -201,17 +210,19 @@ class Nodes:
         return {"messages": [{"role": "assistant", "content": None, "tool_calls": calls}, *messages],
                 "evidence": evidence, "tool_calls": records}
 
-    def overview_of(self, question: str, earlier: list[str], asks: list[Any], scope: str | None) -> dict[str, Any] | None:
-        """The overview tool's arguments when the question asks about a whole document (agent.overview)
-        that is known: the run's scope, the one document the question names, or the knowledge base's
-        only one. None for any other question (a follow-up, two asks, a topic, no document known)."""
-        if len(asks) != 1 or (earlier and is_followup(question)):
+    def overview_of(self, question: str, earlier: list[str], scope: str | None) -> dict[str, Any] | None:
+        """The overview tool's arguments when the question asks about a whole document
+        (agent.overview): `{"source": id}` for the document it names, `{}` for the run's scope or
+        the knowledge base's only document (the tool resolves them, or asks which document). None
+        for any other question: one with a topic or two parts, or a follow-up that names no document."""
+        if len(question_parts(question)) != 1:
             return None
-        titles = dict(self.deps.toolbox.titles())
-        source = scope or asks[0].source or (next(iter(titles)) if len(titles) == 1 else None)
-        if source is None or not asks_overview(asks[0].text, titles.get(source, "")):
+        if earlier and is_followup(question) and not any(is_document_word(w) for w in re.findall(r"[\w'’-]+", question)):
+            return None  # "give me an overview" in a thread may be of the thread's topic
+        named = [] if scope else named_sources(without_cue(question), self.deps.toolbox.titles())
+        if len(named) > 1 or not asks_overview(question, [p for _, phrases in named for p in phrases]):
             return None
-        return {"source": source}
+        return {"source": named[0][0]} if named else {}
 
     def compute_first(self, query: str, searches: list[ToolResult], config: RunnableConfig,
                       ) -> tuple[ToolResult, str, dict[str, Any]] | None:
@@ -296,8 +307,11 @@ class Nodes:
         evidence = _evidence(state)
         passages = evidence.passages()
         checked = guard(text, passages)
+        overview = _first_overview(state)
+        # no answer to a question about a whole document because none was known: say which is needed
+        refusal = WHICH_DOCUMENT if overview is not None and str(overview.get("error", "")).startswith(NEEDS_DOCUMENT) else NOT_IN_KB
         if not checked.text or _normal(checked.text) == _normal(NOT_IN_KB):
-            return {"final": _final(NOT_IN_KB, [], True, checked, None, _relevance(passages)), "history": _turn(state, NOT_IN_KB)}
+            return {"final": _final(refusal, [], True, checked, None, _relevance(passages)), "history": _turn(state, refusal)}
         calcs = [r.output for r in evidence.of(CALCULATE, ok=True)]
         claims = attribute(checked, passages, deps.encoder.similarities, deps.attribution_threshold,
                            given=numbers(state["question"]), computed=lambda sentence: states_a_figure(sentence, calcs))
@@ -308,15 +322,22 @@ class Nodes:
                            looks_like_instruction, query, quoted) for query in _searched_queries(state))
         first = next(verdicts)  # the asks after the first are assessed only while none is answered
         verdict = first if first.answerable else next((v for v in verdicts if v.answerable), first)
-        overviewed = bool(evidence.of(OVERVIEW, ok=True))  # a whole document's key moments answer it
+        overviewed = overview is not None and not overview.get("error")  # its key moments answer a question about the whole
         abstained = (
             not claims.text
             or (not verdict.answerable and not computed and not overviewed)
             or (not claims.citations and not computed)
         )
-        final = _final(NOT_IN_KB if abstained else claims.text, [] if abstained else claims.citations, abstained,
+        final = _final(refusal if abstained else claims.text, [] if abstained else claims.citations, abstained,
                        checked, claims, verdict.similarity)
         return {"final": final, "history": _turn(state, final["answer"])}
+
+
+def _first_overview(state: AgentState) -> dict[str, Any] | None:
+    """The record of the overview the turn began with (agent.overview), if it began with one: a
+    model's own later call for a topic question does not make the question one about the whole."""
+    return next((r["result"] if isinstance(r["result"], dict) else {} for r in state.get("tool_calls", [])
+                 if r.get("retrieve_first") and r.get("name") == OVERVIEW), None)
 
 
 def _evidence(state: AgentState) -> Evidence:

@@ -67,9 +67,11 @@ class ToolResult:
         """The call as the answer's `tool_calls` lists it (a search: where each passage is cited)."""
         if self.error is not None:
             result: Any = {"error": self.error}
+        elif not self.passages:
+            result = self.output
         else:
             cited = [{"source": p.source, "at": p.at, "score": round(p.score, 4)} for p in self.passages]
-            result = cited if self.output is None else {**self.output, "passages": cited} if cited else self.output
+            result = cited if self.output is None else {**self.output, "passages": cited}
         return {"name": self.name, "arguments": self.arguments, "result": result}
 
     def to_state(self) -> dict[str, Any]:

@@ -6,8 +6,8 @@ passages the citation guard resolves like any search result's.
 A search for "summarize the meeting" finds whatever mentions a meeting: such a question has no
 topic to search for. It is recognised by its frame — an overview word ("summary", "overview",
 "main points", "key takeaways", "what … about?", "what was discussed") — and by asking nothing
-else once question words, the lexicon's document words ("meeting", "episode") and the words of
-the document it names are set aside. "Summarize what was said about the budget" has a topic
+else once question words, the lexicon's document words ("meeting", "episode") and the phrase
+that names the document ("the spring keynote") are set aside. "Summarize what was said about the budget" has a topic
 ("budget") and is searched as usual.
 """
 
@@ -30,36 +30,46 @@ if TYPE_CHECKING:
 _CUE = re.compile(
     r"\b(?:summar(?:y|ies|i[sz]e[sd]?|i[sz]ing)|overview|tl;?\s?dr|gist|recap|rundown|takeaways?|highlights?"
     r"|(?:main|key|major|central)\s+(?:\w+\s+)?(?:points?|topics?|ideas?|themes?|issues?|messages?|moments?|arguments?)"
-    r"|discussions?|about\s*[?.!]*\s*$"
-    r"|(?:discuss(?:ed)?|talk(?:ed)?\s+about|covered|go(?:ne)?\s+over|went\s+over|happen(?:ed)?)\s*[?.!]*\s*$)",
+    r"|discussions?|purpose|agenda|(?<!how\s)about|covers?|covered|covering"
+    r"|(?:discuss(?:ed)?|go(?:ne)?\s+over|went\s+over|happen(?:ed)?)\s*[?.!]*\s*$)",
     re.IGNORECASE)
-# words of an overview's frame, beyond the question words (agent.abstention): how much of it, and
-# the verbs that ask for the whole ("what did they cover?")
+# words of an overview's frame, beyond the question words (agent.abstention): how much of it, in
+# what form, and the verbs that ask for the whole ("what did they cover?"); also kinds of document
+# the lexicon does not list, which name no topic either ("the blog post", "the show")
 _FRAME = frozenset(tokenize(
-    "whole entire overall general brief briefly short shortly quick quickly main key major central "
+    "whole entire overall general brief briefly short shortly quick quickly main mainly mostly key major central "
     "topic topics idea ideas theme themes issue issues message messages moment moments argument arguments "
-    "overview gist recap rundown takeaway takeaways highlight highlights tldr tl dr "
-    "talk talked cover covered go gone went over happen happened say said please me us "
+    "overview gist recap rundown takeaway takeaways highlight highlights tldr tl dr purpose goal aim agenda "
+    "talk talked cover covers covered covering go gone went over happen happened say said know please me us "
+    "sentence sentences paragraph paragraphs word words bullet bullets nutshell one two three four five few couple "
+    "post show keynote webinar seminar interview conversation class lesson chapter section part "
     "today yesterday first"))
 
 
-def asks_overview(question: str, title: str = "") -> bool:
-    """Whether `question` asks about a whole document rather than a topic in it; `title` (the
-    document's, when one is known) counts as no topic."""
+def asks_overview(question: str, naming: Sequence[str] = ()) -> bool:
+    """Whether `question` asks about a whole document rather than a topic in it. `naming`: the
+    phrases of the question that name the document ("the spring keynote"), which are no topic."""
     if not _CUE.search(question.strip()):
         return False
-    return not (question_terms(question) - _FRAME - set(tokenize(title)))
+    named = {t for phrase in naming for t in tokenize(phrase)}
+    return not (question_terms(question) - _FRAME - named)
+
+
+def without_cue(question: str) -> str:
+    """The question without its overview words, for finding the document it names ("a summary
+    of the podcast" names the podcast, not a document called a summary)."""
+    return _CUE.sub(" ", question)
 
 
 @dataclass(frozen=True)
 class Overview:
-    """A document's key moments as passages, in the order they occur, and which of them lead (the
-    brief's TL;DR: the most central, one or two)."""
+    """A document's key moments as passages: the `lead` ones first (the brief's TL;DR: the most
+    central that stand alone, one or two), then the others in the order they occur."""
 
     source: str
     title: str
     passages: tuple[Passage, ...]
-    lead: tuple[int, ...]
+    lead: int
 
 
 def key_moments(store: Store, source: str, embed: Callable[[Sequence[str]], Any]) -> Overview:
@@ -72,14 +82,16 @@ def key_moments(store: Store, source: str, embed: Callable[[Sequence[str]], Any]
 
     episode = load_episode(store, source)
     sents = episode.sentences
+    if not sents:
+        raise ValueError(f"document {source!r} has no sentences to summarise")
     scored = score(sents, embed, central_blocks(episode.blocks))
     picked = select(sents, scored, moment_count(sents, len(scored.index)))
     lead = tldr_of(episode, scored, picked)
     if not picked:  # too short for a moment of its own: its opening sentences say what it is
         picked = list(range(min(SHORT_DOCUMENT_SENTENCES, len(sents))))
         lead = picked[:1]
-    passages = tuple(_moment_passage(episode, i) for i in picked)
-    return Overview(episode.source, episode.title, passages, tuple(picked.index(i) for i in lead))
+    order = [*lead, *(i for i in picked if i not in lead)]
+    return Overview(episode.source, episode.title, tuple(_moment_passage(episode, i) for i in order), len(lead))
 
 
 def _moment_passage(episode: Any, i: int) -> Passage:

@@ -76,12 +76,10 @@ def question_parts(question: str) -> list[str]:
 def document_phrases(text: str) -> list[tuple[str, set[str]]]:
     """("the spring keynote speaker's", its word stems) for each document word of `text` with
     the words before it that may name the document."""
-    doc_words = _document_stems()
     words = list(re.finditer(r"[\w'’&-]+", text))
     out = []
     for j, m in enumerate(words):
-        stems = tokenize(m.group(0))
-        if not stems or stems[0] not in doc_words:
+        if not is_document_word(m.group(0)):
             continue
         start = j
         while start > 0 and j - start < _MODIFIERS and not _PHRASE_END.match(words[start - 1].group(0)):
@@ -93,10 +91,13 @@ def document_phrases(text: str) -> list[tuple[str, set[str]]]:
     return out
 
 
-@lru_cache(maxsize=1)
-def _document_stems() -> frozenset[str]:
-    """The lexicon's document words as the tokenizer stems them ("notes" -> "note")."""
-    return frozenset(tokenize(" ".join(lexicon().document_words)))
+def is_document_word(word: str) -> bool:
+    """Whether a word of a question is one of the lexicon's document words, as written or as its
+    plural or possessive ("meetings", "the podcast's"): compared as words, not stems, so a verb
+    ("we meet", "she noted") names no document."""
+    w = re.sub(r"['’]s?$", "", word.lower())
+    doc_words = lexicon().document_words
+    return w in doc_words or (w.endswith("s") and w[:-1] in doc_words) or (w.endswith("ies") and w[:-3] + "y" in doc_words)
 
 
 @lru_cache(maxsize=65536)

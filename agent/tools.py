@@ -14,6 +14,7 @@ the model as a tool error, never as an exception.
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any
@@ -32,6 +33,7 @@ CALCULATE = "calculate"
 OVERVIEW = "document_overview"
 MAX_K = 10  # the most passages one search returns
 MAX_OVERVIEWS = 8  # documents' overviews a toolbox keeps
+NEEDS_DOCUMENT = "which document?"  # how an overview asked of no document begins its error
 
 
 class SearchArgs(BaseModel):
@@ -108,6 +110,7 @@ class Toolbox:
         self.embed = embed
         self._titles: tuple[str, list[tuple[str, str]]] | None = None
         self._overviews: dict[tuple[str, str], Any] = {}
+        self._overview_lock = threading.Lock()
 
     def titles(self) -> list[tuple[str, str]]:
         """(id, title) of each document of the knowledge base, read again only when the collection
@@ -162,26 +165,31 @@ class Toolbox:
 
     def overview(self, args: OverviewArgs, arguments: dict[str, Any], scope: str | None = None) -> ToolResult:
         """The key moments of one document (agent.overview): the run's scope, the one asked for, or
-        the knowledge base's only document; kept while the collection is unchanged."""
+        the knowledge base's only document; kept while the collection is unchanged (one built at a
+        time: parallel questions about one document wait for it rather than build it twice)."""
         from agent.overview import key_moments
+        from agent.prompts import OVERVIEW_NOTE
+        from kb.store import Store
 
+        store = getattr(self.retriever, "store", None)
+        if not isinstance(store, Store):  # a peer of the evals keeps no stored documents
+            raise ValueError("this retriever keeps no stored documents to give an overview of")
         source = scope or args.source or self._only_document()
-        store = self.retriever.store
         key = (source, store.fingerprint())
-        if key not in self._overviews:
-            if len(self._overviews) >= MAX_OVERVIEWS:
-                self._overviews.pop(next(iter(self._overviews)))
-            self._overviews[key] = key_moments(store, source, self.embed or self.retriever.embedder.embed)
-        ov = self._overviews[key]
-        order = [*ov.lead, *(i for i in range(len(ov.passages)) if i not in ov.lead)]
-        return ToolResult(OVERVIEW, {**arguments, "source": source}, passages=tuple(ov.passages[i] for i in order),
-                          output={"title": ov.title, "lead": len(ov.lead)})
+        with self._overview_lock:
+            if key not in self._overviews:
+                if len(self._overviews) >= MAX_OVERVIEWS:
+                    self._overviews.pop(next(iter(self._overviews)))
+                self._overviews[key] = key_moments(store, source, self.embed or self.retriever.embedder.embed)
+            ov = self._overviews[key]
+        return ToolResult(OVERVIEW, {**arguments, "source": source}, passages=ov.passages,
+                          output={"note": OVERVIEW_NOTE, "title": ov.title, "lead": ov.lead})
 
     def _only_document(self) -> str:
         ids = [sid for sid, _ in self.titles()]
         if len(ids) != 1:
             shown = ", ".join(ids[:8]) + (", …" if len(ids) > 8 else "")
-            raise ValueError(f"which document? `source` is needed: one of {shown or '(none stored)'}")
+            raise ValueError(f"{NEEDS_DOCUMENT} `source` is needed: one of {shown or '(none stored)'}")
         return ids[0]
 
     def calculate(self, args: CalculateArgs, arguments: dict[str, Any], scope: str | None = None) -> ToolResult:

@@ -80,6 +80,22 @@ def test_a_question_about_the_whole_talk_gets_its_key_moments(kb_settings: Setti
 
 
 @pytest.mark.slow
+def test_a_models_own_overview_does_not_answer_a_topic_question(tmp_path: Path) -> None:
+    docs = {"talk": DOC, "garden": "# Garden notes\n[00:00] The tomatoes were planted in late April.\n"
+                                  "[00:10] Slugs ate the lettuce on plot nine.\n"}
+    for name, text in docs.items():
+        (tmp_path / f"{name}.txt").write_text(text)
+    settings = Settings(home=tmp_path / "home", embedding_model="hashing")
+    ingest([tmp_path / f"{n}.txt" for n in docs], settings=settings, progress=False)
+    question = "What did the speaker say about fusion reactor timelines in Japan?"
+    with FakeOpenAI([tool_call("document_overview", {"source": "talk"}),
+                     reply("Power is the real bottleneck for new data centers [00:05].")]) as server:
+        result = Agent(openai_settings(settings, server)).ask(question)
+    assert [c["name"] for c in result.tool_calls] == ["search_knowledge_base", "document_overview"]
+    assert result.abstained and result.answer == NOT_IN_KB  # as the same answer after the search alone
+
+
+@pytest.mark.slow
 def test_streamed_deltas_reach_the_callback(kb_settings: Settings) -> None:
     text = "Power is the real bottleneck for new data centers [00:05]."
     tokens: list[str] = []

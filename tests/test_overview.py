@@ -10,7 +10,7 @@ import pytest
 
 from agent.answer import Agent
 from agent.overview import asks_overview
-from agent.prompts import NOT_IN_KB
+from agent.prompts import NOT_IN_KB, WHICH_DOCUMENT
 from agent.tools import OVERVIEW, SEARCH, Toolbox
 from kb.retrieval import Retriever
 from kb.settings import Settings
@@ -26,6 +26,13 @@ from kb.settings import Settings
     "What were the key takeaways?",
     "What was discussed?",
     "Recap the whole lecture",
+    "What is the lecture mainly about?",
+    "What is this episode about, in short?",
+    "What topics does this meeting cover?",
+    "Summarize the meeting in three sentences.",
+    "What was the purpose of the meeting?",
+    "What should I know about this episode?",
+    "Summarize the show.",
 ])
 def test_questions_about_the_whole_document(question: str) -> None:
     assert asks_overview(question)
@@ -38,13 +45,15 @@ def test_questions_about_the_whole_document(question: str) -> None:
     "What is the new library about?",  # a topic, not the document
     "Who spoke first?",
     "How many volunteers signed up?",
+    "How about the greenhouse?",
+    "What did the treasurer talk about?",  # a speaker is a topic: searched
 ])
 def test_questions_with_a_topic_are_searched(question: str) -> None:
     assert not asks_overview(question)
 
 
-def test_the_named_documents_title_is_no_topic() -> None:
-    assert asks_overview("Summarize the allotment society meeting", title="Allotment Society, spring")
+def test_the_phrase_naming_the_document_is_no_topic() -> None:
+    assert asks_overview("Summarize the allotment society meeting", naming=["allotment society meeting"])
     assert not asks_overview("Summarize the allotment society meeting")
 
 
@@ -92,11 +101,62 @@ def test_a_document_named_in_the_question_is_the_one_summarised(agent: Agent) ->
     assert not a.abstained and {c["source"] for c in a.citations} == {"choir-notes"}
 
 
-def test_without_a_document_it_searches_as_usual(agent: Agent) -> None:
-    a = agent.ask("What was discussed?")  # two documents, none named: nothing to summarise
+def test_a_question_with_a_topic_is_searched_as_usual(agent: Agent) -> None:
+    a = agent.ask("What was discussed about slugs?")
     assert [c["name"] for c in a.tool_calls] == [SEARCH]
     b = agent.ask("Summarize what the treasurer said about the roof", source="allotment-society")
     assert [c["name"] for c in b.tool_calls][:1] == [SEARCH] and "two hundred pounds" in b.answer
+
+
+def test_unscoped_with_several_documents_it_asks_which(agent: Agent) -> None:
+    for question in ("Give me a summary.", "What were the key takeaways?"):
+        a = agent.ask(question)
+        assert a.abstained and a.answer == WHICH_DOCUMENT and not a.citations
+        assert [c["name"] for c in a.tool_calls] == [OVERVIEW] and "which document?" in a.tool_calls[0]["result"]["error"]
+    named = agent.ask("Give me a summary of the choir notes.")  # "summary" itself names no document
+    assert not named.abstained and {c["source"] for c in named.citations} == {"choir-notes"}
+
+
+def test_in_a_thread_an_overview_naming_the_document_still_is_one(agent: Agent) -> None:
+    first = agent.ask("What did they do about the leaking water butts?", source="allotment-society")
+    again = agent.ask("Summarize the meeting.", thread_id=first.thread_id, source="allotment-society")
+    assert [c["name"] for c in again.tool_calls] == [OVERVIEW] and not again.abstained
+
+
+def test_parallel_overviews_of_one_document_build_it_once(fast_settings: Settings, tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+    import time
+
+    import agent.overview as overview
+    from ingest.pipeline import ingest
+
+    ingest([_corpus(tmp_path / "docs")], settings=fast_settings, progress=False)
+    real, builds = overview.key_moments, []
+
+    def slow(*args: object, **kw: object) -> overview.Overview:
+        builds.append(1)
+        time.sleep(0.05)
+        return real(*args, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(overview, "key_moments", slow)
+    box = Toolbox(Retriever(fast_settings), fast_settings)
+    results: list[object] = []
+    threads = [threading.Thread(target=lambda: results.append(box.run(OVERVIEW, '{"source": "allotment-society"}')))
+               for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(builds) == 1 and len(results) == 6 and all(r.error is None for r in results)  # type: ignore[attr-defined]
+
+
+def test_a_retriever_without_stored_documents_is_a_clear_error(fast_settings: Settings) -> None:
+    class Peer:  # like the evals' naive peer: passages, but no kb store
+        store = object()
+
+    box = Toolbox(Peer(), fast_settings)  # type: ignore[arg-type]
+    assert "no stored documents" in (box.run(OVERVIEW, '{"source": "x"}').error or "")
 
 
 def test_the_tool_names_what_it_needs(fast_settings: Settings, tmp_path: Path) -> None:

@@ -140,3 +140,6 @@ def test_a_question_that_opens_with_a_phrase_or_a_request_still_has_two_parts() 
 def test_a_plural_document_word_names_a_document() -> None:
     docs = [("garden-notes", "Garden notes, April"), ("choir-minutes", "Choir minutes")]
     assert [sid for sid, _ in named_sources("What do the garden notes say about frost?", docs)] == ["garden-notes"]
+    assert named_sources("What did the gardener note about frost?", docs) == []  # a verb names nothing
+    meetings = [("board-meeting", "Board meeting, March"), ("garden-notes", "Garden notes")]
+    assert named_sources("Where will the volunteers meet next week?", meetings) == []

@@ -74,9 +74,9 @@ class OfflineModel:
         searches = evidence.of(SEARCH)
         calcs = [r.output if r.error is None else {"error": r.error} for r in evidence.of(CALCULATE)]
         can_call = bool(tools)
-        overviews = evidence.of(OVERVIEW, ok=True)
-        if overviews:  # a question about a whole document: its key moments (agent.overview)
-            text = _overview_answer(overviews[-1])
+        overviews = evidence.of(OVERVIEW)
+        if overviews:  # a question about a whole document: its key moments (agent.overview), or none known
+            text = NOT_IN_KB if overviews[-1].error is not None else _overview_answer(overviews[-1])
             if on_token:
                 on_token(text)
             return ModelReply(content=text)
