@@ -40,7 +40,7 @@ from agent.citations import attribute, guard, numbers
 from agent.evidence import SentenceEncoder, by_relevance, items_of
 from agent.followup import is_followup
 from agent.models import ChatModel, Evidence, ModelReply, ToolResult
-from agent.overview import asks_overview, without_cue
+from agent.overview import asks_overview, carries_over, without_cue
 from agent.parts import is_document_word, named_sources, question_asks, question_parts
 from agent.prompts import FINAL_ROUND_PROMPT, NOT_IN_KB, SYSTEM_PROMPT, WHICH_DOCUMENT
 from agent.render import tool_content
@@ -189,7 +189,7 @@ class Nodes:
         first_calls = [(SEARCH, {"query": a.query, "k": k, **({"source": a.source} if a.source else {})}, True) for a in asks]
         if earlier and is_followup(state["question"]):
             first_calls += [(SEARCH, args, False) for args in _where_last_answered(state.get("final"))]
-        whole = self.overview_of(state["question"], earlier, scope)
+        whole = self.overview_of(state["question"], earlier, scope, state.get("final"))
         if whole is not None:  # a question about the whole document: its key moments, not a search
             first_calls = [(OVERVIEW, whole, True)]
         results = []
@@ -210,15 +210,21 @@ class Nodes:
         return {"messages": [{"role": "assistant", "content": None, "tool_calls": calls}, *messages],
                 "evidence": evidence, "tool_calls": records}
 
-    def overview_of(self, question: str, earlier: list[str], scope: str | None) -> dict[str, Any] | None:
+    def overview_of(self, question: str, earlier: list[str], scope: str | None,
+                    last: dict[str, Any] | None = None) -> dict[str, Any] | None:
         """The overview tool's arguments when the question asks about a whole document
         (agent.overview): `{"source": id}` for the document it names, `{}` for the run's scope or
         the knowledge base's only document (the tool resolves them, or asks which document). None
-        for any other question: one with a topic or two parts, or a follow-up that names no document."""
+        for any other question: one with a topic or two parts, or a follow-up that names no document.
+        `last`: the thread's previous answer."""
         if len(question_parts(question)) != 1:
             return None
-        if earlier and is_followup(question) and not any(is_document_word(w) for w in re.findall(r"[\w'’-]+", question)):
-            return None  # "give me an overview" in a thread may be of the thread's topic
+        if earlier and is_followup(question):
+            # "give me an overview" in a thread may be of the thread's topic, and "what about the
+            # blog?" asks the last question again: of the whole only after an overview
+            kind = any(is_document_word(w) for w in re.findall(r"[\w'’-]+", question))
+            if not kind or (carries_over(question) and not (last or {}).get("overview")):
+                return None
         named = [] if scope else named_sources(without_cue(question), self.deps.toolbox.titles())
         if len(named) > 1 or not asks_overview(question, [p for _, phrases in named for p in phrases]):
             return None
@@ -330,6 +336,7 @@ class Nodes:
         )
         final = _final(refusal if abstained else claims.text, [] if abstained else claims.citations, abstained,
                        checked, claims, verdict.similarity)
+        final["overview"] = overviewed and not abstained  # a follow-up "what about the blog?" asks for another
         return {"final": final, "history": _turn(state, final["answer"])}
 
 

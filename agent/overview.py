@@ -55,6 +55,15 @@ def asks_overview(question: str, naming: Sequence[str] = ()) -> bool:
     return not (question_terms(question) - _FRAME - named)
 
 
+_CARRY_OVER = re.compile(r"^\W*(?:and\s+|so\s+)?(?:what|how)\s+about\b", re.IGNORECASE)
+
+
+def carries_over(question: str) -> bool:
+    """"What about the blog?": in a thread, the last question asked again of something else (its
+    topic, or its overview when the last answer was one), not by itself a question about the whole."""
+    return _CARRY_OVER.match(question) is not None
+
+
 def without_cue(question: str) -> str:
     """The question without its overview words, for finding the document it names ("a summary
     of the podcast" names the podcast, not a document called a summary)."""

@@ -110,6 +110,20 @@ def test_a_question_is_never_a_key_moment_even_when_quoted():
     assert candidates(said) == [0, 2, 3]
 
 
+def test_a_speakers_name_is_not_what_makes_a_moment():
+    from agent.brief.moments import candidates, score
+    from kb.types import Sentence
+
+    said = [Sentence("Regional Sales Director Amberley: okay, right, yes, sure."),  # the label's words are not said
+            Sentence("Regional Sales Director Amberley: heaters burn forty litres of diesel every night."),
+            Sentence("The grower replaced two heaters with a heat pump fed by rooftop panels."),
+            Sentence("Tomato yields rose by a fifth in the first season after the change.")]
+    assert candidates(said) == [1, 2, 3]
+    seen: list[str] = []
+    score(said, lambda texts: seen.extend(texts) or [[1.0, float(len(t))] for t in texts])
+    assert seen[0] == "heaters burn forty litres of diesel every night."  # embedded without the label
+
+
 def test_clean_quote_drops_only_disfluencies():
     assert clean_quote("so uh the the plan is um ready.") == "So the plan is ready."
 

@@ -123,6 +123,18 @@ def test_in_a_thread_an_overview_naming_the_document_still_is_one(agent: Agent) 
     assert [c["name"] for c in again.tool_calls] == [OVERVIEW] and not again.abstained
 
 
+def test_what_about_another_document_after_an_overview_is_its_overview(agent: Agent) -> None:
+    first = agent.ask("Give me an overview of the allotment society meeting.")
+    other = agent.ask("What about the choir notes?", thread_id=first.thread_id)
+    assert [c["name"] for c in other.tool_calls] == [OVERVIEW] and {c["source"] for c in other.citations} == {"choir-notes"}
+
+
+def test_what_about_another_document_after_a_topic_question_asks_the_topic_again(agent: Agent) -> None:
+    first = agent.ask("What did the allotment society meeting say about slugs?")
+    other = agent.ask("What about the choir notes?", thread_id=first.thread_id)
+    assert [c["name"] for c in other.tool_calls][:1] == [SEARCH]
+
+
 def test_parallel_overviews_of_one_document_build_it_once(fast_settings: Settings, tmp_path: Path,
                                                            monkeypatch: pytest.MonkeyPatch) -> None:
     import threading

@@ -1,7 +1,9 @@
 """Key moments: sentences central to the episode and different from each other.
 
 Candidates are the sentences of the chunks most central to the episode (by the chunks' stored
-embeddings, so a long episode does not embed every sentence). Each candidate sentence is embedded with the knowledge base's embedding model; its centrality is
+embeddings, so a long episode does not embed every sentence). Each candidate sentence is embedded with the knowledge base's embedding model
+as what is said, without the speaker's name that opens a turn ("Project Manager: …"): the name
+is neither content that makes a moment nor meaning that makes one central. Its centrality is
 its similarity to the episode's mean vector. Moments are picked by maximal marginal relevance
 (centrality against similarity to the moments already picked), keeping picks apart in time so
 they spread over the episode, and are returned in the order they occur.
@@ -18,6 +20,7 @@ import numpy as np
 from agent.brief.document import Block
 from agent.brief.text import content_words
 from agent.evidence import is_question
+from kb.speakers import split_speaker
 from kb.types import Sentence
 
 MIN_CONTENT_WORDS = 6
@@ -53,7 +56,7 @@ def candidates(sentences: Sequence[Sentence], allowed: set[int] | None = None) -
     from agent.tools import looks_like_instruction  # imported here: agent.tools loads the search stack
     out = [i for i, s in enumerate(sentences)
            if (allowed is None or i in allowed)
-           and content_words(s.text) >= MIN_CONTENT_WORDS and not is_question(s.text)
+           and content_words(split_speaker(s.text)[1]) >= MIN_CONTENT_WORDS and not is_question(s.text)
            and not looks_like_instruction(s.text)]
     if len(out) < 3:  # a very short document: take what there is
         out = [i for i, s in enumerate(sentences) if content_words(s.text) >= 2] or list(range(len(sentences)))
@@ -63,7 +66,7 @@ def candidates(sentences: Sequence[Sentence], allowed: set[int] | None = None) -
 def score(sentences: Sequence[Sentence], embed: object, allowed: set[int] | None = None) -> Scored:
     """Embed the candidates (`embed(texts) -> vectors`) and score their centrality."""
     index = candidates(sentences, allowed)
-    vectors = np.asarray(embed([sentences[i].text for i in index]), dtype=np.float32)  # type: ignore[operator]
+    vectors = np.asarray(embed([split_speaker(sentences[i].text)[1] for i in index]), dtype=np.float32)  # type: ignore[operator]
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)
     vectors = vectors / np.where(norms == 0, 1, norms)
     centroid = vectors.mean(axis=0)
