@@ -12,7 +12,7 @@ from typing import Any
 
 from kb.settings import Settings
 
-FORMAT = 2  # bump when a brief's content changes, so old cache files are rebuilt
+FORMAT = 3  # bump when a brief's content changes, so old cache files are rebuilt
 
 
 def folder(settings: Settings) -> Path:
