@@ -40,8 +40,8 @@ from agent.citations import attribute, guard, numbers
 from agent.evidence import SentenceEncoder, by_relevance, items_of
 from agent.followup import is_followup
 from agent.models import ChatModel, Evidence, ModelReply, ToolResult
-from agent.overview import asks_overview, carries_over, without_cue
-from agent.parts import is_document_word, named_sources, question_asks, question_parts
+from agent.overview import asks_overview, carries_over, is_overview_word
+from agent.parts import is_document_word, named_sources, phrases_naming, question_asks, question_parts
 from agent.prompts import FINAL_ROUND_PROMPT, NOT_IN_KB, SYSTEM_PROMPT, WHICH_DOCUMENT
 from agent.render import tool_content
 from agent.tools import (
@@ -215,18 +215,22 @@ class Nodes:
         """The overview tool's arguments when the question asks about a whole document
         (agent.overview): `{"source": id}` for the document it names, `{}` for the run's scope or
         the knowledge base's only document (the tool resolves them, or asks which document). None
-        for any other question: one with a topic or two parts, or a follow-up that names no document.
+        for any other question: one with a topic or two parts, or a follow-up of the thread's topic.
         `last`: the thread's previous answer."""
         if len(question_parts(question)) != 1:
             return None
-        if earlier and is_followup(question):
-            # "give me an overview" in a thread may be of the thread's topic, and "what about the
-            # blog?" asks the last question again: of the whole only after an overview
-            kind = any(is_document_word(w) for w in re.findall(r"[\w'’-]+", question))
-            if not kind or (carries_over(question) and not (last or {}).get("overview")):
-                return None
-        named = [] if scope else named_sources(without_cue(question), self.deps.toolbox.titles())
-        if len(named) > 1 or not asks_overview(question, [p for _, phrases in named for p in phrases]):
+        titles = self.deps.toolbox.titles()
+        named = [] if scope else _named_for_overview(question, titles)
+        if len(named) > 1:
+            return None
+        if earlier and is_followup(question) and not _overview_in_thread(question, scope, named, last):
+            return None
+        if scope or (not named and len(titles) == 1):
+            sid, title = (scope, dict(titles).get(scope, "")) if scope else titles[0]
+            naming = phrases_naming(question, sid, title)
+        else:
+            naming = [p for _, phrases in named for p in phrases]
+        if not asks_overview(question, naming):
             return None
         return {"source": named[0][0]} if named else {}
 
@@ -315,7 +319,9 @@ class Nodes:
         checked = guard(text, passages)
         overview = _first_overview(state)
         # no answer to a question about a whole document because none was known: say which is needed
-        refusal = WHICH_DOCUMENT if overview is not None and str(overview.get("error", "")).startswith(NEEDS_DOCUMENT) else NOT_IN_KB
+        result = (overview or {}).get("result")
+        failed = str(result.get("error") or "") if isinstance(result, dict) else ""
+        refusal = WHICH_DOCUMENT if failed.startswith(NEEDS_DOCUMENT) else NOT_IN_KB
         if not checked.text or _normal(checked.text) == _normal(NOT_IN_KB):
             return {"final": _final(refusal, [], True, checked, None, _relevance(passages)), "history": _turn(state, refusal)}
         calcs = [r.output for r in evidence.of(CALCULATE, ok=True)]
@@ -328,7 +334,9 @@ class Nodes:
                            looks_like_instruction, query, quoted) for query in _searched_queries(state))
         first = next(verdicts)  # the asks after the first are assessed only while none is answered
         verdict = first if first.answerable else next((v for v in verdicts if v.answerable), first)
-        overviewed = overview is not None and not overview.get("error")  # its key moments answer a question about the whole
+        # its key moments answer a question about the whole, when the answer quotes that document only
+        overviewed = overview is not None and not failed and bool(claims.citations) and all(
+            c.get("source") == overview["arguments"].get("source") for c in claims.citations)
         abstained = (
             not claims.text
             or (not verdict.answerable and not computed and not overviewed)
@@ -340,11 +348,34 @@ class Nodes:
         return {"final": final, "history": _turn(state, final["answer"])}
 
 
+def _named_for_overview(question: str, titles: list[tuple[str, str]]) -> list[tuple[str, list[str]]]:
+    """The documents a question about a whole document names: by id as written
+    ("qmsum-val-12"), else by words of their title, where a phrase has more than overview and
+    document words ("give me a summary" names no document called a summary)."""
+    by_id = [(sid, [sid]) for sid, _ in titles  # an id that is more than a word ("choir-notes", not "talk")
+             if not sid.isalpha() and re.search(rf"(?<![\w-]){re.escape(sid)}(?![\w-])", question, re.I)]
+    if by_id:
+        return by_id
+    words = re.compile(r"[\w'’-]+")
+    return [(sid, phrases) for sid, phrases in named_sources(question, titles)
+            if any(not all(is_document_word(w) or is_overview_word(w) for w in words.findall(p)) for p in phrases)]
+
+
+def _overview_in_thread(question: str, scope: str | None, named: list[Any], last: dict[str, Any] | None) -> bool:
+    """Whether a follow-up in a thread asks about a whole document: inside one document, or saying
+    which kind ("summarize the meeting"), or right after kb asked which one. "Give me an overview"
+    unscoped may be of the thread's topic; "what about the blog?" asks the last question again,
+    so it is an overview only after an overview, and of the document it names."""
+    if carries_over(question):
+        return bool(named) and bool((last or {}).get("overview"))
+    kind = any(is_document_word(w) for w in re.findall(r"[\w'’-]+", question))
+    return bool(scope) or kind or (last or {}).get("answer") == WHICH_DOCUMENT
+
+
 def _first_overview(state: AgentState) -> dict[str, Any] | None:
     """The record of the overview the turn began with (agent.overview), if it began with one: a
     model's own later call for a topic question does not make the question one about the whole."""
-    return next((r["result"] if isinstance(r["result"], dict) else {} for r in state.get("tool_calls", [])
-                 if r.get("retrieve_first") and r.get("name") == OVERVIEW), None)
+    return next((r for r in state.get("tool_calls", []) if r.get("retrieve_first") and r.get("name") == OVERVIEW), None)
 
 
 def _evidence(state: AgentState) -> Evidence:

@@ -28,10 +28,17 @@ if TYPE_CHECKING:
     from kb.store import Store
 
 _CUE = re.compile(
-    r"\b(?:summar(?:y|ies|i[sz]e[sd]?|i[sz]ing)|overview|tl;?\s?dr|gist|recap|rundown|takeaways?|highlights?"
-    r"|(?:main|key|major|central)\s+(?:\w+\s+)?(?:points?|topics?|ideas?|themes?|issues?|messages?|moments?|arguments?)"
-    r"|discussions?|purpose|agenda|(?<!how\s)about|covers?|covered|covering"
-    r"|(?:discuss(?:ed)?|go(?:ne)?\s+over|went\s+over|happen(?:ed)?)\s*[?.!]*\s*$)",
+    r"\b(?:summar(?:y|ies|i[sz]e[sd]?|i[sz]ing)|sum\s+(?:it\s+|this\s+|that\s+)?up|overview|tl;?\s?dr|gist|recap"
+    r"|rundown|takeaways?|highlights?|describe"
+    r"|(?:main|key|major|central)\s+(?:[\w-]+\s+)?(?:points?|topics?|ideas?|themes?|issues?|messages?|moments?|arguments?)"
+    r"|discuss(?:ed|es|ing|ions?)?|purpose|agenda|(?<!how\s)about|covers?|covered|covering"
+    r"|(?:go(?:ne)?\s+over|went\s+over|happen(?:ed)?)\s*[?.!]*\s*$)",
+    re.IGNORECASE)
+# A question asking who, when, where, which one, how many, or yes or no asks for a fact, whatever
+# overview words it holds ("who talked about the agenda?", "did they go over the budget?")
+_FACT_QUESTION = re.compile(
+    r"^\W*(?:and\s+|so\s+)?(?:who|whom|whose|when|where|which|why|how\s+(?:many|much|often|long|old|far)"
+    r"|(?:did|does|do|is|are|was|were|has|have|had|will|would|should)\b(?!\s+you\s+(?:summar|give|describe|recap|sum)))",
     re.IGNORECASE)
 # words of an overview's frame, beyond the question words (agent.abstention): how much of it, in
 # what form, and the verbs that ask for the whole ("what did they cover?"); also kinds of document
@@ -41,18 +48,25 @@ _FRAME = frozenset(tokenize(
     "topic topics idea ideas theme themes issue issues message messages moment moments argument arguments "
     "overview gist recap rundown takeaway takeaways highlight highlights tldr tl dr purpose goal aim agenda "
     "talk talked cover covers covered covering go gone went over happen happened say said know please me us "
+    "sum describe here group team everyone "
     "sentence sentences paragraph paragraphs word words bullet bullets nutshell one two three four five few couple "
-    "post show keynote webinar seminar interview conversation class lesson chapter section part "
-    "today yesterday first"))
+    "post show keynote webinar seminar interview conversation"))
 
 
 def asks_overview(question: str, naming: Sequence[str] = ()) -> bool:
     """Whether `question` asks about a whole document rather than a topic in it. `naming`: the
-    phrases of the question that name the document ("the spring keynote"), which are no topic."""
-    if not _CUE.search(question.strip()):
+    phrases of the question that name the document ("the spring keynote"), which are no topic;
+    a number counts how much is wanted ("in 3 sentences"), not what about."""
+    if not _CUE.search(question.strip()) or _FACT_QUESTION.match(question):
         return False
     named = {t for phrase in naming for t in tokenize(phrase)}
-    return not (question_terms(question) - _FRAME - named)
+    return not {t for t in question_terms(question) - _FRAME - named if not t.isdigit()}
+
+
+def is_overview_word(word: str) -> bool:
+    """Whether a word is one an overview question is framed with ("summary", "overview"): such a
+    word alone does not name a document ("give me a summary" is not the one titled "… summary")."""
+    return bool(set(tokenize(word)) & _FRAME) or bool(_CUE.fullmatch(word))
 
 
 _CARRY_OVER = re.compile(r"^\W*(?:and\s+|so\s+)?(?:what|how)\s+about\b", re.IGNORECASE)
@@ -62,12 +76,6 @@ def carries_over(question: str) -> bool:
     """"What about the blog?": in a thread, the last question asked again of something else (its
     topic, or its overview when the last answer was one), not by itself a question about the whole."""
     return _CARRY_OVER.match(question) is not None
-
-
-def without_cue(question: str) -> str:
-    """The question without its overview words, for finding the document it names ("a summary
-    of the podcast" names the podcast, not a document called a summary)."""
-    return _CUE.sub(" ", question)
 
 
 @dataclass(frozen=True)

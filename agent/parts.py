@@ -100,6 +100,13 @@ def is_document_word(word: str) -> bool:
     return w in doc_words or (w.endswith("s") and w[:-1] in doc_words) or (w.endswith("ies") and w[:-3] + "y" in doc_words)
 
 
+def phrases_naming(text: str, source: str, title: str) -> list[str]:
+    """The phrases of `text` that name one given document by words of its id or title ("the
+    compute scaling podcast"), as `named_sources` finds them among several."""
+    stems = _title_stems(source, title)
+    return [phrase for phrase, words in document_phrases(text) if words & stems]
+
+
 @lru_cache(maxsize=65536)
 def _title_stems(source_id: str, title: str) -> frozenset[str]:
     return frozenset(tokenize(f"{source_id.replace('-', ' ').replace('_', ' ')} {title}"))

@@ -2,8 +2,8 @@
 
 NOT_IN_KB = "The knowledge base does not cover this."
 # a question about a whole document ("what is this episode about?") with no document to go by
-WHICH_DOCUMENT = ("Which document? A question about a whole document needs one: ask inside it "
-                  "(`kb ask --source ID`, `/source ID` in the chat) or name it in the question; `kb sources` lists them.")
+WHICH_DOCUMENT = ("Which document? A question about a whole document needs one: ask it inside that document, "
+                  "or name the document in the question (`kb sources` lists them).")
 
 SYSTEM_PROMPT = f"""You answer questions using only a knowledge base of lecture and podcast transcripts.
 

@@ -96,6 +96,21 @@ def test_a_models_own_overview_does_not_answer_a_topic_question(tmp_path: Path) 
 
 
 @pytest.mark.slow
+def test_an_overview_answered_from_another_document_is_checked_as_any_answer(tmp_path: Path) -> None:
+    docs = {"talk": DOC, "garden": "# Garden notes\n[00:00] The tomatoes were planted in late April.\n"
+                                  "[00:10] Slugs ate the lettuce on plot nine.\n"}
+    for name, text in docs.items():
+        (tmp_path / f"{name}.txt").write_text(text)
+    settings = Settings(home=tmp_path / "home", embedding_model="hashing")
+    ingest([tmp_path / f"{n}.txt" for n in docs], settings=settings, progress=False)
+    with FakeOpenAI([search("slugs lettuce"), reply("Slugs ate the lettuce on plot nine [00:10].")]) as server:
+        result = Agent(openai_settings(settings, server)).ask("What is the compute talk about?")
+    assert [c["name"] for c in result.tool_calls] == ["document_overview", "search_knowledge_base"]
+    assert result.tool_calls[0]["arguments"]["source"] == "talk"
+    assert result.abstained  # the garden notes are no overview of the talk
+
+
+@pytest.mark.slow
 def test_streamed_deltas_reach_the_callback(kb_settings: Settings) -> None:
     text = "Power is the real bottleneck for new data centers [00:05]."
     tokens: list[str] = []

@@ -33,6 +33,11 @@ from kb.settings import Settings
     "What was the purpose of the meeting?",
     "What should I know about this episode?",
     "Summarize the show.",
+    "What was discussed in the meeting?",
+    "Can you sum up the meeting?",
+    "Briefly describe the meeting",
+    "Summarize the meeting in 3 sentences",
+    "What are the 5 main points?",
 ])
 def test_questions_about_the_whole_document(question: str) -> None:
     assert asks_overview(question)
@@ -47,6 +52,12 @@ def test_questions_about_the_whole_document(question: str) -> None:
     "How many volunteers signed up?",
     "How about the greenhouse?",
     "What did the treasurer talk about?",  # a speaker is a topic: searched
+    "Who talked about the agenda?",  # who, when, which, how many, yes or no: a fact
+    "Did they go over the agenda?",
+    "When was the agenda discussed?",
+    "How many key points are there?",
+    "What is the first part about?",
+    "What was discussed about the budget?",
 ])
 def test_questions_with_a_topic_are_searched(question: str) -> None:
     assert not asks_overview(question)
@@ -135,6 +146,27 @@ def test_what_about_another_document_after_a_topic_question_asks_the_topic_again
     assert [c["name"] for c in other.tool_calls][:1] == [SEARCH]
 
 
+def test_inside_one_document_a_thread_may_ask_for_its_overview(agent: Agent) -> None:
+    first = agent.ask("What did they do about the leaking water butts?", source="allotment-society")
+    for question in ("Give me an overview.", "What is this about?"):
+        a = agent.ask(question, thread_id=first.thread_id, source="allotment-society")
+        assert [c["name"] for c in a.tool_calls] == [OVERVIEW] and not a.abstained
+
+
+def test_after_being_asked_which_document_the_thread_can_say_it(agent: Agent) -> None:
+    first = agent.ask("What is this about?")
+    assert first.answer == WHICH_DOCUMENT
+    again = agent.ask("What is this about?", thread_id=first.thread_id, source="choir-notes")
+    assert not again.abstained and {c["source"] for c in again.citations} == {"choir-notes"}
+
+
+def test_a_document_named_by_its_id_or_title_inside_it(agent: Agent) -> None:
+    by_id = agent.ask("Summarize choir-notes")
+    assert [c["name"] for c in by_id.tool_calls] == [OVERVIEW] and {c["source"] for c in by_id.citations} == {"choir-notes"}
+    titled = agent.ask("Summarize the allotment society meeting", source="allotment-society")
+    assert [c["name"] for c in titled.tool_calls] == [OVERVIEW]  # its own title is no topic
+
+
 def test_parallel_overviews_of_one_document_build_it_once(fast_settings: Settings, tmp_path: Path,
                                                            monkeypatch: pytest.MonkeyPatch) -> None:
     import threading
@@ -185,3 +217,12 @@ def test_the_tool_names_what_it_needs(fast_settings: Settings, tmp_path: Path) -
     assert ok.passages and all(p.source == "allotment-society" and len(p.sentences) == 1 for p in ok.passages)
     scoped = box.run(OVERVIEW, json.dumps({"source": "choir-notes"}), scope="allotment-society")
     assert {p.source for p in scoped.passages} == {"allotment-society"}  # the run's scope wins
+
+
+def test_an_overview_word_alone_names_no_document_but_a_title_with_one_does() -> None:
+    from agent.graph import _named_for_overview
+
+    titles = [("budget-summary", "Budget summary, 2025"), ("choir-notes", "Choir notes")]
+    assert _named_for_overview("Give me a summary.", titles) == []
+    assert [sid for sid, _ in _named_for_overview("Give me an overview of the budget summary", titles)] == ["budget-summary"]
+    assert [sid for sid, _ in _named_for_overview("What is in budget-summary about?", titles)] == ["budget-summary"]

@@ -143,3 +143,11 @@ def test_a_plural_document_word_names_a_document() -> None:
     assert named_sources("What did the gardener note about frost?", docs) == []  # a verb names nothing
     meetings = [("board-meeting", "Board meeting, March"), ("garden-notes", "Garden notes")]
     assert named_sources("Where will the volunteers meet next week?", meetings) == []
+
+
+def test_the_phrases_naming_one_document() -> None:
+    from agent.parts import phrases_naming
+
+    assert phrases_naming("Summarize the compute scaling podcast", "scaling-talk", "Compute scaling podcast") == [
+        "compute scaling podcast"]
+    assert phrases_naming("Summarize the garden notes", "scaling-talk", "Compute scaling podcast") == []
