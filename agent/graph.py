@@ -40,7 +40,7 @@ from agent.citations import attribute, guard, numbers
 from agent.evidence import SentenceEncoder, by_relevance, items_of
 from agent.followup import is_followup
 from agent.models import ChatModel, Evidence, ModelReply, ToolResult
-from agent.overview import asks_overview, carries_over, is_overview_word
+from agent.overview import asks_overview, carries_over, is_overview_word, points_back
 from agent.parts import is_document_word, named_sources, phrases_naming, question_asks, question_parts
 from agent.prompts import FINAL_ROUND_PROMPT, NOT_IN_KB, SYSTEM_PROMPT, WHICH_DOCUMENT
 from agent.render import tool_content
@@ -334,9 +334,11 @@ class Nodes:
                            looks_like_instruction, query, quoted) for query in _searched_queries(state))
         first = next(verdicts)  # the asks after the first are assessed only while none is answered
         verdict = first if first.answerable else next((v for v in verdicts if v.answerable), first)
-        # its key moments answer a question about the whole, when the answer quotes that document only
-        overviewed = overview is not None and not failed and bool(claims.citations) and all(
-            c.get("source") == overview["arguments"].get("source") for c in claims.citations)
+        # a question about the whole is answered by key moments, when the answer quotes only
+        # documents an overview was given of (the model's own call, after the first one failed, too)
+        summarised = {str((r.arguments or {}).get("source")) for r in evidence.of(OVERVIEW, ok=True)}
+        overviewed = overview is not None and bool(claims.citations) and all(
+            c.get("source") in summarised for c in claims.citations)
         abstained = (
             not claims.text
             or (not verdict.answerable and not computed and not overviewed)
@@ -358,18 +360,20 @@ def _named_for_overview(question: str, titles: list[tuple[str, str]]) -> list[tu
         return by_id
     words = re.compile(r"[\w'’-]+")
     return [(sid, phrases) for sid, phrases in named_sources(question, titles)
-            if any(not all(is_document_word(w) or is_overview_word(w) for w in words.findall(p)) for p in phrases)]
+            if any(not all(is_overview_word(w) for w in words.findall(p)) for p in phrases)]
 
 
 def _overview_in_thread(question: str, scope: str | None, named: list[Any], last: dict[str, Any] | None) -> bool:
-    """Whether a follow-up in a thread asks about a whole document: inside one document, or saying
-    which kind ("summarize the meeting"), or right after kb asked which one. "Give me an overview"
+    """Whether a follow-up in a thread asks about a whole document: saying which kind ("summarize
+    the meeting"), right after kb asked which one, or inside one document unless it points back at
+    the last answer ("tell me more about that"). "Give me an overview"
     unscoped may be of the thread's topic; "what about the blog?" asks the last question again,
     so it is an overview only after an overview, and of the document it names."""
+    asked_which = (last or {}).get("answer") == WHICH_DOCUMENT
     if carries_over(question):
-        return bool(named) and bool((last or {}).get("overview"))
+        return bool(named) and (bool((last or {}).get("overview")) or asked_which)
     kind = any(is_document_word(w) for w in re.findall(r"[\w'’-]+", question))
-    return bool(scope) or kind or (last or {}).get("answer") == WHICH_DOCUMENT
+    return kind or asked_which or (bool(scope) and not points_back(question))
 
 
 def _first_overview(state: AgentState) -> dict[str, Any] | None:

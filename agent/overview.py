@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from agent.abstention import question_terms
+from kb.lexicon import lexicon
 from kb.tokens import tokenize
 from kb.types import Passage
 
@@ -37,9 +38,14 @@ _CUE = re.compile(
 # A question asking who, when, where, which one, how many, or yes or no asks for a fact, whatever
 # overview words it holds ("who talked about the agenda?", "did they go over the budget?")
 _FACT_QUESTION = re.compile(
-    r"^\W*(?:and\s+|so\s+)?(?:who|whom|whose|when|where|which|why|how\s+(?:many|much|often|long|old|far)"
-    r"|(?:did|does|do|is|are|was|were|has|have|had|will|would|should)\b(?!\s+you\s+(?:summar|give|describe|recap|sum)))",
-    re.IGNORECASE)
+    r"^\W*(?:and\s+|so\s+)?(?:who|whom|whose|when|where|why|how\s+(?:many|much|often|long|old|far)"
+    r"|(?:did|does|do|is|are|was|were|has|have|had|will|would|should|could|can)\b(?!\s+(?:you|there)\b))",
+    re.IGNORECASE)  # "would you summarize…", "is there an overview…" are requests, not facts
+# a small count of the form asked for ("in 3 sentences", "the 5 main points") is no topic
+_FORM_COUNT = re.compile(r"\b\d{1,2}(?=[\s-]*(?:sentences?|paragraphs?|bullets?|lines?|words?|points?|main|key|takeaways?|highlights?)\b)",
+                         re.IGNORECASE)
+# words that point back at the thread's last answer: "tell me more about that", "can you describe it?"
+_BACK = frozenset("it its that those them these he she him her they more else again further".split())
 # words of an overview's frame, beyond the question words (agent.abstention): how much of it, in
 # what form, and the verbs that ask for the whole ("what did they cover?"); also kinds of document
 # the lexicon does not list, which name no topic either ("the blog post", "the show")
@@ -60,13 +66,25 @@ def asks_overview(question: str, naming: Sequence[str] = ()) -> bool:
     if not _CUE.search(question.strip()) or _FACT_QUESTION.match(question):
         return False
     named = {t for phrase in naming for t in tokenize(phrase)}
-    return not {t for t in question_terms(question) - _FRAME - named if not t.isdigit()}
+    role_words = lexicon().role_words
+    roles = {t for w in re.findall(r"[\w'’-]+", question) if _is_role(w, role_words) for t in tokenize(w)}
+    return not (question_terms(_FORM_COUNT.sub(" ", question)) - _FRAME - named) | roles  # what a guest said is a topic
+
+
+def _is_role(word: str, role_words: frozenset[str]) -> bool:
+    w = re.sub(r"['’]s?$", "", word.lower())
+    return w in role_words or (w.endswith("s") and w[:-1] in role_words)
+
+
+def points_back(question: str) -> bool:
+    """Whether a question refers to what the thread last said ("tell me more about that")."""
+    return any(w.lower() in _BACK for w in re.findall(r"[\w'’]+", question))
 
 
 def is_overview_word(word: str) -> bool:
     """Whether a word is one an overview question is framed with ("summary", "overview"): such a
     word alone does not name a document ("give me a summary" is not the one titled "… summary")."""
-    return bool(set(tokenize(word)) & _FRAME) or bool(_CUE.fullmatch(word))
+    return bool(_CUE.fullmatch(word))
 
 
 _CARRY_OVER = re.compile(r"^\W*(?:and\s+|so\s+)?(?:what|how)\s+about\b", re.IGNORECASE)

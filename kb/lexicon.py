@@ -29,6 +29,7 @@ class Lexicon:
     count_units: dict[str, str]  # "GPU" -> "GPUs"
     scales: dict[str, float]
     document_words: frozenset[str]
+    role_words: frozenset[str] = frozenset()  # the document words that name a person's role ("guest", "host")
 
 
 def _read(path: Path) -> dict[str, Any]:
@@ -77,6 +78,7 @@ def load_lexicon(extra: str | None = None) -> Lexicon:
         count_units=dict(data.get("count_units", {})),
         scales={k.lower(): float(v) for k, v in data.get("scales", {}).items()},
         document_words=frozenset(w.lower() for w in data.get("document_words", [])),
+        role_words=frozenset(w.lower() for w in data.get("role_words", [])),
     )
 
 

@@ -111,6 +111,20 @@ def test_an_overview_answered_from_another_document_is_checked_as_any_answer(tmp
 
 
 @pytest.mark.slow
+def test_a_model_that_names_the_document_kb_asked_for_gets_its_overview(tmp_path: Path) -> None:
+    docs = {"talk": DOC, "garden": "# Garden notes\n[00:00] The tomatoes were planted in late April.\n"}
+    for name, text in docs.items():
+        (tmp_path / f"{name}.txt").write_text(text)
+    settings = Settings(home=tmp_path / "home", embedding_model="hashing")
+    ingest([tmp_path / f"{n}.txt" for n in docs], settings=settings, progress=False)
+    with FakeOpenAI([tool_call("document_overview", {"source": "talk"}),
+                     reply("Power is the real bottleneck for new data centers [00:05].")]) as server:
+        result = Agent(openai_settings(settings, server)).ask("What is this about?")
+    assert [c["name"] for c in result.tool_calls] == ["document_overview", "document_overview"]
+    assert "error" in result.tool_calls[0]["result"] and not result.abstained and result.citations[0]["at"] == "00:05"
+
+
+@pytest.mark.slow
 def test_streamed_deltas_reach_the_callback(kb_settings: Settings) -> None:
     text = "Power is the real bottleneck for new data centers [00:05]."
     tokens: list[str] = []

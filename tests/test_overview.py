@@ -38,6 +38,9 @@ from kb.settings import Settings
     "Briefly describe the meeting",
     "Summarize the meeting in 3 sentences",
     "What are the 5 main points?",
+    "Would you please summarize the meeting?",  # a request, not a yes-or-no fact
+    "Is there an overview of the meeting?",
+    "Which topics were discussed?",
 ])
 def test_questions_about_the_whole_document(question: str) -> None:
     assert asks_overview(question)
@@ -58,6 +61,10 @@ def test_questions_about_the_whole_document(question: str) -> None:
     "How many key points are there?",
     "What is the first part about?",
     "What was discussed about the budget?",
+    "Tell me about 2017.",  # a year is a topic; only a count of the form asked for is not
+    "What was discussed at 00:15?",
+    "What did the host describe?",  # what a person in a role said is a topic
+    "What are the participants discussing?",
 ])
 def test_questions_with_a_topic_are_searched(question: str) -> None:
     assert not asks_overview(question)
@@ -160,6 +167,20 @@ def test_after_being_asked_which_document_the_thread_can_say_it(agent: Agent) ->
     assert not again.abstained and {c["source"] for c in again.citations} == {"choir-notes"}
 
 
+def test_inside_one_document_a_follow_up_pointing_back_stays_on_its_topic(agent: Agent) -> None:
+    first = agent.ask("What did they do about the leaking water butts?", source="allotment-society")
+    for question in ("Tell me more about that.", "Can you sum that up?"):
+        a = agent.ask(question, thread_id=first.thread_id, source="allotment-society")
+        assert [c["name"] for c in a.tool_calls][:1] == [SEARCH]
+
+
+def test_what_about_a_named_document_after_kb_asked_which(agent: Agent) -> None:
+    first = agent.ask("What is this about?")
+    assert first.answer == WHICH_DOCUMENT
+    other = agent.ask("What about choir-notes?", thread_id=first.thread_id)
+    assert [c["name"] for c in other.tool_calls] == [OVERVIEW] and {c["source"] for c in other.citations} == {"choir-notes"}
+
+
 def test_a_document_named_by_its_id_or_title_inside_it(agent: Agent) -> None:
     by_id = agent.ask("Summarize choir-notes")
     assert [c["name"] for c in by_id.tool_calls] == [OVERVIEW] and {c["source"] for c in by_id.citations} == {"choir-notes"}
@@ -224,5 +245,8 @@ def test_an_overview_word_alone_names_no_document_but_a_title_with_one_does() ->
 
     titles = [("budget-summary", "Budget summary, 2025"), ("choir-notes", "Choir notes")]
     assert _named_for_overview("Give me a summary.", titles) == []
+    assert [sid for sid, _ in _named_for_overview("What are the choir notes about?", titles)] == ["choir-notes"]
+    kinds = [("garden-podcast", "Garden podcast"), ("choir-notes", "Choir notes")]
+    assert [sid for sid, _ in _named_for_overview("Summarize the podcast.", kinds)] == ["garden-podcast"]
     assert [sid for sid, _ in _named_for_overview("Give me an overview of the budget summary", titles)] == ["budget-summary"]
     assert [sid for sid, _ in _named_for_overview("What is in budget-summary about?", titles)] == ["budget-summary"]
