@@ -227,7 +227,7 @@ class Nodes:
             return None
         if scope or (not named and len(titles) == 1):
             sid, title = (scope, dict(titles).get(scope, "")) if scope else titles[0]
-            naming = phrases_naming(question, sid, title)
+            naming = phrases_naming(question, sid, title) + ([sid] if sid.lower() in question.lower() else [])
         else:
             naming = [p for _, phrases in named for p in phrases]
         if not asks_overview(question, naming):

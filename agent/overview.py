@@ -39,52 +39,68 @@ _CUE = re.compile(
 # overview words it holds ("who talked about the agenda?", "did they go over the budget?")
 _FACT_QUESTION = re.compile(
     r"^\W*(?:and\s+|so\s+)?(?:who|whom|whose|when|where|why|how\s+(?:many|much|often|long|old|far)"
+    r"|which\b(?!\s+(?:were|are|was|is)?\s*(?:the\s+)?(?:main\s+|key\s+)?(?:topics?|points?|themes?|issues?|ideas?)\b)"
     r"|(?:did|does|do|is|are|was|were|has|have|had|will|would|should|could|can)\b(?!\s+(?:you|there)\b))",
-    re.IGNORECASE)  # "would you summarize…", "is there an overview…" are requests, not facts
-# a small count of the form asked for ("in 3 sentences", "the 5 main points") is no topic
-_FORM_COUNT = re.compile(r"\b\d{1,2}(?=[\s-]*(?:sentences?|paragraphs?|bullets?|lines?|words?|points?|main|key|takeaways?|highlights?)\b)",
-                         re.IGNORECASE)
-# words that point back at the thread's last answer: "tell me more about that", "can you describe it?"
-_BACK = frozenset("it its that those them these he she him her they more else again further".split())
-# words of an overview's frame, beyond the question words (agent.abstention): how much of it, in
-# what form, and the verbs that ask for the whole ("what did they cover?"); also kinds of document
-# the lexicon does not list, which name no topic either ("the blog post", "the show")
-_FRAME = frozenset(tokenize(
+    re.IGNORECASE)  # "would you summarize…", "is there an overview…", "which topics…" ask for the whole
+# a count of the form asked for ("in 3 sentences", "in 2 or 3 sentences", "the 5 main points") is no topic
+_FORM_COUNT = re.compile(
+    r"\b\d{1,3}(?:\s*(?:-|–|or|to)\s*\d{1,3})?(?=[\s-]*(?:sentences?|paragraphs?|bullets?|lines?|words?|points?|main|key"
+    r"|takeaways?|highlights?)\b)", re.IGNORECASE)
+# Words that point back at the thread's last answer ("tell me more about that"); after a plain
+# overview word ("summarize it") "it" and "again" are the document, not the last answer.
+_BACK = frozenset("that those them these he she him her they more else further".split())
+_BACK_WEAKLY = frozenset("it its again".split())
+_STRONG_CUE = re.compile(r"\b(?:summar|sum\s+(?:it\s+)?up\b|overview|tl;?\s?dr|gist|recap|rundown|takeaway|highlight"
+                         r"|(?:main|key|major|central)\s+(?:[\w-]+\s+)?(?:points?|topics?|ideas?|themes?))", re.IGNORECASE)
+# Words of an overview's frame, beyond the question words (agent.abstention): how much of it, in
+# what form, and the verbs that ask for the whole ("what did they cover?"). Alone, such a word
+# names no document ("give me a short summary" is not the document titled "… summary").
+_FRAME_WORDS = frozenset(tokenize(
     "whole entire overall general brief briefly short shortly quick quickly main mainly mostly key major central "
     "topic topics idea ideas theme themes issue issues message messages moment moments argument arguments "
     "overview gist recap rundown takeaway takeaways highlight highlights tldr tl dr purpose goal aim agenda "
-    "talk talked cover covers covered covering go gone went over happen happened say said know please me us "
-    "sum describe here group team everyone "
-    "sentence sentences paragraph paragraphs word words bullet bullets nutshell one two three four five few couple "
-    "post show keynote webinar seminar interview conversation"))
+    "talked cover covers covered covering go gone went over happen happened say said know please me us mind "
+    "sum describe here group team everyone summarizing summarized summarising summarised "
+    "sentence sentences paragraph paragraphs word words bullet bullets nutshell one two three four five few couple"))
+# kinds of document the lexicon does not list, which name no topic either ("the blog post", "the show")
+_KINDS = frozenset(tokenize("talk post show keynote webinar seminar interview conversation"))
+_FRAME = _FRAME_WORDS | _KINDS
 
 
 def asks_overview(question: str, naming: Sequence[str] = ()) -> bool:
     """Whether `question` asks about a whole document rather than a topic in it. `naming`: the
     phrases of the question that name the document ("the spring keynote"), which are no topic;
-    a number counts how much is wanted ("in 3 sentences"), not what about."""
+    a number counts how much is wanted ("in 3 sentences"), not what about. A person's role ("what
+    did the host describe?") is a topic, unless the question also names the kind of document
+    ("what did the speaker talk about in the lecture?")."""
     if not _CUE.search(question.strip()) or _FACT_QUESTION.match(question):
         return False
     named = {t for phrase in naming for t in tokenize(phrase)}
-    role_words = lexicon().role_words
-    roles = {t for w in re.findall(r"[\w'’-]+", question) if _is_role(w, role_words) for t in tokenize(w)}
-    return not (question_terms(_FORM_COUNT.sub(" ", question)) - _FRAME - named) | roles  # what a guest said is a topic
+    lex = lexicon()
+    words = re.findall(r"[\w'’-]+", question)
+    roles = {t for w in words if _is_role(w, lex.role_words) for t in tokenize(w)}
+    if any(_is_role(w, lex.document_words - lex.role_words) for w in words):
+        roles = set()
+    return not (question_terms(_FORM_COUNT.sub(" ", question)) - _FRAME - named) | roles
 
 
 def _is_role(word: str, role_words: frozenset[str]) -> bool:
+    """Whether a word is one of `role_words`, as written or as its plural or possessive."""
     w = re.sub(r"['’]s?$", "", word.lower())
     return w in role_words or (w.endswith("s") and w[:-1] in role_words)
 
 
 def points_back(question: str) -> bool:
-    """Whether a question refers to what the thread last said ("tell me more about that")."""
-    return any(w.lower() in _BACK for w in re.findall(r"[\w'’]+", question))
+    """Whether a question refers to what the thread last said ("tell me more about that", "can you
+    describe it?"); "summarize it" asks for the whole."""
+    back = _BACK if _STRONG_CUE.search(question) else _BACK | _BACK_WEAKLY
+    return any(w.lower() in back for w in re.findall(r"[\w'’]+", question))
 
 
 def is_overview_word(word: str) -> bool:
-    """Whether a word is one an overview question is framed with ("summary", "overview"): such a
-    word alone does not name a document ("give me a summary" is not the one titled "… summary")."""
-    return bool(_CUE.fullmatch(word))
+    """Whether a word is one an overview question is framed with ("summary", "short"): such a word
+    alone does not name a document ("give me a short summary" is not the one titled "… summary")."""
+    return bool(_CUE.fullmatch(word)) or bool(tokenize(word)) and set(tokenize(word)) <= _FRAME_WORDS
 
 
 _CARRY_OVER = re.compile(r"^\W*(?:and\s+|so\s+)?(?:what|how)\s+about\b", re.IGNORECASE)

@@ -41,6 +41,9 @@ from kb.settings import Settings
     "Would you please summarize the meeting?",  # a request, not a yes-or-no fact
     "Is there an overview of the meeting?",
     "Which topics were discussed?",
+    "Summarize the meeting in 2 or 3 sentences",
+    "Would you mind summarizing the meeting?",
+    "What did the speaker talk about in the lecture?",  # a role, but the kind of document is named
 ])
 def test_questions_about_the_whole_document(question: str) -> None:
     assert asks_overview(question)
@@ -65,6 +68,7 @@ def test_questions_about_the_whole_document(question: str) -> None:
     "What was discussed at 00:15?",
     "What did the host describe?",  # what a person in a role said is a topic
     "What are the participants discussing?",
+    "Which one covers the agenda?",
 ])
 def test_questions_with_a_topic_are_searched(question: str) -> None:
     assert not asks_overview(question)
@@ -246,7 +250,15 @@ def test_an_overview_word_alone_names_no_document_but_a_title_with_one_does() ->
     titles = [("budget-summary", "Budget summary, 2025"), ("choir-notes", "Choir notes")]
     assert _named_for_overview("Give me a summary.", titles) == []
     assert [sid for sid, _ in _named_for_overview("What are the choir notes about?", titles)] == ["choir-notes"]
+    assert _named_for_overview("Give me a short summary.", titles) == []  # "short summary" is no title
     kinds = [("garden-podcast", "Garden podcast"), ("choir-notes", "Choir notes")]
     assert [sid for sid, _ in _named_for_overview("Summarize the podcast.", kinds)] == ["garden-podcast"]
     assert [sid for sid, _ in _named_for_overview("Give me an overview of the budget summary", titles)] == ["budget-summary"]
     assert [sid for sid, _ in _named_for_overview("What is in budget-summary about?", titles)] == ["budget-summary"]
+
+
+def test_what_points_back_at_the_last_answer() -> None:
+    from agent.overview import points_back
+
+    assert points_back("Tell me more about that.") and points_back("Can you describe it?")
+    assert not points_back("Can you summarize it for me?") and not points_back("Give me the main points again")
