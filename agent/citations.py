@@ -284,7 +284,11 @@ def attribute(checked: GuardResult, passages: Sequence[Passage], similar: Any = 
     timed_sources = {c.passage.source for c in support.cands if c.seconds is not None}
     out = Attribution(text="")
     lines = []
+    titles = {_bare_title(p.title) for p in passages if p.title}
     for line in checked.text.split("\n"):
+        if _bare_title(line) in titles:
+            lines.append(line)  # a document's title heading the part about it asserts nothing
+            continue
         bullet = re.match(r"^\s*(?:[-*+•]|\d+[.)])\s+", line)
         prefix = bullet.group(0) if bullet else ""
         body = line[len(prefix):]
@@ -301,6 +305,11 @@ def attribute(checked: GuardResult, passages: Sequence[Passage], similar: Any = 
     out.text = final.text if out.attributed else text
     out.citations = _cited(out.text, final.citations)
     return out
+
+
+def _bare_title(text: str) -> str:
+    """A line as a heading reads it: without Markdown emphasis or heading marks and a closing colon."""
+    return re.sub(r"\s+", " ", re.sub(r"^[#\s]+|[*_]+|:\s*$", "", text.strip())).strip().lower()
 
 
 def _judge(sentence: str, cands: Sequence[Candidate], line_quotes: list[str], support: _Support,

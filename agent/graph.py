@@ -41,7 +41,7 @@ from agent.evidence import SentenceEncoder, by_relevance, items_of
 from agent.followup import is_followup
 from agent.models import ChatModel, Evidence, ModelReply, ToolResult
 from agent.overview import asks_overview, carries_over, is_overview_word, points_back
-from agent.parts import is_document_word, named_sources, phrases_naming, question_asks, question_parts
+from agent.parts import MAX_ASKS, is_document_word, named_sources, phrases_naming, question_asks, question_parts
 from agent.prompts import FINAL_ROUND_PROMPT, NOT_IN_KB, SYSTEM_PROMPT, WHICH_DOCUMENT
 from agent.render import tool_content
 from agent.tools import (
@@ -191,7 +191,7 @@ class Nodes:
             first_calls += [(SEARCH, args, False) for args in _where_last_answered(state.get("final"))]
         whole = self.overview_of(state["question"], earlier, scope, state.get("final"))
         if whole is not None:  # a question about the whole document: its key moments, not a search
-            first_calls = [(OVERVIEW, whole, True)]
+            first_calls = [(OVERVIEW, args, True) for args in whole]
         results = []
         for name, args, asked in first_calls:
             raw = json.dumps(args, ensure_ascii=False)
@@ -211,17 +211,17 @@ class Nodes:
                 "evidence": evidence, "tool_calls": records}
 
     def overview_of(self, question: str, earlier: list[str], scope: str | None,
-                    last: dict[str, Any] | None = None) -> dict[str, Any] | None:
-        """The overview tool's arguments when the question asks about a whole document
-        (agent.overview): `{"source": id}` for the document it names, `{}` for the run's scope or
-        the knowledge base's only document (the tool resolves them, or asks which document). None
-        for any other question: one with a topic or two parts, or a follow-up of the thread's topic.
-        `last`: the thread's previous answer."""
+                    last: dict[str, Any] | None = None) -> list[dict[str, Any]] | None:
+        """The overview tool calls' arguments when the question asks about a whole document
+        (agent.overview): `{"source": id}` for each document it names (up to MAX_ASKS), `{}` for
+        the run's scope or the knowledge base's only document (the tool resolves them, or asks
+        which document). None for any other question: one with a topic or two parts, or a
+        follow-up of the thread's topic. `last`: the thread's previous answer."""
         if len(question_parts(question)) != 1:
             return None
         titles = self.deps.toolbox.titles()
         named = [] if scope else _named_for_overview(question, titles)
-        if len(named) > 1:
+        if len(named) > MAX_ASKS:
             return None
         if earlier and is_followup(question) and not _overview_in_thread(question, scope, named, last):
             return None
@@ -232,7 +232,7 @@ class Nodes:
             naming = [p for _, phrases in named for p in phrases]
         if not asks_overview(question, naming):
             return None
-        return {"source": named[0][0]} if named else {}
+        return [{"source": sid} for sid, _ in named] or [{}]
 
     def compute_first(self, query: str, searches: list[ToolResult], config: RunnableConfig,
                       ) -> tuple[ToolResult, str, dict[str, Any]] | None:

@@ -84,6 +84,15 @@ def test_a_claim_without_a_marker_gets_the_sentence_that_supports_it() -> None:
     assert [c["at"] for c in r.citations] == ["10:31"]
 
 
+def test_a_documents_title_as_a_heading_stands_and_asserts_nothing() -> None:
+    text = "**Zorblax Notes**\nThe reactor makes forty megawatts [Zorblax Notes ¶3]."
+    r = _attribute(text, [TALK, NOTES])
+    assert r.text.splitlines()[0] == "**Zorblax Notes**" and r.unsupported == 0
+    made_up = _attribute("**Zorblax Notes doubles output**\nThe reactor makes forty megawatts [Zorblax Notes ¶3].",
+                         [TALK, NOTES])
+    assert "doubles" not in made_up.text  # a heading that is not a title is a claim like any other
+
+
 def test_a_cited_figure_the_sentence_does_not_state_is_dropped() -> None:
     r = _attribute("A GPU draws 7 kilowatts [14:26]. A gigawatt is roughly half a million GPUs [10:31].")
     assert r.text == "A gigawatt is roughly half a million GPUs [10:31]." and r.unsupported == 1

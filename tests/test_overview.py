@@ -171,6 +171,13 @@ def test_after_being_asked_which_document_the_thread_can_say_it(agent: Agent) ->
     assert not again.abstained and {c["source"] for c in again.citations} == {"choir-notes"}
 
 
+def test_two_documents_named_get_an_overview_each_under_its_title(agent: Agent) -> None:
+    a = agent.ask("Give me an overview of the choir notes and the allotment society meeting")
+    assert [c["name"] for c in a.tool_calls] == [OVERVIEW, OVERVIEW] and not a.abstained
+    assert {c["source"] for c in a.citations} == {"choir-notes", "allotment-society"}
+    assert "**Choir notes**" in a.answer and "**Allotment Society, spring**" in a.answer
+
+
 def test_inside_one_document_a_follow_up_pointing_back_stays_on_its_topic(agent: Agent) -> None:
     first = agent.ask("What did they do about the leaking water butts?", source="allotment-society")
     for question in ("Tell me more about that.", "Can you sum that up?"):

@@ -76,7 +76,8 @@ class OfflineModel:
         can_call = bool(tools)
         overviews = evidence.of(OVERVIEW)
         if overviews:  # a question about a whole document: its key moments (agent.overview), or none known
-            text = NOT_IN_KB if overviews[-1].error is not None else _overview_answer(overviews[-1])
+            given = [r for r in overviews if r.error is None]
+            text = "\n\n".join(_overview_answer(r, titled=len(given) > 1) for r in given) or NOT_IN_KB
             if on_token:
                 on_token(text)
             return ModelReply(content=text)
@@ -247,10 +248,11 @@ def _bullets(chosen: Sequence[dict[str, Any]], sentences: Sequence[dict[str, Any
     return out
 
 
-def _overview_answer(result: ToolResult) -> str:
+def _overview_answer(result: ToolResult, titled: bool = False) -> str:
     """A document's overview: its lead moments as one paragraph, then the other key moments, each
-    cited at its own second."""
+    cited at its own second (`titled`: under the document's title, when several are given)."""
     lead = int((result.output or {}).get("lead") or 0)
+    heading = [f"**{(result.output or {}).get('title') or result.arguments.get('source')}**"] if titled else []
 
     def quoted(p: Passage) -> str:
         s = p.sentences[0]
@@ -258,7 +260,7 @@ def _overview_answer(result: ToolResult) -> str:
 
     first = " ".join(quoted(p) for p in result.passages[:lead])
     rest = [f"- {quoted(p)}" for p in result.passages[lead:]]
-    return "\n".join(([first, ""] if first else []) + (["Key moments:", *rest] if rest else [])).strip()
+    return "\n".join(heading + ([first, ""] if first else []) + (["Key moments:", *rest] if rest else [])).strip()
 
 
 def _name_share(question: str, text: str) -> float:
