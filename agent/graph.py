@@ -41,7 +41,7 @@ from agent.evidence import SentenceEncoder, by_relevance, items_of
 from agent.followup import is_followup
 from agent.models import ChatModel, Evidence, ModelReply, ToolResult
 from agent.overview import asks_overview, carries_over, is_overview_word, points_back
-from agent.parts import MAX_ASKS, is_document_word, named_sources, phrases_naming, question_asks, question_parts
+from agent.parts import MAX_ASKS, named_sources, names_a_kind, phrases_naming, question_asks, question_parts
 from agent.prompts import FINAL_ROUND_PROMPT, NOT_IN_KB, SYSTEM_PROMPT, WHICH_DOCUMENT
 from agent.render import tool_content
 from agent.tools import (
@@ -186,12 +186,14 @@ class Nodes:
         calls, messages, evidence, records = [], [], [], []
         asks = question_asks(state["question"], earlier, [] if scope else self.deps.toolbox.titles())
         k = min(self.deps.top_k if len(asks) == 1 else max(ASK_K, self.deps.top_k // 2), MAX_K)
-        first_calls = [(SEARCH, {"query": a.query, "k": k, **({"source": a.source} if a.source else {})}, True) for a in asks]
-        if earlier and is_followup(state["question"]):
-            first_calls += [(SEARCH, args, False) for args in _where_last_answered(state.get("final"))]
         whole = self.overview_of(state["question"], earlier, scope, state.get("final"))
         if whole is not None:  # a question about the whole document: its key moments, not a search
             first_calls = [(OVERVIEW, args, True) for args in whole]
+        else:
+            first_calls = [(SEARCH, {"query": a.query, "k": k, **({"source": a.source} if a.source else {})}, True)
+                           for a in asks]
+            if earlier and is_followup(state["question"]):
+                first_calls += [(SEARCH, args, False) for args in _where_last_answered(state.get("final"))]
         results = []
         for name, args, asked in first_calls:
             raw = json.dumps(args, ensure_ascii=False)
@@ -372,8 +374,7 @@ def _overview_in_thread(question: str, scope: str | None, named: list[Any], last
     asked_which = (last or {}).get("answer") == WHICH_DOCUMENT
     if carries_over(question):
         return bool(named) and (bool((last or {}).get("overview")) or asked_which)
-    kind = any(is_document_word(w) for w in re.findall(r"[\w'’-]+", question))
-    return kind or asked_which or (bool(scope) and not points_back(question))
+    return names_a_kind(question) or asked_which or (bool(scope) and not points_back(question))
 
 
 def _first_overview(state: AgentState) -> dict[str, Any] | None:

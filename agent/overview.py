@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from agent.abstention import question_terms
-from kb.lexicon import lexicon
+from kb.lexicon import lexicon, listed
 from kb.tokens import tokenize
 from kb.types import Passage
 
@@ -78,16 +78,10 @@ def asks_overview(question: str, naming: Sequence[str] = ()) -> bool:
     named = {t for phrase in naming for t in tokenize(phrase)}
     lex = lexicon()
     words = re.findall(r"[\w'’-]+", question)
-    roles = {t for w in words if _is_role(w, lex.role_words) for t in tokenize(w)}
-    if any(_is_role(w, lex.document_words - lex.role_words) for w in words):
+    roles = {t for w in words if listed(w, lex.role_words) for t in tokenize(w)}
+    if any(listed(w, lex.document_words - lex.role_words) for w in words):
         roles = set()
     return not (question_terms(_FORM_COUNT.sub(" ", question)) - _FRAME - named) | roles
-
-
-def _is_role(word: str, role_words: frozenset[str]) -> bool:
-    """Whether a word is one of `role_words`, as written or as its plural or possessive."""
-    w = re.sub(r"['’]s?$", "", word.lower())
-    return w in role_words or (w.endswith("s") and w[:-1] in role_words)
 
 
 def points_back(question: str) -> bool:

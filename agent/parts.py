@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from agent.followup import is_followup, standalone_query
-from kb.lexicon import lexicon
+from kb.lexicon import lexicon, listed
 from kb.tokens import tokenize
 
 MAX_PARTS = 3
@@ -92,12 +92,14 @@ def document_phrases(text: str) -> list[tuple[str, set[str]]]:
 
 
 def is_document_word(word: str) -> bool:
-    """Whether a word of a question is one of the lexicon's document words, as written or as its
-    plural or possessive ("meetings", "the podcast's"): compared as words, not stems, so a verb
-    ("we meet", "she noted") names no document."""
-    w = re.sub(r"['’]s?$", "", word.lower())
-    doc_words = lexicon().document_words
-    return w in doc_words or (w.endswith("s") and w[:-1] in doc_words) or (w.endswith("ies") and w[:-3] + "y" in doc_words)
+    """Whether a word of a question is one of the lexicon's document words (kb.lexicon.listed:
+    plurals and possessives too, a verb such as "meet" not)."""
+    return listed(word, lexicon().document_words)
+
+
+def names_a_kind(text: str) -> bool:
+    """Whether a text names a kind of document ("summarize the meeting")."""
+    return any(is_document_word(w) for w in re.findall(r"[\w'’-]+", text))
 
 
 def phrases_naming(text: str, source: str, title: str) -> list[str]:

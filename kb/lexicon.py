@@ -9,6 +9,7 @@ the tokenizer all read it from here.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -80,6 +81,14 @@ def load_lexicon(extra: str | None = None) -> Lexicon:
         document_words=frozenset(w.lower() for w in data.get("document_words", [])),
         role_words=frozenset(w.lower() for w in data.get("role_words", [])),
     )
+
+
+def listed(word: str, words: frozenset[str]) -> bool:
+    """Whether a word of a text is one of `words` (a lexicon's list), as written or as its plural
+    or possessive ("meetings", "the podcast's", "summaries"): compared as words, not stems, so a
+    verb ("we meet", "she noted") is not the noun listed."""
+    w = re.sub(r"['’]s?$", "", word.lower())
+    return w in words or (w.endswith("s") and w[:-1] in words) or (w.endswith("ies") and w[:-3] + "y" in words)
 
 
 def lexicon() -> Lexicon:

@@ -37,6 +37,18 @@ def kb_settings(tmp_path: Path) -> Settings:
     return settings
 
 
+@pytest.fixture
+def two_documents(tmp_path: Path) -> Settings:
+    """The talk beside a second, unrelated document (questions about a whole document need to know which)."""
+    docs = {"talk": DOC, "garden": "# Garden notes\n[00:00] The tomatoes were planted in late April.\n"
+                                  "[00:10] Slugs ate the lettuce on plot nine.\n"}
+    for name, text in docs.items():
+        (tmp_path / f"{name}.txt").write_text(text)
+    settings = Settings(home=tmp_path / "home", embedding_model="hashing")
+    ingest([tmp_path / f"{n}.txt" for n in docs], settings=settings, progress=False)
+    return settings
+
+
 def openai_settings(base: Settings, server: FakeOpenAI, **kw: Any) -> Settings:
     return base.with_(backend="openai", openai_base_url=server.base_url, openai_api_key="test", max_retries=2,
                       request_timeout_s=10.0, **kw)
@@ -80,46 +92,29 @@ def test_a_question_about_the_whole_talk_gets_its_key_moments(kb_settings: Setti
 
 
 @pytest.mark.slow
-def test_a_models_own_overview_does_not_answer_a_topic_question(tmp_path: Path) -> None:
-    docs = {"talk": DOC, "garden": "# Garden notes\n[00:00] The tomatoes were planted in late April.\n"
-                                  "[00:10] Slugs ate the lettuce on plot nine.\n"}
-    for name, text in docs.items():
-        (tmp_path / f"{name}.txt").write_text(text)
-    settings = Settings(home=tmp_path / "home", embedding_model="hashing")
-    ingest([tmp_path / f"{n}.txt" for n in docs], settings=settings, progress=False)
+def test_a_models_own_overview_does_not_answer_a_topic_question(two_documents: Settings) -> None:
     question = "What did the speaker say about fusion reactor timelines in Japan?"
     with FakeOpenAI([tool_call("document_overview", {"source": "talk"}),
                      reply("Power is the real bottleneck for new data centers [00:05].")]) as server:
-        result = Agent(openai_settings(settings, server)).ask(question)
+        result = Agent(openai_settings(two_documents, server)).ask(question)
     assert [c["name"] for c in result.tool_calls] == ["search_knowledge_base", "document_overview"]
     assert result.abstained and result.answer == NOT_IN_KB  # as the same answer after the search alone
 
 
 @pytest.mark.slow
-def test_an_overview_answered_from_another_document_is_checked_as_any_answer(tmp_path: Path) -> None:
-    docs = {"talk": DOC, "garden": "# Garden notes\n[00:00] The tomatoes were planted in late April.\n"
-                                  "[00:10] Slugs ate the lettuce on plot nine.\n"}
-    for name, text in docs.items():
-        (tmp_path / f"{name}.txt").write_text(text)
-    settings = Settings(home=tmp_path / "home", embedding_model="hashing")
-    ingest([tmp_path / f"{n}.txt" for n in docs], settings=settings, progress=False)
+def test_an_overview_answered_from_another_document_is_checked_as_any_answer(two_documents: Settings) -> None:
     with FakeOpenAI([search("slugs lettuce"), reply("Slugs ate the lettuce on plot nine [00:10].")]) as server:
-        result = Agent(openai_settings(settings, server)).ask("What is the compute talk about?")
+        result = Agent(openai_settings(two_documents, server)).ask("What is the compute talk about?")
     assert [c["name"] for c in result.tool_calls] == ["document_overview", "search_knowledge_base"]
     assert result.tool_calls[0]["arguments"]["source"] == "talk"
     assert result.abstained  # the garden notes are no overview of the talk
 
 
 @pytest.mark.slow
-def test_a_model_that_names_the_document_kb_asked_for_gets_its_overview(tmp_path: Path) -> None:
-    docs = {"talk": DOC, "garden": "# Garden notes\n[00:00] The tomatoes were planted in late April.\n"}
-    for name, text in docs.items():
-        (tmp_path / f"{name}.txt").write_text(text)
-    settings = Settings(home=tmp_path / "home", embedding_model="hashing")
-    ingest([tmp_path / f"{n}.txt" for n in docs], settings=settings, progress=False)
+def test_a_model_that_names_the_document_kb_asked_for_gets_its_overview(two_documents: Settings) -> None:
     with FakeOpenAI([tool_call("document_overview", {"source": "talk"}),
                      reply("Power is the real bottleneck for new data centers [00:05].")]) as server:
-        result = Agent(openai_settings(settings, server)).ask("What is this about?")
+        result = Agent(openai_settings(two_documents, server)).ask("What is this about?")
     assert [c["name"] for c in result.tool_calls] == ["document_overview", "document_overview"]
     assert "error" in result.tool_calls[0]["result"] and not result.abstained and result.citations[0]["at"] == "00:05"
 
