@@ -13,8 +13,9 @@ with the words before it, matched against each document's id and title. The one 
 matches more of those words than any other is the one meant, and that part is searched and answered
 in it alone; a part that names two documents ("how do the podcast's and the blog's views compare?")
 becomes one ask per document, and a follow-up that names none is asked of the documents its
-previous turn named. A phrase that matches no title ("the guest" where no title says
-guest) or several alike names nothing. A run already scoped to one document is not narrowed further.
+previous turn named. A number right after the document word is part of the phrase
+("episode 42", "meeting #7", leading zeros aside). A phrase that matches no title ("the guest" where
+no title says guest) or several alike names nothing. A run already scoped to one document is not narrowed further.
 """
 
 from __future__ import annotations
@@ -41,6 +42,11 @@ _PREMISE = re.compile(r"\b(?:says|said|claims|claimed|argues|argued|thinks|belie
 _WH = re.compile(rf"\b(?:{_WH_WORDS})\b|\?", re.IGNORECASE)
 MIN_PART_WORDS = 3  # "…, and why?" is the same question again, not a part of its own
 _MODIFIERS = 3  # words before a document word that may name it ("the [spring keynote] speaker")
+# a number naming the document, not counting what follows it ("meeting 26?", "episode #4 about",
+# not "the podcast 3 times when…"): followed by punctuation, the end, a function word, or a last word
+_NUMBER_AFTER = re.compile(r"\s*(?:#|no\.?\s*|number\s+)?\d+\b(?=\s*(?:[,;:?!.)]|$)|\s+(?:about|at|for|when|where|who|"
+                           r"after|before|and|or|the|a|an|is|are|was|were|do|does|did|say|says|said|on|in|of|to)\b|\s+[a-z]+\s*[?!.]*$)",
+                           re.IGNORECASE)
 _PHRASE_END = re.compile(r"^(?:the|a|an|one|this|that|these|those|both|and|or|of|in|on|by|from|to|with|about|do|does|did|"
                          r"what|how|why|is|are|was|were|say|says|said)$", re.IGNORECASE)
 
@@ -86,9 +92,19 @@ def document_phrases(text: str) -> list[tuple[str, set[str]]]:
             if re.search(r"[,;:?!.]", text[words[start - 1].end():words[start].start()]):
                 break
             start -= 1
-        phrase = text[words[start].start():m.end()]
-        out.append((phrase, set(tokenize(phrase))))
+        end = m.end()
+        numbered = _NUMBER_AFTER.match(text, end)  # "episode 42", "meeting #7": the number names it too
+        if numbered:
+            end = numbered.end()
+        phrase = text[words[start].start():end]
+        out.append((phrase, _numbers_plain(tokenize(phrase))))
     return out
+
+
+def _numbers_plain(stems: Sequence[str]) -> set[str]:
+    """Stems with a number also written without leading zeros ("07" as "7"), so "episode 7" names
+    the document whose title says "Episode 07"."""
+    return {str(int(t)) if t.isdigit() else t for t in stems}
 
 
 def is_document_word(word: str) -> bool:
@@ -111,7 +127,7 @@ def phrases_naming(text: str, source: str, title: str) -> list[str]:
 
 @lru_cache(maxsize=65536)
 def _title_stems(source_id: str, title: str) -> frozenset[str]:
-    return frozenset(tokenize(f"{source_id.replace('-', ' ').replace('_', ' ')} {title}"))
+    return frozenset(_numbers_plain(tokenize(f"{source_id.replace('-', ' ').replace('_', ' ')} {title}")))
 
 
 def named_sources(text: str, sources: Sequence[tuple[str, str]]) -> list[tuple[str, list[str]]]:

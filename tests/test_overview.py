@@ -269,3 +269,18 @@ def test_what_points_back_at_the_last_answer() -> None:
 
     assert points_back("Tell me more about that.") and points_back("Can you describe it?")
     assert not points_back("Can you summarize it for me?") and not points_back("Give me the main points again")
+
+
+def test_a_meeting_named_by_its_number_is_the_one_summarised(fast_settings: Settings, tmp_path: Path) -> None:
+    from ingest.pipeline import ingest
+
+    folder = tmp_path / "minutes"
+    folder.mkdir()
+    for n, topic in ((3, "The hall roof leaks over the stage and needs new slates."),
+                     (14, "The bake sale raised money for new hymn books this spring.")):
+        (folder / f"parish-meeting-{n:02d}.txt").write_text(
+            f"# Parish meeting {n:02d}\n[00:00] {topic}\n[00:20] Everyone agreed to meet again next month about it.\n")
+    ingest([folder], settings=fast_settings, progress=False)
+    a = Agent(fast_settings.with_(backend="offline")).ask("What was meeting 14 about?")
+    assert [c["name"] for c in a.tool_calls] == [OVERVIEW]
+    assert {c["source"] for c in a.citations} == {"parish-meeting-14"}

@@ -151,3 +151,14 @@ def test_the_phrases_naming_one_document() -> None:
     assert phrases_naming("Summarize the compute scaling podcast", "scaling-talk", "Compute scaling podcast") == [
         "compute scaling podcast"]
     assert phrases_naming("Summarize the garden notes", "scaling-talk", "Compute scaling podcast") == []
+
+
+def test_a_number_after_the_document_word_names_that_one() -> None:
+    episodes = [("show-ep-07", "Garden show, episode 07"), ("show-ep-12", "Garden show, episode 12"),
+                ("show-ep-31", "Garden show, episode 31")]
+    assert [sid for sid, _ in named_sources("What was episode 12 about?", episodes)] == ["show-ep-12"]
+    assert [sid for sid, _ in named_sources("What did episode #7 say about mulch?", episodes)] == ["show-ep-07"]
+    assert [sid for sid, _ in named_sources("What did episode 31 conclude?", episodes)] == ["show-ep-31"]
+    assert named_sources("What did the episode say about mulch?", episodes) == []  # all alike: none
+    # a count after the word is not a name
+    assert named_sources("Did the episode 12 times mention mulch before spring?", episodes) == []
