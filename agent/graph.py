@@ -36,13 +36,21 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated, Any, TypedDict
 
 from agent.abstention import assess
-from agent.citations import attribute, guard, numbers
+from agent.citations import GuardResult, attribute, guard, numbers
 from agent.evidence import SentenceEncoder, by_relevance, items_of
 from agent.followup import is_followup
 from agent.models import ChatModel, Evidence, ModelReply, ToolResult
 from agent.overview import asks_overview, carries_over, is_overview_word, points_back
-from agent.parts import MAX_ASKS, named_sources, names_a_kind, phrases_naming, question_asks, question_parts
-from agent.prompts import FINAL_ROUND_PROMPT, NOT_IN_KB, SYSTEM_PROMPT, WHICH_DOCUMENT
+from agent.parts import (
+    MAX_ASKS,
+    named_sources,
+    names_a_kind,
+    other_documents,
+    phrases_naming,
+    question_asks,
+    question_parts,
+)
+from agent.prompts import FINAL_ROUND_PROMPT, NOT_IN_KB, OUTSIDE_SCOPE, SYSTEM_PROMPT, WHICH_DOCUMENT
 from agent.render import tool_content
 from agent.tools import (
     CALCULATE,
@@ -70,6 +78,7 @@ class AgentState(TypedDict, total=False):
     rounds: int
     usage: dict[str, int]
     final: dict[str, Any]
+    outside: list[str]  # documents the question names that the run's scope leaves out (then nothing is searched)
 
 
 @dataclass
@@ -183,6 +192,8 @@ class Nodes:
         (agent.parts)."""
         earlier = _earlier_questions(state)
         scope = _run(config).get("source")
+        if scope and (outside := other_documents(state["question"], scope, self.deps.toolbox.titles())):
+            return {"messages": [], "evidence": [], "tool_calls": [], "outside": outside}  # said in finalize
         calls, messages, evidence, records = [], [], [], []
         asks = question_asks(state["question"], earlier, [] if scope else self.deps.toolbox.titles())
         k = min(self.deps.top_k if len(asks) == 1 else max(ASK_K, self.deps.top_k // 2), MAX_K)
@@ -210,7 +221,7 @@ class Nodes:
             evidence.append(result.to_state())
             records.append({**result.record(), "retrieve_first": True, **extra})
         return {"messages": [{"role": "assistant", "content": None, "tool_calls": calls}, *messages],
-                "evidence": evidence, "tool_calls": records}
+                "evidence": evidence, "tool_calls": records, "outside": []}
 
     def overview_of(self, question: str, earlier: list[str], scope: str | None,
                     last: dict[str, Any] | None = None) -> list[dict[str, Any]] | None:
@@ -312,9 +323,11 @@ class Nodes:
         return json.dumps({**args, "query": ask.query, **({"source": ask.source} if ask.source and not args.get("source") else {})},
                           ensure_ascii=False)
 
-    def finalize(self, state: AgentState) -> dict[str, Any]:
+    def finalize(self, state: AgentState, config: RunnableConfig) -> dict[str, Any]:
         """The answer that stands: citations checked, every claim attributed, abstention decided."""
         deps = self.deps
+        if state.get("outside"):
+            return self.outside_scope(state, _run(config).get("source"))
         text = (state["messages"][-1].get("content") or "").strip() if state.get("messages") else ""
         evidence = _evidence(state)
         passages = evidence.passages()
@@ -350,6 +363,15 @@ class Nodes:
                        checked, claims, verdict.similarity)
         final["overview"] = overviewed and not abstained  # a follow-up "what about the blog?" asks for another
         return {"final": final, "history": _turn(state, final["answer"])}
+
+
+    def outside_scope(self, state: AgentState, scope: str | None) -> dict[str, Any]:
+        """The answer to a question about other documents than the run's scope: which, and how to ask them."""
+        titles = dict(self.deps.toolbox.titles())
+        text = OUTSIDE_SCOPE.format(scope=titles.get(scope or "") or scope,
+                                    others=" and ".join(f"“{titles.get(s) or s}” ({s})" for s in state["outside"]))
+        final = {**_final(text, [], True, GuardResult(text), None, None), "outside": list(state["outside"])}
+        return {"final": final, "history": _turn(state, text)}
 
 
 def _named_for_overview(question: str, titles: list[tuple[str, str]]) -> list[tuple[str, list[str]]]:
@@ -398,6 +420,10 @@ def _add_usage(state: AgentState, reply: ModelReply) -> dict[str, int]:
     return usage
 
 
+def _after_retrieve(state: AgentState) -> str:
+    return "finalize" if state.get("outside") else "model"
+
+
 def _route(state: AgentState) -> str:
     last = state["messages"][-1]
     return "tools" if last.get("tool_calls") else "finalize"
@@ -413,7 +439,7 @@ def build_graph(deps: Deps) -> Any:
     g.add_node("tools", nodes.run_tools)
     g.add_node("finalize", nodes.finalize)
     g.add_edge(START, "retrieve")
-    g.add_edge("retrieve", "model")
+    g.add_conditional_edges("retrieve", _after_retrieve, {"model": "model", "finalize": "finalize"})
     g.add_conditional_edges("model", _route, {"tools": "tools", "finalize": "finalize"})
     g.add_edge("tools", "model")
     g.add_edge("finalize", END)

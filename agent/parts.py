@@ -149,6 +149,26 @@ def named_sources(text: str, sources: Sequence[tuple[str, str]]) -> list[tuple[s
     return list(out.items())
 
 
+def other_documents(text: str, scope: str, sources: Sequence[tuple[str, str]]) -> list[str]:
+    """The documents other than `scope` that `text` names and `scope` does not: by id as written,
+    or by a phrase (named_sources) with a word of the other's title that the scope's title lacks
+    and that is not a role ("the blog" asked of a podcast; "the guest" may be any document's guest).
+    Empty when the text also names `scope`."""
+    others = [sid for sid, _ in sources if sid != scope and not sid.isalpha()
+              and re.search(rf"(?<![\w-]){re.escape(sid)}(?![\w-])", text, re.IGNORECASE)]
+    named = named_sources(text, sources)
+    if any(sid == scope for sid, _ in named) or (scope and re.search(rf"(?<![\w-]){re.escape(scope)}(?![\w-])", text, re.IGNORECASE)):
+        return []
+    titles = dict(sources)
+    own = _title_stems(scope, titles.get(scope, ""))
+    roles = {w for role in lexicon().role_words for w in tokenize(role)}
+    for sid, phrases in named:
+        theirs = _title_stems(sid, titles.get(sid, ""))
+        if any((_numbers_plain(tokenize(p)) & theirs) - own - roles for p in phrases) and sid not in others:
+            others.append(sid)
+    return others
+
+
 class _TitleIndex:
     """Which documents' id or title has a word: the word itself, or one it starts, or that starts it,
     from five letters ("review" / "reviewer")."""

@@ -5,6 +5,10 @@ NOT_IN_KB = "The knowledge base does not cover this."
 WHICH_DOCUMENT = ("Which document? A question about a whole document needs one: ask it inside that document, "
                   "or name the document in the question (`kb sources` lists them).")
 
+# a run scoped to one document, asked about another: its searches may not leave the scope
+OUTSIDE_SCOPE = ("This conversation asks only “{scope}”, and the question is about {others}: ask it without the "
+                 "document scope, or of that document (`--source ID`, `/source ID` in the chat).")
+
 SYSTEM_PROMPT = f"""You answer questions using only a knowledge base of lecture and podcast transcripts.
 
 How to work:

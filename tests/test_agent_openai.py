@@ -525,3 +525,12 @@ def test_a_models_search_for_a_bare_follow_up_carries_the_threads_topic(kb_setti
 def test_a_models_search_is_run_as_sent_when_the_question_stands_on_its_own(kb_settings: Settings) -> None:
     model_search, _ = second_turn_searching(kb_settings, "Why?", "How sensitive are chips to cooling and power fluctuations?")
     assert model_search["arguments"]["query"] == "Why?"  # this turn is not a follow-up: nothing to carry over
+
+
+@pytest.mark.slow
+def test_a_scoped_question_about_another_document_never_reaches_the_model(two_documents: Settings) -> None:
+    with FakeOpenAI([reply("Slugs ate the lettuce [00:10].")]) as server:
+        result = Agent(openai_settings(two_documents, server)).ask("What do the garden notes say about slugs?",
+                                                                   source="talk")
+        assert server.calls == 0
+    assert result.abstained and not result.citations and "(garden)" in result.answer

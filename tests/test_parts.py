@@ -79,11 +79,35 @@ def test_a_question_naming_a_document_is_searched_and_answered_there(tmp_path: P
     assert [c["arguments"].get("source") for c in both.tool_calls] == ["garden-podcast", "kitchen-blog"]
 
 
-def test_a_run_scoped_to_one_document_is_not_narrowed_to_another(tmp_path: Path) -> None:
+def test_a_run_scoped_to_one_document_asked_about_another_says_so(tmp_path: Path) -> None:
+    from agent.prompts import OUTSIDE_SCOPE
+
     agent = Agent(_two_documents(tmp_path))
     a = agent.ask("What does the kitchen blog say about water?", source="garden-podcast")
-    assert {c["source"] for c in a.citations} <= {"garden-podcast"}
-    assert all(c["arguments"]["source"] == "garden-podcast" for c in a.tool_calls)
+    assert a.abstained and not a.citations and not a.tool_calls  # nothing searched outside the scope
+    assert a.answer.startswith(OUTSIDE_SCOPE.split("{")[0]) and "(kitchen-blog)" in a.answer
+    assert agent.ask("Summarize the kitchen-blog", source="garden-podcast").abstained  # by id, an overview too
+    # naming the scope too, or only a role any document may have, is asked inside the scope
+    both = agent.ask("How does the garden podcast's advice on water differ from the kitchen blog's?", source="garden-podcast")
+    assert both.tool_calls and all(c["arguments"]["source"] == "garden-podcast" for c in both.tool_calls)
+    same = agent.ask("What does the garden podcast say about water?", source="garden-podcast")
+    assert not same.abstained and {c["source"] for c in same.citations} == {"garden-podcast"}
+
+
+def test_the_documents_a_scoped_question_names_besides_its_scope() -> None:
+    from agent.parts import other_documents
+
+    assert other_documents("What does the kitchen blog say about salt?", "garden-podcast-spring", SOURCES) == [
+        "kitchen-blog-notes"]
+    assert other_documents("What did council-meeting-2024 decide?", "garden-podcast-spring", SOURCES) == [
+        "council-meeting-2024"]
+    assert other_documents("What does the garden podcast say, and the kitchen blog?", "garden-podcast-spring",
+                           SOURCES) == []
+    assert other_documents("What does the host say about salt?", "kitchen-blog-notes", SOURCES) == []  # a role
+    assert other_documents("What does the blog say about salt?", "kitchen-blog-notes", SOURCES) == []
+    meetings = [("club-meeting-03", "Club meeting 03"), ("club-meeting-14", "Club meeting 14")]
+    assert other_documents("What was meeting 14 about?", "club-meeting-03", meetings) == ["club-meeting-14"]
+    assert other_documents("What was decided in the meeting?", "club-meeting-03", meetings) == []
 
 
 def test_a_follow_up_stays_in_the_document_its_thread_named() -> None:
