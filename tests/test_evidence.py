@@ -269,3 +269,32 @@ def test_who_is_a_named_person_asks_about_them_not_for_another_name() -> None:
 
     assert answer_type_bonus("Who built the new harbour crane?", "Ada Byron built it last spring.") > 0
     assert answer_type_bonus("Who is Ada Byron?", "Grace Hopper opened the meeting.") == 0
+
+
+class FixedSimilarity:
+    """Every sentence at cosine `c` to the one question: what a model gives a term it does not know."""
+
+    semantic = True
+
+    def __init__(self, question: str, c: float) -> None:
+        self.question, self.c = question, c
+
+    def embed(self, texts: list[str]) -> list[list[float]]:
+        return [[1.0, 0.0] if t == self.question else [self.c, (1 - self.c ** 2) ** 0.5] for t in texts]
+
+
+def test_all_of_a_questions_words_in_one_place_need_less_similarity() -> None:
+    from agent.abstention import FULL_COVERAGE_SLACK
+
+    q = "What is the glass ceiling test?"
+    s = items("The glass ceiling test asks whether a crew can reach the roof without a ladder.",
+              "Most crews pass it in spring.")
+    low = 0.42 - FULL_COVERAGE_SLACK + 0.05  # under the threshold, within the slack
+    assert assess(q, s, SentenceEncoder(FixedSimilarity(q, low)), 0.42, 0.22, looks_like_instruction).answerable
+    too_low = assess(q, s, SentenceEncoder(FixedSimilarity(q, 0.42 - FULL_COVERAGE_SLACK - 0.05)), 0.42, 0.22,
+                     looks_like_instruction)
+    assert not too_low.answerable and "close enough" in too_low.reason
+    # a word of the question missing from every sentence: the full threshold holds
+    partial = "What is the glass ceiling test in winter?"
+    verdict = assess(partial, s, SentenceEncoder(FixedSimilarity(partial, low)), 0.42, 0.22, looks_like_instruction)
+    assert not verdict.answerable and "close enough" in verdict.reason
