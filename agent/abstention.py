@@ -41,7 +41,7 @@ QUESTION_WORDS = frozenset(tokenize(
 
 # A question all of whose content words (two or more) stand in one sentence and its neighbours
 # needs less similarity: the embedding model scores a coined term or jargon it does not know
-# ("the bitter lesson", a product's name) low against the very sentence that defines it. On the dev
+# (a coined phrase, a product's name) low against the very sentence that defines it. On the dev
 # sets no question failed the similarity check with full coverage, so this changes none of them;
 # it is for the simple lookups the threshold refused.
 FULL_COVERAGE_TERMS = 2
