@@ -298,3 +298,11 @@ def test_all_of_a_questions_words_in_one_place_need_less_similarity() -> None:
     partial = "What is the glass ceiling test in winter?"
     verdict = assess(partial, s, SentenceEncoder(FixedSimilarity(partial, low)), 0.42, 0.22, looks_like_instruction)
     assert not verdict.answerable and "close enough" in verdict.reason
+
+
+def test_words_that_only_happen_to_meet_are_no_term() -> None:
+    q = "What kind of orchard is the farmer worried about?"
+    s = items("The farmer said the orchard by the river floods, and he is worried about the pears.",
+              "Most orchards here grow apples.")
+    verdict = assess(q, s, SentenceEncoder(FixedSimilarity(q, 0.3)), 0.42, 0.22, looks_like_instruction)
+    assert not verdict.answerable and "close enough" in verdict.reason
