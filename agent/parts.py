@@ -44,8 +44,9 @@ MIN_PART_WORDS = 3  # "…, and why?" is the same question again, not a part of 
 _MODIFIERS = 3  # words before a document word that may name it ("the [spring keynote] speaker")
 # a number naming the document, not counting what follows it ("meeting 26?", "episode #4 about",
 # not "the podcast 3 times when…"): followed by punctuation, the end, a function word, or a last word
-_NUMBER_AFTER = re.compile(r"\s*(?:#|no\.?\s*|number\s+)?\d+\b(?=\s*(?:[,;:?!.)]|$)|\s+(?:about|at|for|when|where|who|"
-                           r"after|before|and|or|the|a|an|is|are|was|were|do|does|did|say|says|said|on|in|of|to)\b|\s+[a-z]+\s*[?!.]*$)",
+_NUMBER_AFTER = re.compile(r"\s*(?:#|no\.?\s*|number\s+)?\d+\b(?=\s*(?:[,;:?!.)](?!\d)|$)|\s+(?:about|at|for|when|where|who|"
+                           r"after|before|and|or|the|a|an|is|are|was|were|do|does|did|say|says|said|on|in|of|to)\b"
+                           r"|\s+[a-z]*(?:[^s\W]|ss|us)\s*[?!.]*$)",  # a last word, not a plural ("2 hours?")
                            re.IGNORECASE)
 _PHRASE_END = re.compile(r"^(?:the|a|an|one|this|that|these|those|both|and|or|of|in|on|by|from|to|with|about|do|does|did|"
                          r"what|how|why|is|are|was|were|say|says|said)$", re.IGNORECASE)
@@ -97,7 +98,8 @@ def document_phrases(text: str) -> list[tuple[str, set[str]]]:
         if numbered:
             end = numbered.end()
         phrase = text[words[start].start():end]
-        out.append((phrase, _numbers_plain(tokenize(phrase))))
+        before = {t for t in tokenize(text[words[start].start():m.start()]) if t.isdigit()}  # "the 2 podcasts": a count
+        out.append((phrase, _numbers_plain([t for t in tokenize(phrase) if t not in before])))
     return out
 
 
@@ -150,23 +152,29 @@ def named_sources(text: str, sources: Sequence[tuple[str, str]]) -> list[tuple[s
 
 
 def other_documents(text: str, scope: str, sources: Sequence[tuple[str, str]]) -> list[str]:
-    """The documents other than `scope` that `text` names and `scope` does not: by id as written,
-    or by a phrase (named_sources) with a word of the other's title that the scope's title lacks
-    and that is not a role ("the blog" asked of a podcast; "the guest" may be any document's guest).
-    Empty when the text also names `scope`."""
-    others = [sid for sid, _ in sources if sid != scope and not sid.isalpha()
+    """The documents other than `scope` that `text` names and `scope` does not: by an id of three
+    parts or more as written ("parish-meeting-14"; "gpt-4" may be a topic), or by a phrase
+    (named_sources) with a word of the other's title that the scope's title lacks and that is no
+    kind of document or role ("the kitchen blog" asked of a podcast; "the blog" or "the guest" may
+    be one the scope talks about). Empty when the text also names `scope`."""
+    others = [sid for sid, _ in sources if sid != scope and _id_like(sid)
               and re.search(rf"(?<![\w-]){re.escape(sid)}(?![\w-])", text, re.IGNORECASE)]
     named = named_sources(text, sources)
     if any(sid == scope for sid, _ in named) or (scope and re.search(rf"(?<![\w-]){re.escape(scope)}(?![\w-])", text, re.IGNORECASE)):
         return []
     titles = dict(sources)
     own = _title_stems(scope, titles.get(scope, ""))
-    roles = {w for role in lexicon().role_words for w in tokenize(role)}
+    kinds = {w for kind in lexicon().document_words | lexicon().role_words for w in tokenize(kind)}
     for sid, phrases in named:
         theirs = _title_stems(sid, titles.get(sid, ""))
-        if any((_numbers_plain(tokenize(p)) & theirs) - own - roles for p in phrases) and sid not in others:
+        if any((_numbers_plain(tokenize(p)) & theirs) - own - kinds for p in phrases) and sid not in others:
             others.append(sid)
     return others
+
+
+def _id_like(source_id: str) -> bool:
+    """An id no one writes as a topic: three parts or more ("show-ep-03", not "gpt-4" or "web3")."""
+    return len([p for p in re.split(r"[-_.]", source_id) if p]) >= 3
 
 
 class _TitleIndex:

@@ -86,7 +86,7 @@ def test_a_run_scoped_to_one_document_asked_about_another_says_so(tmp_path: Path
     a = agent.ask("What does the kitchen blog say about water?", source="garden-podcast")
     assert a.abstained and not a.citations and not a.tool_calls  # nothing searched outside the scope
     assert a.answer.startswith(OUTSIDE_SCOPE.split("{")[0]) and "(kitchen-blog)" in a.answer
-    assert agent.ask("Summarize the kitchen-blog", source="garden-podcast").abstained  # by id, an overview too
+    assert agent.ask("Summarize the kitchen blog", source="garden-podcast").abstained  # an overview too
     # naming the scope too, or only a role any document may have, is asked inside the scope
     both = agent.ask("How does the garden podcast's advice on water differ from the kitchen blog's?", source="garden-podcast")
     assert both.tool_calls and all(c["arguments"]["source"] == "garden-podcast" for c in both.tool_calls)
@@ -108,6 +108,26 @@ def test_the_documents_a_scoped_question_names_besides_its_scope() -> None:
     meetings = [("club-meeting-03", "Club meeting 03"), ("club-meeting-14", "Club meeting 14")]
     assert other_documents("What was meeting 14 about?", "club-meeting-03", meetings) == ["club-meeting-14"]
     assert other_documents("What was decided in the meeting?", "club-meeting-03", meetings) == []
+
+
+def test_a_kind_of_document_or_an_id_that_reads_as_a_topic_names_no_other_document() -> None:
+    from agent.parts import other_documents
+
+    sources = [("chess-talk-9", "Chess talk with Ada"), ("garden-podcast", "Garden podcast"),
+               ("kitchen-blog", "Kitchen blog"), ("rust-2", "Rust 2 notes")]
+    for question in ("Summarize this podcast", "What does the podcast say about openings?",
+                     "Does the guest have a blog?", "What did the host say about Rust-2?", "What do the notes say?"):
+        assert other_documents(question, "chess-talk-9", sources) == [], question
+
+
+def test_a_count_or_a_time_after_the_document_word_names_nothing() -> None:
+    episodes = [("show-ep-02", "Garden show, episode 02"), ("show-ep-03", "Garden show, episode 03"),
+                ("show-ep-12", "Garden show, episode 12")]
+    for question in ("Was the episode 2 hours?", "Was mulch mentioned in the episode 3 times?",
+                     "What is said at the episode 12:30 mark?", "What did the 2 episodes say?",
+                     "Which 3 episodes mention mulch?"):
+        assert named_sources(question, episodes) == [], question
+    assert [s for s, _ in named_sources("What did episode 2 discuss?", episodes)] == ["show-ep-02"]
 
 
 def test_a_follow_up_stays_in_the_document_its_thread_named() -> None:
