@@ -49,6 +49,7 @@ from agent.parts import (
     phrases_naming,
     question_asks,
     question_parts,
+    writes_id,
 )
 from agent.prompts import FINAL_ROUND_PROMPT, NOT_IN_KB, OUTSIDE_SCOPE, SYSTEM_PROMPT, WHICH_DOCUMENT
 from agent.render import tool_content
@@ -364,7 +365,6 @@ class Nodes:
         final["overview"] = overviewed and not abstained  # a follow-up "what about the blog?" asks for another
         return {"final": final, "history": _turn(state, final["answer"])}
 
-
     def outside_scope(self, state: AgentState, scope: str | None) -> dict[str, Any]:
         """The answer to a question about other documents than the run's scope: which, and how to ask them."""
         titles = dict(self.deps.toolbox.titles())
@@ -379,7 +379,7 @@ def _named_for_overview(question: str, titles: list[tuple[str, str]]) -> list[tu
     ("qmsum-val-12"), else by words of their title, where a phrase has more than overview and
     document words ("give me a summary" names no document called a summary)."""
     by_id = [(sid, [sid]) for sid, _ in titles  # an id that is more than a word ("choir-notes", not "talk")
-             if not sid.isalpha() and re.search(rf"(?<![\w-]){re.escape(sid)}(?![\w-])", question, re.I)]
+             if not sid.isalpha() and writes_id(question, sid)]
     if by_id:
         return by_id
     words = re.compile(r"[\w'’-]+")

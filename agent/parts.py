@@ -135,10 +135,15 @@ def _title_stems(source_id: str, title: str) -> frozenset[str]:
 def named_sources(text: str, sources: Sequence[tuple[str, str]]) -> list[tuple[str, list[str]]]:
     """(source id, the phrases naming it) for each document `text` names by words of its id or title
     (`sources`: (id, title) pairs), in the order first named."""
+    return [(sid, [phrase for phrase, _ in found]) for sid, found in _naming(text, sources).items()]
+
+
+def _naming(text: str, sources: Sequence[tuple[str, str]]) -> dict[str, list[tuple[str, set[str]]]]:
+    """named_sources with each phrase's word stems (document_phrases), in the order first named."""
     if len(sources) < 2:
-        return []
+        return {}
     index = _TitleIndex.of(tuple(sources))
-    out: dict[str, list[str]] = {}
+    out: dict[str, list[tuple[str, set[str]]]] = {}
     for phrase, words in document_phrases(text):
         hits: dict[str, int] = {}
         for w in words:
@@ -147,8 +152,13 @@ def named_sources(text: str, sources: Sequence[tuple[str, str]]) -> list[tuple[s
         best = max(hits.values(), default=0)
         winners = [sid for sid, n in hits.items() if n == best]
         if best and len(winners) == 1:
-            out.setdefault(winners[0], []).append(phrase)
-    return list(out.items())
+            out.setdefault(winners[0], []).append((phrase, words))
+    return out
+
+
+def writes_id(text: str, source_id: str) -> bool:
+    """Whether `text` writes the document id as a word of its own ("summarize qmsum-val-12")."""
+    return re.search(rf"(?<![\w-]){re.escape(source_id)}(?![\w-])", text, re.IGNORECASE) is not None
 
 
 def other_documents(text: str, scope: str, sources: Sequence[tuple[str, str]]) -> list[str]:
@@ -157,19 +167,24 @@ def other_documents(text: str, scope: str, sources: Sequence[tuple[str, str]]) -
     (named_sources) with a word of the other's title that the scope's title lacks and that is no
     kind of document or role ("the kitchen blog" asked of a podcast; "the blog" or "the guest" may
     be one the scope talks about). Empty when the text also names `scope`."""
-    others = [sid for sid, _ in sources if sid != scope and _id_like(sid)
-              and re.search(rf"(?<![\w-]){re.escape(sid)}(?![\w-])", text, re.IGNORECASE)]
-    named = named_sources(text, sources)
-    if any(sid == scope for sid, _ in named) or (scope and re.search(rf"(?<![\w-]){re.escape(scope)}(?![\w-])", text, re.IGNORECASE)):
+    named = _naming(text, sources)
+    if scope in named or writes_id(text, scope):
         return []
+    others = [sid for sid, _ in sources if sid != scope and _id_like(sid) and writes_id(text, sid)]
     titles = dict(sources)
     own = _title_stems(scope, titles.get(scope, ""))
-    kinds = {w for kind in lexicon().document_words | lexicon().role_words for w in tokenize(kind)}
-    for sid, phrases in named:
+    kinds = _kind_stems()
+    for sid, found in named.items():
         theirs = _title_stems(sid, titles.get(sid, ""))
-        if any((_numbers_plain(tokenize(p)) & theirs) - own - kinds for p in phrases) and sid not in others:
+        if sid not in others and any((words & theirs) - own - kinds for _, words in found):
             others.append(sid)
     return others
+
+
+@lru_cache(maxsize=1)
+def _kind_stems() -> frozenset[str]:
+    """The stems of the lexicon's document and role words: no title word of its own."""
+    return frozenset(w for kind in lexicon().document_words | lexicon().role_words for w in tokenize(kind))
 
 
 def _id_like(source_id: str) -> bool:
