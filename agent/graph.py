@@ -43,13 +43,13 @@ from agent.models import ChatModel, Evidence, ModelReply, ToolResult
 from agent.overview import asks_overview, carries_over, is_overview_word, points_back
 from agent.parts import (
     MAX_ASKS,
+    ids_written,
     named_sources,
     names_a_kind,
     other_documents,
     phrases_naming,
     question_asks,
     question_parts,
-    writes_id,
 )
 from agent.prompts import FINAL_ROUND_PROMPT, NOT_IN_KB, OUTSIDE_SCOPE, SYSTEM_PROMPT, WHICH_DOCUMENT
 from agent.render import tool_content
@@ -378,8 +378,7 @@ def _named_for_overview(question: str, titles: list[tuple[str, str]]) -> list[tu
     """The documents a question about a whole document names: by id as written
     ("qmsum-val-12"), else by words of their title, where a phrase has more than overview and
     document words ("give me a summary" names no document called a summary)."""
-    by_id = [(sid, [sid]) for sid, _ in titles  # an id that is more than a word ("choir-notes", not "talk")
-             if not sid.isalpha() and writes_id(question, sid)]
+    by_id = [(sid, [sid]) for sid in ids_written(question, titles)]  # "choir-notes", not "talk" or "gpt-4"
     if by_id:
         return by_id
     words = re.compile(r"[\w'’-]+")

@@ -14,7 +14,8 @@ matches more of those words than any other is the one meant, and that part is se
 in it alone; a part that names two documents ("how do the podcast's and the blog's views compare?")
 becomes one ask per document, and a follow-up that names none is asked of the documents its
 previous turn named. A number right after the document word is part of the phrase
-("episode 42", "meeting #7", leading zeros aside). A phrase that matches no title ("the guest" where
+("episode 42", "meeting #7", leading zeros aside), and each of a list of them names one ("episodes
+3 and 4", "meetings 2, 5 or 9"). A phrase that matches no title ("the guest" where
 no title says guest) or several alike names nothing. A run already scoped to one document is not narrowed further.
 """
 
@@ -48,6 +49,9 @@ _NUMBER_AFTER = re.compile(r"\s*(?:#|no\.?\s*|number\s+)?\d+\b(?=\s*(?:[,;:?!.)]
                            r"after|before|and|or|the|a|an|is|are|was|were|do|does|did|say|says|said|on|in|of|to)\b"
                            r"|\s+[a-z]*(?:[^s\W]|ss|us)\s*[?!.]*$)",  # a last word, not a plural ("2 hours?")
                            re.IGNORECASE)
+_MORE_NUMBERS = re.compile(r"\s*(?:,|(?:,\s*)?(?:and|or|&))(?=\s*(?:#|no\.?\s*|number\s+)?\d)", re.IGNORECASE)
+# in a list, a number followed by any word but a plural ("episodes 3 and 4 differ", not "episode 3 and 2 hours")
+_LISTED_NUMBER = re.compile(r"\s*(?:#|no\.?\s*|number\s+)?\d+(?=\s+[a-z]*(?:[^s\W]|ss|us)\b)", re.IGNORECASE)
 _PHRASE_END = re.compile(r"^(?:the|a|an|one|this|that|these|those|both|and|or|of|in|on|by|from|to|with|about|do|does|did|"
                          r"what|how|why|is|are|was|were|say|says|said)$", re.IGNORECASE)
 
@@ -94,12 +98,17 @@ def document_phrases(text: str) -> list[tuple[str, set[str]]]:
                 break
             start -= 1
         end = m.end()
-        numbered = _NUMBER_AFTER.match(text, end)  # "episode 42", "meeting #7": the number names it too
-        if numbered:
+        numbers, numbered = [], _NUMBER_AFTER.match(text, end)  # "episode 42", "meeting #7": the number names it too
+        while numbered:  # "episodes 3, 4 and 7": each number names one
+            numbers.append(re.search(r"\d+", numbered.group(0)).group(0))
             end = numbered.end()
+            more = _MORE_NUMBERS.match(text, end)
+            numbered = more and (_NUMBER_AFTER.match(text, more.end()) or _LISTED_NUMBER.match(text, more.end()))
         phrase = text[words[start].start():end]
         before = {t for t in tokenize(text[words[start].start():m.start()]) if t.isdigit()}  # "the 2 podcasts": a count
-        out.append((phrase, _numbers_plain([t for t in tokenize(phrase) if t not in before])))
+        named = [t for t in tokenize(text[words[start].start():m.end()]) if t not in before]
+        for number in numbers or [None]:
+            out.append((phrase, _numbers_plain(named + ([number] if number else []))))
     return out
 
 
@@ -162,15 +171,15 @@ def writes_id(text: str, source_id: str) -> bool:
 
 
 def other_documents(text: str, scope: str, sources: Sequence[tuple[str, str]]) -> list[str]:
-    """The documents other than `scope` that `text` names and `scope` does not: by an id of three
-    parts or more as written ("parish-meeting-14"; "gpt-4" may be a topic), or by a phrase
+    """The documents other than `scope` that `text` names and `scope` does not: by an id as written
+    (ids_written: "parish-meeting-14"; "gpt-4" may be a topic), or by a phrase
     (named_sources) with a word of the other's title that the scope's title lacks and that is no
     kind of document or role ("the kitchen blog" asked of a podcast; "the blog" or "the guest" may
     be one the scope talks about). Empty when the text also names `scope`."""
     named = _naming(text, sources)
     if scope in named or writes_id(text, scope):
         return []
-    others = [sid for sid, _ in sources if sid != scope and _id_like(sid) and writes_id(text, sid)]
+    others = [sid for sid in ids_written(text, sources) if sid != scope]
     titles = dict(sources)
     own = _title_stems(scope, titles.get(scope, ""))
     kinds = _kind_stems()
@@ -187,9 +196,16 @@ def _kind_stems() -> frozenset[str]:
     return frozenset(w for kind in lexicon().document_words | lexicon().role_words for w in tokenize(kind))
 
 
+def ids_written(text: str, sources: Sequence[tuple[str, str]]) -> list[str]:
+    """The documents whose id `text` writes as a word of its own, where the id reads as no topic."""
+    return [sid for sid, _ in sources if _id_like(sid) and writes_id(text, sid)]
+
+
 def _id_like(source_id: str) -> bool:
-    """An id no one writes as a topic: three parts or more ("show-ep-03", not "gpt-4" or "web3")."""
-    return len([p for p in re.split(r"[-_.]", source_id) if p]) >= 3
+    """An id no one writes as a topic: three parts or more ("show-ep-03"), or two of letters alone
+    ("choir-notes"); not "gpt-4", "web3", "covid-19" or a plain word."""
+    parts = [p for p in re.split(r"[-_.]", source_id) if p]
+    return len(parts) >= 3 or (len(parts) == 2 and all(p.isalpha() for p in parts))
 
 
 class _TitleIndex:

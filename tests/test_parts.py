@@ -206,3 +206,26 @@ def test_a_number_after_the_document_word_names_that_one() -> None:
     assert named_sources("What did the episode say about mulch?", episodes) == []  # all alike: none
     # a count after the word is not a name
     assert named_sources("Did the episode 12 times mention mulch before spring?", episodes) == []
+
+
+def test_each_number_of_a_list_after_the_document_word_names_one() -> None:
+    episodes = [("show-ep-07", "Garden show, episode 07"), ("show-ep-12", "Garden show, episode 12"),
+                ("show-ep-31", "Garden show, episode 31")]
+    assert [s for s, _ in named_sources("Contrast episode 7 and 12 on mulch", episodes)] == ["show-ep-07", "show-ep-12"]
+    assert [s for s, _ in named_sources("What did episodes 31, 7 or #12 say about mulch?", episodes)] == [
+        "show-ep-31", "show-ep-07", "show-ep-12"]
+    asks = question_asks("How do episodes 12 and 31 differ on watering?", [], episodes)
+    assert [a.source for a in asks] == ["show-ep-12", "show-ep-31"]
+    assert all("12" not in a.query and "31" not in a.query for a in asks)
+    # a count after the list is no name: "episode 7 and 3 hours of tips"
+    assert [s for s, _ in named_sources("Did episode 7 and 3 hours of tips cover mulch?", episodes)] == ["show-ep-07"]
+
+
+def test_an_id_is_a_name_only_where_it_reads_as_no_topic() -> None:
+    from agent.parts import ids_written
+
+    sources = [("choir-notes", "Choir notes"), ("gpt-4", "Model notes"), ("web3", "Chain notes"),
+               ("club-meeting-03", "Club meeting 03"), ("talk", "A talk")]
+    assert ids_written("Summarize choir-notes and club-meeting-03", sources) == ["choir-notes", "club-meeting-03"]
+    assert ids_written("Summarize what they said about gpt-4 and web3 in the talk", sources) == []
+    assert ids_written("Was the choir-notes-draft ever sent?", sources) == []  # part of a longer word
