@@ -158,11 +158,25 @@ def _naming(text: str, sources: Sequence[tuple[str, str]]) -> dict[str, list[tup
         for w in words:
             for sid in index.having(w):
                 hits[sid] = hits.get(sid, 0) + 1
+        numbered = {sid for sid, title in sources if words & _document_numbers(sid, title)}
+        if numbered:  # "meeting 3" is the one numbered 3, not one whose title says "and 3 more"
+            hits = {sid: n for sid, n in hits.items() if sid in numbered}
         best = max(hits.values(), default=0)
         winners = [sid for sid, n in hits.items() if n == best]
         if best and len(winners) == 1:
             out.setdefault(winners[0], []).append((phrase, words))
     return out
+
+
+@lru_cache(maxsize=65536)
+def _document_numbers(source_id: str, title: str) -> frozenset[str]:
+    """The numbers a document is known by: those of its id ("show-ep-07") and those right after a
+    document word of its title ("Meeting 12: …"), leading zeros aside."""
+    numbers = set(re.findall(r"(?<![a-z])\d+(?![a-z])", source_id, re.IGNORECASE))
+    for m in re.finditer(r"([\w'’-]+)\s*(?:#|no\.?\s*|number\s+)?(\d+)\b", title):
+        if is_document_word(m.group(1)):
+            numbers.add(m.group(2))
+    return frozenset(_numbers_plain(sorted(numbers)))
 
 
 def writes_id(text: str, source_id: str) -> bool:

@@ -229,3 +229,11 @@ def test_an_id_is_a_name_only_where_it_reads_as_no_topic() -> None:
     assert ids_written("Summarize choir-notes and club-meeting-03", sources) == ["choir-notes", "club-meeting-03"]
     assert ids_written("Summarize what they said about gpt-4 and web3 in the talk", sources) == []
     assert ids_written("Was the choir-notes-draft ever sent?", sources) == []  # part of a longer word
+
+
+def test_a_number_names_the_document_numbered_so_not_one_whose_title_has_that_number_elsewhere() -> None:
+    meetings = [("club-03", "Club meeting 03: Ann, Bo and 5 more"), ("club-05", "Club meeting 05: Ann, Cy"),
+                ("club-11", "Club meeting 11: Bo and 3 more")]
+    assert [s for s, _ in named_sources("What did meeting 3 decide?", meetings)] == ["club-03"]
+    assert [s for s, _ in named_sources("How do meetings 5 and 3 differ on dues?", meetings)] == ["club-05", "club-03"]
+    assert named_sources("What did meeting 8 decide?", meetings) == []  # numbered so by none
