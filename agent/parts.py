@@ -45,13 +45,14 @@ MIN_PART_WORDS = 3  # "…, and why?" is the same question again, not a part of 
 _MODIFIERS = 3  # words before a document word that may name it ("the [spring keynote] speaker")
 # a number naming the document, not counting what follows it ("meeting 26?", "episode #4 about",
 # not "the podcast 3 times when…"): followed by punctuation, the end, a function word, or a last word
-_NUMBER_AFTER = re.compile(r"\s*(?:#|no\.?\s*|number\s+)?\d+\b(?=\s*(?:[,;:?!.)](?!\d)|$)|\s+(?:about|at|for|when|where|who|"
+_NUMBER_MARK = r"(?:#|no\.?\s*|number\s+)?"  # "#7", "no. 7", "number 7"
+_NUMBER_AFTER = re.compile(rf"\s*{_NUMBER_MARK}(?P<n>\d+)\b(?=\s*(?:[,;:?!.)](?!\d)|$)|\s+(?:about|at|for|when|where|who|"
                            r"after|before|and|or|the|a|an|is|are|was|were|do|does|did|say|says|said|on|in|of|to)\b"
                            r"|\s+[a-z]*(?:[^s\W]|ss|us)\s*[?!.]*$)",  # a last word, not a plural ("2 hours?")
                            re.IGNORECASE)
-_MORE_NUMBERS = re.compile(r"\s*(?:,|(?:,\s*)?(?:and|or|&))(?=\s*(?:#|no\.?\s*|number\s+)?\d)", re.IGNORECASE)
+_MORE_NUMBERS = re.compile(rf"\s*(?:,|(?:,\s*)?(?:and|or|&))(?=\s*{_NUMBER_MARK}\d)", re.IGNORECASE)
 # in a list, a number followed by any word but a plural ("episodes 3 and 4 differ", not "episode 3 and 2 hours")
-_LISTED_NUMBER = re.compile(r"\s*(?:#|no\.?\s*|number\s+)?\d+(?=\s+[a-z]*(?:[^s\W]|ss|us)\b)", re.IGNORECASE)
+_LISTED_NUMBER = re.compile(rf"\s*{_NUMBER_MARK}(?P<n>\d+)(?=\s+[a-z]*(?:[^s\W]|ss|us)\b)", re.IGNORECASE)
 _PHRASE_END = re.compile(r"^(?:the|a|an|one|this|that|these|those|both|and|or|of|in|on|by|from|to|with|about|do|does|did|"
                          r"what|how|why|is|are|was|were|say|says|said)$", re.IGNORECASE)
 
@@ -100,15 +101,14 @@ def document_phrases(text: str) -> list[tuple[str, set[str]]]:
         end = m.end()
         numbers, numbered = [], _NUMBER_AFTER.match(text, end)  # "episode 42", "meeting #7": the number names it too
         while numbered:  # "episodes 3, 4 and 7": each number names one
-            numbers.append(re.search(r"\d+", numbered.group(0)).group(0))
+            numbers.append(numbered.group("n"))
             end = numbered.end()
             more = _MORE_NUMBERS.match(text, end)
             numbered = more and (_NUMBER_AFTER.match(text, more.end()) or _LISTED_NUMBER.match(text, more.end()))
         phrase = text[words[start].start():end]
         before = {t for t in tokenize(text[words[start].start():m.start()]) if t.isdigit()}  # "the 2 podcasts": a count
         named = [t for t in tokenize(text[words[start].start():m.end()]) if t not in before]
-        for number in numbers or [None]:
-            out.append((phrase, _numbers_plain(named + ([number] if number else []))))
+        out.extend((phrase, _numbers_plain(stems)) for stems in [[*named, n] for n in numbers] or [named])
     return out
 
 
@@ -158,7 +158,7 @@ def _naming(text: str, sources: Sequence[tuple[str, str]]) -> dict[str, list[tup
         for w in words:
             for sid in index.having(w):
                 hits[sid] = hits.get(sid, 0) + 1
-        numbered = {sid for sid, title in sources if words & _document_numbers(sid, title)}
+        numbered = index.numbered(words)
         if numbered:  # "meeting 3" is the one numbered 3, not one whose title says "and 3 more"
             hits = {sid: n for sid, n in hits.items() if sid in numbered}
         best = max(hits.values(), default=0)
@@ -168,15 +168,12 @@ def _naming(text: str, sources: Sequence[tuple[str, str]]) -> dict[str, list[tup
     return out
 
 
-@lru_cache(maxsize=65536)
-def _document_numbers(source_id: str, title: str) -> frozenset[str]:
+def _document_numbers(source_id: str, title: str) -> set[str]:
     """The numbers a document is known by: those of its id ("show-ep-07") and those right after a
     document word of its title ("Meeting 12: …"), leading zeros aside."""
-    numbers = set(re.findall(r"(?<![a-z])\d+(?![a-z])", source_id, re.IGNORECASE))
-    for m in re.finditer(r"([\w'’-]+)\s*(?:#|no\.?\s*|number\s+)?(\d+)\b", title):
-        if is_document_word(m.group(1)):
-            numbers.add(m.group(2))
-    return frozenset(_numbers_plain(sorted(numbers)))
+    numbers = re.findall(r"(?<![a-z])\d+(?![a-z])", source_id, re.IGNORECASE)
+    numbers += [m.group(2) for m in re.finditer(rf"([\w'’-]+)\s*{_NUMBER_MARK}(\d+)\b", title) if is_document_word(m.group(1))]
+    return _numbers_plain(numbers)
 
 
 def writes_id(text: str, source_id: str) -> bool:
@@ -232,11 +229,19 @@ class _TitleIndex:
             for stem in _title_stems(sid, title):
                 self.by_stem.setdefault(stem, set()).add(sid)
         self.stems = sorted(self.by_stem)
+        self.by_number: dict[str, set[str]] = {}
+        for sid, title in sources:
+            for number in _document_numbers(sid, title):
+                self.by_number.setdefault(number, set()).add(sid)
 
     @staticmethod
     @lru_cache(maxsize=4)
     def of(sources: tuple[tuple[str, str], ...]) -> _TitleIndex:
         return _TitleIndex(sources)
+
+    def numbered(self, words: set[str]) -> set[str]:
+        """The documents numbered by one of `words` (_document_numbers)."""
+        return {sid for w in words for sid in self.by_number.get(w, ())}
 
     def having(self, word: str) -> set[str]:
         found = set(self.by_stem.get(word, ()))
