@@ -176,7 +176,7 @@ def assess(question: str, items: Sequence[dict], encoder: SentenceEncoder, min_s
     an answer would quote (all claims when not given), must hold the kind of thing asked for."""
     query = query or question
     attach_speakers(items)
-    claims = [i for i in items if is_claim(i["text"], looks_like_instruction)]
+    claims = [i for i in items if is_claim(i, looks_like_instruction)]
     if not claims:
         return Assessment(0.0, 0.0, [], False, "no retrieved sentence makes a claim")
     sims = encoder.similarities(query, [attributed(c) for c in claims]) if encoder.embedder is not None else []

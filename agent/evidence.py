@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from kb.asking import is_question
+from kb.asking import carries_on_request, is_question, is_request
 from kb.speakers import attributed_text, split_speaker, turn_speakers
 from kb.tokens import tokenize
 from kb.types import Passage
@@ -138,16 +138,27 @@ def terms_of(text: str) -> frozenset[str]:
 
 def attach_speakers(items: Sequence[dict[str, Any]]) -> None:
     """Give each item its `speaker` (the name that opened its turn, carried to the turn's later
-    sentences of the same passage; None where the passage does not say) and `said` (its words
-    without the name). A speaker's name is who speaks, not what is said: it is matched against
+    sentences of the same passage; None where the passage does not say), `said` (its words
+    without the name) and `request` (it asks in the form of a statement, kb.asking.is_request, or
+    carries on such a request or a question of the sentence before it). A speaker's name is who speaks, not what is said: it is matched against
     the question as a field of its own, never counted as the sentence's content."""
     passages: dict[Any, list[dict[str, Any]]] = {}
     for item in sorted(items, key=lambda x: (str(x.get("passage")), x.get("pos", 0))):
         passages.setdefault(item.get("passage"), []).append(item)
     for turn in passages.values():
+        before: dict[str, Any] | None = None
         for item, (speaker, said) in zip(turn, turn_speakers([i["text"] for i in turn])[0]):
             if "said" not in item:
                 item["speaker"], item["said"] = speaker, said
+                item["request"] = is_request(said) or (
+                    before is not None and asks(before) and before["pos"] == item["pos"] - 1
+                    and split_speaker(item["text"])[0] is None and carries_on_request(said))
+            before = item
+
+
+def asks(item: dict[str, Any]) -> bool:
+    """The item asks: a question, or a request put as a statement (or carrying one on)."""
+    return is_question(said(item)) or item.get("request", is_request(said(item)))
 
 
 def said(item: dict[str, Any]) -> str:
@@ -209,11 +220,12 @@ def disclaims(text: str) -> bool:
     return _DISCLAIMS.search(text) is not None and not re.search(r"\d", text)
 
 
-def is_claim(text: str, looks_like_instruction: Callable[[str], bool]) -> bool:
-    """A sentence that can carry an answer: not a question, a backchannel, an instruction or a
+def is_claim(item: dict[str, Any], looks_like_instruction: Callable[[str], bool]) -> bool:
+    """A sentence (an item, attach_speakers) that can carry an answer: not a question or a request
+    put as a statement ("Tell us about a tool you rely on."), a backchannel, an instruction or a
     speaker saying they do not know."""
-    t = split_speaker(text)[1]
-    if not t or is_question(t) or looks_like_instruction(t) or disclaims(t):
+    t = said(item)
+    if not t or asks(item) or looks_like_instruction(t) or disclaims(t):
         return False
     return len(terms_of(_DISFLUENCY.sub("", t))) >= MIN_CLAIM_TERMS
 
@@ -267,7 +279,7 @@ def with_context(s: dict[str, Any], items: Sequence[dict[str, Any]], looks_like_
     """The sentence, preceded by the one before it when it starts mid-thought ("And that's why…"),
     followed by the next ones of its passage while it is too short to carry an answer."""
     same = sorted((x for x in items if x["passage"] == s["passage"]), key=lambda x: x["pos"])
-    before = [x for x in same if x["pos"] < s["pos"] and is_claim(x["text"], looks_like_instruction)][-1:]
+    before = [x for x in same if x["pos"] < s["pos"] and is_claim(x, looks_like_instruction)][-1:]
     out = []
     starts_turn = split_speaker(s["text"])[0] is not None
     if (not starts_turn and _MID_THOUGHT.match(said(s)) and before and before[0]["pos"] >= s["pos"] - 2
@@ -280,7 +292,7 @@ def with_context(s: dict[str, Any], items: Sequence[dict[str, Any]], looks_like_
     for x in (x for x in same if x["pos"] > s["pos"]):
         if words >= min_words or len(out) >= most or looks_like_instruction(x["text"]) or split_speaker(x["text"])[0]:
             break  # another speaker's turn is not the rest of this thought
-        if is_claim(x["text"], looks_like_instruction):  # "Oh, you name it." carries nothing
+        if is_claim(x, looks_like_instruction):  # "Oh, you name it." carries nothing
             out.append(x)
             words += len(x["text"].split())
     return out

@@ -37,7 +37,7 @@ def focus(query: str, passages: Sequence[Passage], encoder: SentenceEncoder,
     attach_speakers(items)
     scored = score(query, question_terms(query), items, encoder, idf, asked_speakers(query, items))
     by_score = sorted(scored, key=lambda sc: -sc.score)
-    ranked = [sc for sc in by_score if is_claim(sc.item["text"], looks_like_instruction)]
+    ranked = [sc for sc in by_score if is_claim(sc.item, looks_like_instruction)]
     chosen = {(sc.item["passage"], sc.item["pos"]) for sc in ranked[:top]}
     best_of: dict[int, int] = {}
     for sc in ranked + by_score:  # a passage with no claim still shows its best sentence

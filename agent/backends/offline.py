@@ -23,12 +23,12 @@ from agent.abstention import MONEY, assess, names, question_terms, wanted
 from agent.evidence import (
     SentenceEncoder,
     asked_speakers,
+    asks,
     attach_speakers,
     attributed,
     by_relevance,
     display,
     is_claim,
-    is_question,
     near_duplicate,
     said,
     score,
@@ -124,7 +124,7 @@ class OfflineModel:
         query = standalone_query(question, history, lean)
         own = question_terms(question) if history and (lean or is_followup(question)) else set()
         attach_speakers(sentences)
-        claims = [s for s in sentences if is_claim(s["text"], looks_like_instruction) and not s.get("heading")]
+        claims = [s for s in sentences if is_claim(s, looks_like_instruction) and not s.get("heading")]
         if not claims:
             return []
         ranked = []
@@ -164,7 +164,7 @@ class OfflineModel:
         REPLY_WEIGHT x its similarity."""
         attach_speakers(sentences)
         terms = question_terms(query)  # only questions on the user's topic are worth embedding
-        asked = [s for s in sentences if is_question(s["text"]) and len(terms_of(said(s))) >= MIN_ASKED_TERMS
+        asked = [s for s in sentences if asks(s) and len(terms_of(said(s))) >= MIN_ASKED_TERMS
                  and terms & terms_of(said(s))]
         if not asked or self.encoder.embedder is None:
             return {}
@@ -176,10 +176,12 @@ class OfflineModel:
             taken, others = 0, False
             for s in after:
                 back = q.get("speaker") is not None and s.get("speaker") == q["speaker"] and others
-                if is_question(s["text"]) or taken >= REPLY_SENTENCES or back:
+                if asks(s) and not taken and s.get("speaker") == q.get("speaker"):
+                    continue  # the asker goes on asking ("Pick one you'd back. And one you'd avoid.")
+                if asks(s) or taken >= REPLY_SENTENCES or back:
                     break  # the next question, or the one who asked speaks again
                 others = others or s.get("speaker") != q.get("speaker")
-                if is_claim(s["text"], looks_like_instruction):
+                if is_claim(s, looks_like_instruction):
                     key = (s["passage"], s["pos"])
                     out[key] = max(out.get(key, 0.0), REPLY_WEIGHT * sim)
                     taken += 1
@@ -344,8 +346,8 @@ def _typed_bonus(question: str, text: str) -> float:
     """0.3 when the sentence has the kind of thing the question asks for (a duration, a number, a date,
     a reason); the words that open a spoken sentence ("So that if…", "And since…") are not read as one."""
     text = _OPENING.sub("", split_speaker(text)[1])
-    for asks, has in _ANSWER_TYPES:
-        if asks.search(question):
+    for kind, has in _ANSWER_TYPES:
+        if kind.search(question):
             return 0.3 if has.search(text) else 0.0
     return 0.0
 
