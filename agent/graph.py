@@ -50,6 +50,7 @@ from agent.parts import (
     phrases_naming,
     question_asks,
     question_parts,
+    writes_id,
 )
 from agent.prompts import FINAL_ROUND_PROMPT, NOT_IN_KB, OUTSIDE_SCOPE, SYSTEM_PROMPT, WHICH_DOCUMENT
 from agent.render import tool_content
@@ -241,7 +242,7 @@ class Nodes:
             return None
         if scope or (not named and len(titles) == 1):
             sid, title = (scope, dict(titles).get(scope, "")) if scope else titles[0]
-            naming = phrases_naming(question, sid, title) + ([sid] if sid.lower() in question.lower() else [])
+            naming = phrases_naming(question, sid, title) + ([sid] if writes_id(question, sid) else [])
         else:
             naming = [p for _, phrases in named for p in phrases]
         if not asks_overview(question, naming):

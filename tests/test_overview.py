@@ -284,3 +284,19 @@ def test_a_meeting_named_by_its_number_is_the_one_summarised(fast_settings: Sett
     a = Agent(fast_settings.with_(backend="offline")).ask("What was meeting 14 about?")
     assert [c["name"] for c in a.tool_calls] == [OVERVIEW]
     assert {c["source"] for c in a.citations} == {"parish-meeting-14"}
+
+
+
+def test_a_scoped_run_reads_its_id_as_a_name_only_where_written_whole(fast_settings: Settings, tmp_path: Path) -> None:
+    from ingest.pipeline import ingest
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "fair-log.txt").write_text("# Autumn show notes\n[00:00] The marrow class drew nine entries.\n"
+                                       "[00:20] Judging starts at noon on the Saturday.\n[00:40] Rosettes go to the top three.\n")
+    ingest([docs], settings=fast_settings, progress=False)
+    agent = Agent(fast_settings.with_(backend="offline"))
+    whole = agent.ask("Summarize fair-log.", source="fair-log")  # the id, written whole, names the scope
+    assert [c["name"] for c in whole.tool_calls][:1] == [OVERVIEW]
+    inside = agent.ask("Summarize fair-log-2.", source="fair-log")  # another id that begins with this one
+    assert [c["name"] for c in inside.tool_calls][:1] == [SEARCH]
