@@ -109,7 +109,8 @@ def american(word: str) -> str:
 
 def _stem(word: str) -> str:
     word = american(aliases().get(word, word))
-    for suffix, repl in (("ies", "y"), ("sses", "ss"), ("ing", ""), ("ed", ""), ("es", "e"), ("s", "")):
+    # "-ings" as "-ing": "meetings" meets "meeting" (both "meet"), not a stem of its own
+    for suffix, repl in (("ies", "y"), ("sses", "ss"), ("ings", ""), ("ing", ""), ("ed", ""), ("es", "e"), ("s", "")):
         if word.endswith(suffix) and len(word) - len(suffix) >= 3 and not word.endswith("ss"):
             return word[: -len(suffix)] + repl
     return word

@@ -60,3 +60,10 @@ def test_words_that_only_look_british_keep_their_spelling() -> None:
 
     assert tokenize("hour four tours detour raise noise otherwise precise promise exercise genre") == [
         "hour", "four", "tour", "detour", "raise", "noise", "otherwise", "precise", "promise", "exercise", "genre"]
+
+
+def test_a_plural_of_a_word_in_ing_meets_its_singular() -> None:
+    from kb.tokens import tokenize
+
+    for singular in ("meeting", "building", "painting", "finding", "setting"):
+        assert tokenize(singular + "s") == tokenize(singular), singular
