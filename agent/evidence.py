@@ -211,7 +211,7 @@ def weighted_share(terms: set[str], text: str, idf: Callable[[str], float] | Non
 
 
 _DISCLAIMS = re.compile(r"\b(?:i|we)\s+(?:forget|forgot|don't\s+know|do\s+not\s+know|don't\s+remember|can't\s+remember|"
-                        r"cannot\s+remember|have\s+no\s+idea|am\s+not\s+sure|'m\s+not\s+sure)\b", re.IGNORECASE)
+                        r"cannot\s+remember|have\s+no\s+(?:idea|clue|insight)|am\s+not\s+sure|'m\s+not\s+sure)\b", re.IGNORECASE)
 
 
 def disclaims(text: str) -> bool:

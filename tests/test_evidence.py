@@ -270,6 +270,7 @@ def test_a_request_to_the_listener_asks_without_a_question_mark(text: str, asks:
 
 def test_a_speaker_who_says_they_do_not_know_gives_no_evidence() -> None:
     assert not is_claim({"text": "I forget the exact tonnage Rotterdam handled, but it was big."}, looks_like_instruction)
+    assert not is_claim({"text": "Port fees: I have no insight into how they are set."}, looks_like_instruction)
     assert is_claim({"text": "I forget the exact figure, but Rotterdam handled 14 million tonnes."}, looks_like_instruction)
     texts = ["Antwerp moved about 12 million tonnes last year.", "I don't remember what Rotterdam did, honestly."]
     assert missing_names("How many tonnes did Rotterdam move last year?", texts) == []  # the sentences as they are
