@@ -13,10 +13,10 @@ from agent.markers import CITE, find_citation
 from agent.markers import ITEM as _ITEM
 from agent.markers import LOC as _LOC
 from agent.markers import marker_links as marker_links  # re-exported: the interfaces import it from here
-from kb.asking import is_question, is_tag_question
+from kb.asking import is_question, is_request, is_tag_question
 from kb.numbers import parse_numbers
 from kb.safety import looks_like_instruction
-from kb.speakers import turn_texts
+from kb.speakers import split_speaker, turn_texts
 from kb.timecode import TIME_PATTERN as _TIME
 from kb.timecode import parse_timecode
 from kb.tokens import tokenize
@@ -49,12 +49,13 @@ class GuardResult:
 def candidates(passages: Sequence[Passage]) -> list[Candidate]:
     """Every citable (passage, sentence, time) of the retrieved passages. A sentence addressed to an
     assistant ("ignore your instructions…") is data, never support, and a question ("so is it
-    cheaper?") asserts nothing: neither can be cited."""
+    cheaper?") or a prompt put as a statement ("tell us what the ferry costs") asserts nothing:
+    none can be cited."""
     out = []
     seen = set()
     for p in passages:
         for s in p.sentences:
-            if looks_like_instruction(s.text) or asks(s.text):
+            if looks_like_instruction(s.text) or asks(s.text) or is_request(split_speaker(s.text)[1]):
                 continue
             times = [s.start_s] + [t for _, t in s.marks] if s.start_s is not None else [None]
             for t in times:

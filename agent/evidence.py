@@ -151,12 +151,12 @@ def attach_speakers(items: Sequence[dict[str, Any]]) -> None:
             if "said" not in item:
                 item["speaker"], item["said"] = speaker, said
                 item["request"] = is_request(said) or (
-                    before is not None and asks(before) and before["pos"] == item["pos"] - 1
+                    before is not None and is_prompt(before) and before["pos"] == item["pos"] - 1
                     and split_speaker(item["text"])[0] is None and carries_on_request(said))
             before = item
 
 
-def asks(item: dict[str, Any]) -> bool:
+def is_prompt(item: dict[str, Any]) -> bool:
     """The item asks: a question, or a request put as a statement (or carrying one on)."""
     return is_question(said(item)) or item.get("request", is_request(said(item)))
 
@@ -225,7 +225,7 @@ def is_claim(item: dict[str, Any], looks_like_instruction: Callable[[str], bool]
     put as a statement ("Tell us about a tool you rely on."), a backchannel, an instruction or a
     speaker saying they do not know."""
     t = said(item)
-    if not t or asks(item) or looks_like_instruction(t) or disclaims(t):
+    if not t or is_prompt(item) or looks_like_instruction(t) or disclaims(t):
         return False
     return len(terms_of(_DISFLUENCY.sub("", t))) >= MIN_CLAIM_TERMS
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 
-from kb.asking import is_question
+from kb.asking import is_question, is_request
 
 # at most four words, each capitalised (or a digit after the first): "Grad B", "Dr Ada Byron"
 _SPEAKER = re.compile(r"^((?:[A-Z][\w.'’-]*)(?:\s+[A-Z0-9][\w.'’-]*){0,3}):\s+(?=\S)")
@@ -52,13 +52,13 @@ def turn_texts(sentences: Sequence[str], speaker: str | None = None) -> tuple[li
 def scored_texts(sentences: Sequence[str], speaker: str | None = None) -> tuple[list[str], str | None]:
     """What the answer step embeds for these consecutive sentences of one passage: each sentence
     attributed to the speaker whose turn it is in (`speaker`: the turn the passage begins in, None
-    when unknown), and a question's words alone (a passage question like the user's is matched
-    without its speaker). Also returns the speaker at the end, for the sentences that follow."""
+    when unknown), and a question's words alone, or a prompt's put as a statement (a passage question
+    like the user's is matched without its speaker). Also returns the speaker at the end, for the sentences that follow."""
     pairs, last = turn_speakers(sentences, speaker)
     out = []
     for who, said in pairs:
         out.append(attributed_text(who, said))
-        if who and is_question(said):
+        if who and (is_question(said) or is_request(said)):
             out.append(said)
     return out, last
 

@@ -172,3 +172,11 @@ def test_support_is_compared_with_each_sentence_as_its_speaker_said_it() -> None
     r = attribute(guard("The team swapped a gasket.", [p]), [p], similar, 0.6)
     assert asked == [["Ada: The pump failed twice.", "Ada: We replaced the seal."]]
     assert "[00:05]" in r.text
+
+
+def test_a_prompt_put_as_a_statement_is_never_support() -> None:
+    from agent.citations import candidates
+
+    host = passage("interview", Sentence("Tell us what the ferry ticket costs you these days.", start_s=118.0),
+                   Sentence("The ferry ticket costs four euros, half the bridge toll.", start_s=126.0))
+    assert [c.sentence.text for c in candidates([host])] == ["The ferry ticket costs four euros, half the bridge toll."]

@@ -23,12 +23,12 @@ from agent.abstention import MONEY, assess, names, question_terms, wanted
 from agent.evidence import (
     SentenceEncoder,
     asked_speakers,
-    asks,
     attach_speakers,
     attributed,
     by_relevance,
     display,
     is_claim,
+    is_prompt,
     near_duplicate,
     said,
     score,
@@ -164,7 +164,7 @@ class OfflineModel:
         REPLY_WEIGHT x its similarity."""
         attach_speakers(sentences)
         terms = question_terms(query)  # only questions on the user's topic are worth embedding
-        asked = [s for s in sentences if asks(s) and len(terms_of(said(s))) >= MIN_ASKED_TERMS
+        asked = [s for s in sentences if is_prompt(s) and len(terms_of(said(s))) >= MIN_ASKED_TERMS
                  and terms & terms_of(said(s))]
         if not asked or self.encoder.embedder is None:
             return {}
@@ -176,9 +176,9 @@ class OfflineModel:
             taken, others = 0, False
             for s in after:
                 back = q.get("speaker") is not None and s.get("speaker") == q["speaker"] and others
-                if asks(s) and not taken and s.get("speaker") == q.get("speaker"):
+                if is_prompt(s) and not taken and s.get("speaker") == q.get("speaker"):
                     continue  # the asker goes on asking ("Pick one you'd back. And one you'd avoid.")
-                if asks(s) or taken >= REPLY_SENTENCES or back:
+                if is_prompt(s) or taken >= REPLY_SENTENCES or back:
                     break  # the next question, or the one who asked speaks again
                 others = others or s.get("speaker") != q.get("speaker")
                 if is_claim(s, looks_like_instruction):
