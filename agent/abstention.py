@@ -68,6 +68,7 @@ MONEY = re.compile(r"[$€£¥]\s?\d|\b(?:\d[\d,.]*\s*(?:k|m|bn|b)?|" + _NUMBER_
                    r"(?:dollars?|usd|euros?|eur|pounds?|cents?|bucks)\b|\b(?:dollars?|usd|euros?)\b.{0,20}\d", re.I)
 # What a question asks for, and what a sentence must hold to give it: a quantity question needs a
 # number, a money question an amount of money, a duration question a length of time.
+_ROUGHLY = r"(?:exact|rough|approximate|precise|overall|total|average|expected|typical|estimated)"
 _WANTS = (
     ("year", re.compile(r"\b(?:what|which)\s+year\b(?![-\s]*(?:over|end|of\b|on\b|old\b))", re.I),
      re.compile(r"\b(?:1[5-9]|20)\d\d\b|\b(?:last|next|this)\s+year\b|\byears?\s+ago\b", re.I)),
@@ -83,6 +84,12 @@ _WANTS = (
     ("duration", re.compile(r"\bhow\s+(?:long|many\s+(?:days|weeks|months|years|hours|minutes|seconds))\b", re.I),
      re.compile(r"\b(?:\d[\d,.]*|a|an|one|two|three|four|five|six|seven|eight|nine|ten|few|several|couple)\s*(?:-\s*)?"
                 r"(?:years?|months?|weeks?|days?|hours?|minutes?|seconds?|ms|milliseconds?|decades?)\b", re.I)),
+    # "what (exact) percentage…", "what share of…": a share, stated as one ("80%", "half", "a majority")
+    ("share", re.compile(r"\b(?:what|by\s+what)\s+(?:" + _ROUGHLY + r"\s+)?(?:percentage|percent|fraction|share|proportion)\b"
+                         r"|\bas\s+a\s+(?:percentage|percent|share|fraction)\s+of\b|\bhow\s+many\s+percent\b", re.I),
+     re.compile(r"%|\bper\s?cent\b|\bpercentage\s+points?\b|\b(?:half|halved|quarter|third|thirds|fifth|tenth|majority|"
+                r"minority|bulk|twice|double|doubled|triple|tripled|fraction)\b|\d(?:\.\d+)?\s*(?:x|times|fold)\b"
+                r"|\b\d+(?:\.\d+)?\s+(?:in|out\s+of)\s+\d+\b", re.I)),
     ("number", re.compile(r"\bhow\s+(?:many|much)\b|\bwhat\s+(?:percentage|percent|fraction|share|number)\b"
                           r"|\bby\s+what\s+(?:factor|multiple|percentage|percent)\b|\bas\s+a\s+(?:percentage|percent|share|fraction|multiple)\s+of\b", re.I),
      re.compile(r"\d|\b(?:half|quarter|third|dozen|twice|double|triple|percent|" + _NUMBER_WORD_LIST + r")\b", re.I)),

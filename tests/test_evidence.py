@@ -102,7 +102,10 @@ def test_a_question_for_an_amount_needs_a_sentence_that_states_one() -> None:
     ("What are the cost implications?", None),
     ("What factor drove the decision?", None),
     ("What would it cost us?", "money"),
-    ("What was the rainfall in May as a percentage of the yearly total?", "number"),
+    ("What was the rainfall in May as a percentage of the yearly total?", "share"),
+    ("By what exact percentage did the harvest grow?", "share"),
+    ("What rough share of the milk goes to cheese?", "share"),
+    ("What is the number one worry of the farmers?", None),
     ("In what year did the cooperative open its mill?", "year"),
     ("Which year was the orchard planted?", "year"),
     ("What does the mill pay its seasonal pickers?", "money"),
@@ -131,6 +134,17 @@ def test_a_year_question_needs_a_year_in_the_answer() -> None:
     assert not verdict.answerable and "year" in verdict.reason
     assert assess(q, items("The cooperative opened its mill by the river in 1987."), enc, 0.0, 0.3,
                   looks_like_instruction).answerable
+
+
+def test_a_question_for_a_share_needs_one_stated_not_any_number() -> None:
+    enc = SentenceEncoder(WordVectors())
+    q = "By what exact percentage did the cooperative's milk sales grow in 2023?"
+    vague = items("The cooperative's milk sales saw strong growth in 2023 after the 2 new shops opened.")
+    verdict = assess(q, vague, enc, 0.0, 0.3, looks_like_instruction)
+    assert not verdict.answerable and "share" in verdict.reason  # a year and a count are no percentage
+    for stated in ("The cooperative's milk sales grew 12% in 2023.", "The cooperative's milk sales doubled in 2023.",
+                   "The cooperative's milk sales grew by a third in 2023."):
+        assert assess(q, items(stated), enc, 0.0, 0.3, looks_like_instruction).answerable, stated
 
 
 def test_a_question_about_a_reduction_asks_for_a_share_not_money() -> None:
