@@ -89,7 +89,7 @@ _WANTS = (
                          r"|\bas\s+a\s+(?:percentage|percent|share|fraction)\s+of\b|\bhow\s+many\s+percent\b", re.I),
      re.compile(r"%|\bper\s?cent\b|\bpercentage\s+points?\b|\b(?:half|halved|quarter|third|thirds|fifth|tenth|majority|"
                 r"minority|bulk|twice|double|doubled|triple|tripled|fraction)\b|\d(?:\.\d+)?\s*(?:x|times|fold)\b"
-                r"|\b\d+(?:\.\d+)?\s+(?:in|out\s+of)\s+\d+\b", re.I)),
+                r"|\b\d+\s+(?:in|out\s+of)\s+(?:every\s+)?\d{1,3}\b", re.I)),  # "1 in 4", not "5 in 2023"
     ("number", re.compile(r"\bhow\s+(?:many|much)\b|\bwhat\s+(?:percentage|percent|fraction|share|number)\b"
                           r"|\bby\s+what\s+(?:factor|multiple|percentage|percent)\b|\bas\s+a\s+(?:percentage|percent|share|fraction|multiple)\s+of\b", re.I),
      re.compile(r"\d|\b(?:half|quarter|third|dozen|twice|double|triple|percent|" + _NUMBER_WORD_LIST + r")\b", re.I)),

@@ -140,8 +140,9 @@ def attach_speakers(items: Sequence[dict[str, Any]]) -> None:
     """Give each item its `speaker` (the name that opened its turn, carried to the turn's later
     sentences of the same passage; None where the passage does not say), `said` (its words
     without the name) and `request` (it asks in the form of a statement, kb.asking.is_request, or
-    carries on such a request or a question of the sentence before it). A speaker's name is who speaks, not what is said: it is matched against
-    the question as a field of its own, never counted as the sentence's content."""
+    carries on the request or question of the sentence before it). A speaker's name is who speaks,
+    not what is said: it is matched against the question as a field of its own, never counted as
+    the sentence's content."""
     passages: dict[Any, list[dict[str, Any]]] = {}
     for item in sorted(items, key=lambda x: (str(x.get("passage")), x.get("pos", 0))):
         passages.setdefault(item.get("passage"), []).append(item)

@@ -143,7 +143,7 @@ def test_a_question_for_a_share_needs_one_stated_not_any_number() -> None:
     verdict = assess(q, vague, enc, 0.0, 0.3, looks_like_instruction)
     assert not verdict.answerable and "share" in verdict.reason  # a year and a count are no percentage
     for stated in ("The cooperative's milk sales grew 12% in 2023.", "The cooperative's milk sales doubled in 2023.",
-                   "The cooperative's milk sales grew by a third in 2023."):
+                   "The cooperative's milk sales grew by a third in 2023.", "The cooperative's milk sales grew in 2023, 1 in 4 litres of it sold abroad."):
         assert assess(q, items(stated), enc, 0.0, 0.3, looks_like_instruction).answerable, stated
 
 
