@@ -83,7 +83,8 @@ _WANTS = (
      MONEY),
     ("duration", re.compile(r"\bhow\s+(?:long|many\s+(?:days|weeks|months|years|hours|minutes|seconds))\b", re.I),
      re.compile(r"\b(?:\d[\d,.]*|a|an|one|two|three|four|five|six|seven|eight|nine|ten|few|several|couple)\s*(?:-\s*)?"
-                r"(?:years?|months?|weeks?|days?|hours?|minutes?|seconds?|ms|milliseconds?|decades?)\b", re.I)),
+                r"(?:years?|months?|weeks?|days?|hours?|minutes?|seconds?|ms|milliseconds?|decades?)\b"
+                r"(?!\s+of\s+(?:compute|computation|computing|gpu|cpu|machine|processing)\b)", re.I)),  # "hours of compute": an amount of work
     # "what (exact) percentage…", "what share of…": a share, stated as one ("80%", "half", "a majority")
     ("share", re.compile(r"\b(?:what|by\s+what)\s+(?:" + _ROUGHLY + r"\s+)?(?:percentage|percent|fraction|share|proportion)\b"
                          r"|\bas\s+a\s+(?:percentage|percent|share|fraction)\s+of\b|\bhow\s+many\s+percent\b", re.I),

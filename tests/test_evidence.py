@@ -147,6 +147,16 @@ def test_a_question_for_a_share_needs_one_stated_not_any_number() -> None:
         assert assess(q, items(stated), enc, 0.0, 0.3, looks_like_instruction).answerable, stated
 
 
+def test_hours_of_compute_are_an_amount_of_work_not_how_long_something_took() -> None:
+    enc = SentenceEncoder(WordVectors())
+    q = "How many days did the weather model's training run take?"
+    work = items("The weather model's training run used about 40,000 hours of GPU time on the cluster.")
+    verdict = assess(q, work, enc, 0.0, 0.3, looks_like_instruction)
+    assert not verdict.answerable and "duration" in verdict.reason
+    took = items("The weather model's training run took about 12 days on the cluster.")
+    assert assess(q, took, enc, 0.0, 0.3, looks_like_instruction).answerable
+
+
 def test_a_question_about_a_reduction_asks_for_a_share_not_money() -> None:
     enc = SentenceEncoder(WordVectors())
     s = items("Caching cuts the bakery's delivery costs by about a third.")
