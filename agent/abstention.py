@@ -111,6 +111,31 @@ def wanted(question: str) -> tuple[str, re.Pattern[str]] | None:
     return None
 
 
+_HOW_MANY = re.compile(r"\bhow\s+many\s+([a-z][a-z-]+)\b(?!\s+(?:of|more|less|fewer|times)\b)", re.I)
+_A_NUMBER = re.compile(r"\d|\b(?:half|dozens?|several|few|" + _NUMBER_WORD_LIST + r")\b", re.I)
+
+
+def counted_thing(question: str) -> str | None:
+    """What a "how many X…?" question counts ("GPUs", "parameters"), as its stem; None when it
+    counts nothing named, or a duration or amount another kind checks ("how many days", "how many
+    dollars", "how many times more")."""
+    m = _HOW_MANY.search(question)
+    if m is None or wanted(question) is None or wanted(question)[0] != "number":
+        return None
+    stems = tokenize(m.group(1))
+    return stems[0] if stems and stems[0] not in QUESTION_WORDS and stems[0] != "time" else None
+
+
+def counts(text: str, thing: str) -> bool:
+    """The sentence gives a number of `thing` (a stem): a number within three words before it
+    ("half a million GPUs", "175 billion parameters", "1,000 of the GPUs")."""
+    words = re.findall(r"[\w$%.,'-]+", text)
+    for i, w in enumerate(words):
+        if tokenize(w)[:1] == [thing] and any(_A_NUMBER.search(x) for x in words[max(0, i - 4):i]):
+            return True
+    return False
+
+
 @dataclass
 class Assessment:
     similarity: float
@@ -204,8 +229,11 @@ def assess(question: str, items: Sequence[dict], encoder: SentenceEncoder, min_s
     else:
         kind = wanted(question)
         quoted = list(answer) if answer is not None else [c["text"] for c in claims]
+        counted = counted_thing(question)
         if kind and not any(kind[1].search(t) for t in quoted):
             result.reason = f"the question asks for {kind[0]} and no sentence states one"
+        elif counted and not any(counts(t, counted) for t in quoted):
+            result.reason = f"the question asks how many {counted} and no sentence counts them"
         else:
             result.answerable = True
     return result

@@ -157,6 +157,22 @@ def test_hours_of_compute_are_an_amount_of_work_not_how_long_something_took() ->
     assert assess(q, took, enc, 0.0, 0.3, looks_like_instruction).answerable
 
 
+def test_how_many_of_a_thing_needs_a_sentence_that_counts_that_thing() -> None:
+    from agent.abstention import counted_thing
+
+    assert counted_thing("How many tractors does the largest farm own?") == "tractor"
+    assert counted_thing("How many times larger is the new barn?") is None
+    assert counted_thing("How many days did the harvest take?") is None  # a duration: its own kind
+    enc = SentenceEncoder(WordVectors())
+    q = "How many tractors does the largest farm in the valley own?"
+    other = items("The largest farm in the valley has a tractor shed and 300 hectares of wheat.")
+    verdict = assess(q, other, enc, 0.0, 0.3, looks_like_instruction)
+    assert not verdict.answerable and "tractor" in verdict.reason  # a number, but not of tractors
+    for stated in ("The largest farm in the valley owns 14 tractors.",
+                   "The largest farm in the valley owns about a dozen of the green tractors."):
+        assert assess(q, items(stated), enc, 0.0, 0.3, looks_like_instruction).answerable, stated
+
+
 def test_a_question_about_a_reduction_asks_for_a_share_not_money() -> None:
     enc = SentenceEncoder(WordVectors())
     s = items("Caching cuts the bakery's delivery costs by about a third.")
