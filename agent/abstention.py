@@ -78,6 +78,7 @@ _WANTS = (
                          r"(?=\s*(?:\?|$|,|\b(?:in|at|per|to|us|them|you|each|a|an|one)\b))"
                          r"|\bwhat\s+(?:is|was|would\s+be)\s+the\s+(?:total\s+)?cost\s*(?:\?|$|\b(?:of|per|for)\s+(?!not\b)(?:a|an|one|the|each|every|\d))"
                          r"|\bhow\s+expensive\b"
+                         r"|\b(?:stock|shares?)\b[^?]{0,40}\b(?:close|closed|trade|traded|open|opened|peak|peaked)\s+at\b"  # a share price
                          r"|\bwhat\s+(?:does|did|do|would|will)\s+(?:(?!" + _REPORTING + r"\s)[\w'$.,-]+\s+){1,5}?(?:pay|charge|earn)s?\b"
                          r"(?!\s+(?:attention|off|back|heed|respect|tribute|homage|ahead|from|the\s+right|the\s+price|dividends|in\b))", re.I),
      MONEY),

@@ -106,6 +106,8 @@ def test_a_question_for_an_amount_needs_a_sentence_that_states_one() -> None:
     ("By what exact percentage did the harvest grow?", "share"),
     ("What rough share of the milk goes to cheese?", "share"),
     ("What is the number one worry of the farmers?", None),
+    ("What did the cooperative's shares close at on Friday?", "money"),  # a share price
+    ("What did the stock do after the harvest?", None),
     ("In what year did the cooperative open its mill?", "year"),
     ("Which year was the orchard planted?", "year"),
     ("What does the mill pay its seasonal pickers?", "money"),
