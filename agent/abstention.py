@@ -121,14 +121,15 @@ def counted_thing(question: str) -> str | None:
     counts nothing named, or a duration or amount another kind checks ("how many days", "how many
     dollars", "how many times more")."""
     m = _HOW_MANY.search(question)
-    if m is None or wanted(question) is None or wanted(question)[0] != "number":
+    kind = wanted(question) if m else None
+    if kind is None or kind[0] != "number":
         return None
     stems = tokenize(m.group(1))
     return stems[0] if stems and stems[0] not in QUESTION_WORDS and stems[0] != "time" else None
 
 
 def counts(text: str, thing: str) -> bool:
-    """The sentence gives a number of `thing` (a stem): a number within three words before it
+    """The sentence gives a number of `thing` (a stem): a number within four words before it
     ("half a million GPUs", "175 billion parameters", "1,000 of the GPUs")."""
     words = re.findall(r"[\w$%.,'-]+", text)
     for i, w in enumerate(words):

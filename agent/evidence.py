@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from kb.asking import carries_on_request, is_question, is_request
+from kb.asking import asks_listener, carries_on_request, is_question, is_request
 from kb.speakers import attributed_text, split_speaker, turn_speakers
 from kb.tokens import tokenize
 from kb.types import Passage
@@ -159,7 +159,9 @@ def attach_speakers(items: Sequence[dict[str, Any]]) -> None:
 
 def is_prompt(item: dict[str, Any]) -> bool:
     """The item asks: a question, or a request put as a statement (or carrying one on)."""
-    return is_question(said(item)) or item.get("request", is_request(said(item)))
+    if "request" in item:  # attach_speakers has read it
+        return item["request"] or is_question(said(item))
+    return asks_listener(said(item))
 
 
 def said(item: dict[str, Any]) -> str:

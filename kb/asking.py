@@ -49,6 +49,11 @@ def is_request(text: str) -> bool:
     return bool((_REQUEST.match(t) or _INVITES.search(t)) and _ADDRESSED.search(t))
 
 
+def asks_listener(text: str) -> bool:
+    """The sentence asks the listener: a question, or a request put as a statement (is_request)."""
+    return is_question(text) or is_request(text)
+
+
 def carries_on_request(text: str) -> bool:
     """The sentence goes on with the request before it in the same turn ("And the one you'd avoid.")."""
     t = text.strip()

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 
-from kb.asking import is_question, is_request
+from kb.asking import asks_listener
 
 # at most four words, each capitalised (or a digit after the first): "Grad B", "Dr Ada Byron"
 _SPEAKER = re.compile(r"^((?:[A-Z][\w.'’-]*)(?:\s+[A-Z0-9][\w.'’-]*){0,3}):\s+(?=\S)")
@@ -58,7 +58,7 @@ def scored_texts(sentences: Sequence[str], speaker: str | None = None) -> tuple[
     out = []
     for who, said in pairs:
         out.append(attributed_text(who, said))
-        if who and (is_question(said) or is_request(said)):
+        if who and asks_listener(said):
             out.append(said)
     return out, last
 

@@ -176,10 +176,12 @@ class OfflineModel:
             taken, others = 0, False
             for s in after:
                 back = q.get("speaker") is not None and s.get("speaker") == q["speaker"] and others
-                if is_prompt(s) and not taken and s.get("speaker") == q.get("speaker"):
-                    continue  # the asker goes on asking ("Pick one you'd back. And one you'd avoid.")
-                if is_prompt(s) or taken >= REPLY_SENTENCES or back:
-                    break  # the next question, or the one who asked speaks again
+                if is_prompt(s):
+                    if not taken and s.get("speaker") == q.get("speaker"):
+                        continue  # the asker goes on asking ("Pick one you'd back. And one you'd avoid.")
+                    break  # the next question
+                if taken >= REPLY_SENTENCES or back:
+                    break  # enough, or the one who asked speaks again
                 others = others or s.get("speaker") != q.get("speaker")
                 if is_claim(s, looks_like_instruction):
                     key = (s["passage"], s["pos"])
