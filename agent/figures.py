@@ -199,7 +199,7 @@ def _quantities(text: str) -> list[_Raw]:
 
 
 def _merge_ranges(text: str, qs: list[_Raw]) -> list[_Raw]:
-    """`a kilowatt to 2 kilowatt` / `2.4-2.5 million hours` / `between 1 and 2 kW` -> one quantity at
+    """`a kilowatt to 3 kilowatts` / `3.1-3.3 million hours` / `between 1 and 2 kW` -> one quantity at
     the low end of the range.
 
     "from 30 GW to 100 GW" is a change, not a range, and stays two quantities.
@@ -804,7 +804,7 @@ def _phrase_ratio_plan(question: str, qcands: list[_Cand], pcands: list[_Cand]) 
         unnamed = 1 if options[0] and not options[1] else 0 if options[1] and not options[0] else None
         if not to and unnamed is not None and _words(m.group(("part", "whole")[unnamed])) <= _BACK_REFERENCE:
             # "…than the smaller one": a side named by no words of its own is the other figure of
-            # the sentence that holds the named side's ("Australia (30M people) or Asia (5,000M)?")
+            # the sentence that holds the named side's ("a town (20k people) or a city (3M people)?")
             named = [c for c, _ in options[0] or options[1]]
             others = [(c, 0.0) for c in figures if any(c is not n and c.fact.sentence == n.fact.sentence
                                                         and _dims(c.fact.unit) == _dims(n.fact.unit) for n in named)]

@@ -3,7 +3,7 @@
     # Title
     https://www.youtube.com/watch?v=ID
     [00:09] Hello everybody.
-    [20:43] >> so the compute graph is now a lot more
+    [20:43] >> and the second speaker starts here
 
 A `[mm:ss]` or `[h:mm:ss]` prefix per line (any number of hour digits: `[100:00:00]`), `>>` marks
 a change of speaker, a `# Title` first line and a video URL line. Lines without a timestamp after

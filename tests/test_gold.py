@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -203,3 +204,28 @@ def test_no_test_quotes_a_gold_question() -> None:
         quoted += [f"{path.name}:{q.id}" for q in questions
                    if _norm(q.question) in tests_text or any(_norm(t) in tests_text for t in q.turns)]
     assert not quoted
+
+
+QUOTE_WORDS = 6  # a run of this many words shared with a transcript is a quote, not a general example
+_WORD = re.compile(r"[a-z0-9']+")
+
+
+def _runs(text: str, n: int) -> set[tuple[str, ...]]:
+    words = _WORD.findall(re.sub(r"https?://\S+", " ", text.lower()))  # a link's host is no quote
+    return {tuple(words[i:i + n]) for i in range(len(words) - n + 1)}
+
+
+def test_no_code_quotes_the_bundled_corpus() -> None:
+    """The code is judged on transcripts it has never seen: no module of agent/, kb/ or ingest/
+    (code, comment or docstring) carries a run of words of a bundled document, so nothing there is
+    shaped after one of its sentences."""
+    from ingest.pipeline import bundled_corpus
+
+    corpus: set[tuple[str, ...]] = set()
+    for doc in bundled_corpus().glob("*.txt"):
+        corpus |= _runs(doc.read_text(encoding="utf-8"), QUOTE_WORDS)
+    root = Path(__file__).resolve().parent.parent
+    quoted = {f"{p.relative_to(root)}: {' '.join(run)}"
+              for pkg in ("agent", "kb", "ingest") for p in (root / pkg).rglob("*.py")
+              for run in _runs(p.read_text(encoding="utf-8"), QUOTE_WORDS) & corpus}
+    assert not quoted, sorted(quoted)
