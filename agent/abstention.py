@@ -204,6 +204,17 @@ def windows(items: Sequence[dict]) -> list[str]:
     return out
 
 
+def unstated(question: str, texts: Sequence[str]) -> str | None:
+    """What these sentences lack of what the question asks for (a duration, an amount of money, a
+    number of the thing it counts), said as a reason; None when they hold it or it asks for no kind."""
+    kind, counted = wanted(question), counted_thing(question)
+    if kind and not any(kind[1].search(t) for t in texts):
+        return f"the question asks for {kind[0]} and no sentence states one"
+    if counted and not any(counts(t, counted) for t in texts):
+        return f"the question asks how many {counted} and no sentence counts them"
+    return None
+
+
 def assess(question: str, items: Sequence[dict], encoder: SentenceEncoder, min_similarity: float, min_coverage: float,
            looks_like_instruction, query: str | None = None, answer: Sequence[str] | None = None) -> Assessment:
     """Whether the sentences `items` (dicts with `text`, `passage`, `pos`) answer `question`.
@@ -229,13 +240,7 @@ def assess(question: str, items: Sequence[dict], encoder: SentenceEncoder, min_s
     elif cov < min_coverage:
         result.reason = f"the passages cover too little of the question ({cov:.2f} < {min_coverage})"
     else:
-        kind = wanted(question)
         quoted = list(answer) if answer is not None else [c["text"] for c in claims]
-        counted = counted_thing(question)
-        if kind and not any(kind[1].search(t) for t in quoted):
-            result.reason = f"the question asks for {kind[0]} and no sentence states one"
-        elif counted and not any(counts(t, counted) for t in quoted):
-            result.reason = f"the question asks how many {counted} and no sentence counts them"
-        else:
-            result.answerable = True
+        result.reason = unstated(question, quoted) or ""
+        result.answerable = not result.reason
     return result

@@ -1,5 +1,5 @@
-"""Retrieval side by side on one gold file: recall@5 and MRR for each retrieval mode, with and
-without the document pass (kb.retrieval), and the naive peer — only the retrieval stage, so a
+"""Retrieval side by side on one gold file: recall@5 and MRR for each retrieval mode, hybrid with
+both fusions (score and rank, kb.retrieval), with and without the document pass, and the naive peer — only the retrieval stage, so a
 whole QMSum split takes seconds once the index is built.
 
     python -m evals.recall_table --gold OUT/gold-dev.jsonl [--unscoped] [--home KB_HOME]
@@ -22,25 +22,28 @@ from kb.exit_codes import EXIT_OK
 from kb.settings import Settings
 
 TRIED_DOC_WEIGHT = 1.0  # the weight measured on QMSum dev (kb.retrieval's document pass)
-VARIANTS = (("hybrid", True), ("hybrid", False), ("dense", True), ("dense", False), ("bm25", True), ("bm25", False))
+# (mode, document pass, fusion of a hybrid search)
+VARIANTS = (("hybrid", True, "rank"), ("hybrid", False, "rank"), ("hybrid", True, "score"), ("hybrid", False, "score"),
+            ("dense", True, "rank"), ("dense", False, "rank"), ("bm25", True, "rank"), ("bm25", False, "rank"))
 
 
 def table(gold: Path, settings: Settings, unscoped: bool = False, naive: bool = True,
-          variants: Sequence[tuple[str, bool]] = VARIANTS) -> list[dict[str, Any]]:
-    """One row per (mode, document pass) and one for the naive peer: n, recall@5, MRR."""
+          variants: Sequence[tuple[str, bool, str]] = VARIANTS) -> list[dict[str, Any]]:
+    """One row per (mode, document pass, fusion) and one for the naive peer: n, recall@5, MRR."""
     from kb.retrieval import Retriever
     from kb.store import Store
 
     questions, _ = load_gold(gold)
     questions = [q for q in (unscope(questions) if unscoped else questions) if q.citations]
     if any(q.source for q in questions):  # the document pass never applies inside one source
-        variants = [(mode, doc_pass) for mode, doc_pass in variants if not doc_pass]
-    retriever = Retriever(settings)
+        variants = [v for v in variants if not v[1]]
     rows = []
-    for mode, doc_pass in variants:
-        retriever.doc_weight = TRIED_DOC_WEIGHT if doc_pass else 0.0
-        s = summarize([retrieve_question(retriever, q, settings, mode) for q in questions])
-        rows.append({"retriever": mode, "document pass": "yes" if doc_pass else "no", **s})
+    for mode, doc_pass, fusion in variants:
+        fused = settings.with_(fusion=fusion)
+        retriever = Retriever(fused, doc_weight=TRIED_DOC_WEIGHT if doc_pass else 0.0)
+        s = summarize([retrieve_question(retriever, q, fused, mode) for q in questions])
+        name = f"hybrid ({fusion} fusion)" if mode == "hybrid" else mode
+        rows.append({"retriever": name, "document pass": "yes" if doc_pass else "no", **s})
     if naive:
         from evals.harness import corpus_fingerprint
         from evals.naive import NaiveRetriever

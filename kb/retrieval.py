@@ -1,16 +1,19 @@
-"""Hybrid retrieval: dense (Chroma) and BM25 ranked lists fused by reciprocal rank, then, inside
+"""Hybrid retrieval: dense (Chroma) and BM25 candidate lists fused into one ranking, then, inside
 each passage, the sentence that best supports the query; its time is the citation.
 
 `Retriever.search(query, k, source, mode)` — mode `hybrid` (default), `dense` or `bm25`.
 
-Document pass: over a whole index (no `source`), many look-alike documents compete (four meetings
-of one team, say). Each retriever's ranked list is then taken deeper (`DOC_POOL` x the candidates)
-and every document gets a score from it — its best chunk's rank in each list, fused by reciprocal
-rank like the chunks — and a chunk's fused score is raised by `doc_weight` x its document's score,
-so passages of the documents that match the query best come first. It is off by default
-(`DOC_WEIGHT = 0`): on QMSum's dev meetings weight 1 raised recall@5 over the whole index from
-0.523 to 0.545, but on the reported meetings it went from 0.557 to 0.530 (BENCHMARKS.md), so it
-does not generalise; `Retriever(doc_weight=1.0)` turns it on for such measurements.
+Fusion (`KB_FUSION`). `rank` (the default): weighted reciprocal rank fusion. `score`: every
+candidate of either list gets both scores (its cosine similarity and its BM25 score; a chunk only
+one list found is scored by the other as well), each standardised over the candidates (z-scores),
+and the fused score is their weighted mean (`SCORE_BM25_SHARE` for BM25). Ranks throw away the
+margin: a chunk BM25 puts first by far (the only one holding a rare name of the question) counts
+as much as a narrow first, and a chunk ranked first by one list and missing from the other's top
+candidates loses to chunks both lists rank middling — most often when the two lists each pick a
+different one of two overlapping windows of the same moment. On the dev sets (BENCHMARKS.md ¹²)
+score fusion raised recall@5 and MRR on all of them, but the offline answers gained nothing and
+lost citation precision (the extra places it brings give the answer step more to stray to), so
+it is a setting for search, not the default.
 """
 
 from __future__ import annotations
@@ -38,6 +41,9 @@ MODES = ("hybrid", "dense", "bm25")
 BM25_WEIGHT = 1.5
 DOC_WEIGHT = 0.0  # the document pass is measured, not on: see the module docstring
 DOC_POOL = 4
+# BM25's weight in score fusion (the dense similarity has the rest). Measured on the dev sets at
+# 0.5 / 0.6 (and min-max scaling instead of z-scores at 0.4-0.7): 0.5 with z-scores best overall.
+SCORE_BM25_SHARE = 0.5
 
 
 class Retriever:
@@ -72,6 +78,35 @@ class Retriever:
             return {c: self._owner_map.get(c, "") for c in ids}
         return {c: str(meta.get("source", "")) for c, (_, meta) in self.store.get(ids).items()}
 
+    def _both_scores(self, qvec: Any, query: str, dense: list[tuple[str, float, str, dict[str, Any]]],
+                     sparse: list[tuple[str, float]], lex: LexicalIndex) -> tuple[dict[str, float], dict[str, float]]:
+        """Each candidate's cosine similarity and BM25 score, whichever list found it: the stored
+        vectors of the BM25-only candidates, the BM25 column sums of the dense-only ones."""
+        import numpy as np
+
+        sims = {d[0]: d[1] for d in dense}
+        bm25 = dict(sparse)
+        unseen = [c for c in bm25 if c not in sims]
+        if unseen:
+            ids, _, vectors, _ = self.store.records(unseen)
+            q = np.asarray(qvec, dtype=np.float32)
+            q /= float(np.linalg.norm(q)) or 1.0
+            for cid, v in zip(ids, np.asarray(vectors, dtype=np.float32).reshape(len(ids), -1)):
+                sims[cid] = float(v @ q) / (float(np.linalg.norm(v)) or 1.0)
+        unscored = [c for c in sims if c not in bm25]
+        if unscored:
+            column = lex.scores(tokenize(query))
+            at = self._positions(lex)
+            bm25.update({c: float(column[at[c]]) if c in at else 0.0 for c in unscored})
+        return sims, bm25
+
+    def _positions(self, lex: LexicalIndex) -> dict[str, int]:
+        """Each chunk id's row in the lexical index (built once per index)."""
+        if getattr(self, "_positions_for", None) is not lex:
+            self._position_map = {c: i for i, c in enumerate(lex.ids)}
+            self._positions_for = lex
+        return self._position_map
+
     def idf(self, term: str) -> float:
         """Inverse document frequency of a (tokenized) term in the index last searched."""
         lex = self._lexical or self.lexical()
@@ -103,6 +138,10 @@ class Retriever:
             for rank, cid in enumerate(ranked, start=1):
                 fused[cid] = fused.get(cid, 0.0) + weight / (self.settings.retrieval.rrf_k + rank)
                 ranks.setdefault(cid, {})[name] = rank
+        sims = {d[0]: d[1] for d in dense}
+        if self.settings.retrieval.fusion == "score" and dense and sparse:
+            sims, bm25 = self._both_scores(qvec, query, dense, sparse, lex)
+            fused = score_fusion(sims, bm25, SCORE_BM25_SHARE)
         if doc_pass:
             owner = {d[0]: str(d[3].get("source", "")) for d in dense}
             owner.update(self._owners([c for c in lists["bm25"] if c not in owner], lex))
@@ -110,7 +149,6 @@ class Retriever:
             for cid in fused:
                 fused[cid] += self.doc_weight * docs.get(owner.get(cid, ""), 0.0)
         ranked = sorted(fused, key=lambda c: -fused[c])
-        sims = {d[0]: d[1] for d in dense}
         known = {d[0]: (d[2], d[3]) for d in dense}
 
         def fetch(ids: list[str]) -> dict[str, tuple[str, dict[str, Any]]]:
@@ -129,6 +167,21 @@ class Retriever:
             pick_best_sentence(p, qterms, lex)
             passages.append(p)
         return passages
+
+
+def score_fusion(sims: dict[str, float], bm25: dict[str, float], bm25_share: float) -> dict[str, float]:
+    """The weighted mean of each candidate's standardised similarity and BM25 score (every candidate
+    in both dicts): z-scores over the candidates, so neither scale decides by its spread alone."""
+    ids = list(sims)
+
+    def standard(values: list[float]) -> list[float]:
+        mean = sum(values) / len(values)
+        spread = math.sqrt(sum((v - mean) ** 2 for v in values) / len(values))
+        return [(v - mean) / spread if spread else 0.0 for v in values]
+
+    dense = standard([sims[c] for c in ids])
+    lexical = standard([bm25.get(c, 0.0) for c in ids])
+    return {c: bm25_share * b + (1 - bm25_share) * d for c, d, b in zip(ids, dense, lexical)}
 
 
 def document_scores(lists: dict[str, list[str]], owner: dict[str, str], rrf_k: int) -> dict[str, float]:

@@ -135,6 +135,10 @@ class RetrievalSettings(Section):
     top_k: int = Field(5, ge=1, description="passages per search (`kb search -k` overrides it)")
     candidates: int = Field(30, ge=1, description="candidates each retriever (dense, BM25) ranks before fusion")
     rrf_k: int = Field(60, ge=0, description="the constant of reciprocal rank fusion")
+    fusion: Literal["rank", "score"] = Field("rank", description=(
+        "how the dense and BM25 lists are fused: `rank` (reciprocal rank fusion) or `score` (each "
+        "candidate scored by both, the scores standardised, then averaged: better retrieval on the "
+        "dev sets, no better offline answers; BENCHMARKS.md ¹²)"))
 
 
 class AgentSettings(Section):
