@@ -7,6 +7,7 @@ from pathlib import Path
 
 from kb.retrieval import DOC_WEIGHT, Retriever, document_scores
 from kb.settings import Settings
+from tests.fakes.transcripts import write_transcripts
 
 
 def test_document_scores_fuse_each_documents_best_rank() -> None:
@@ -19,17 +20,13 @@ def test_document_scores_fuse_each_documents_best_rank() -> None:
 
 
 def _corpus(folder: Path) -> Path:
-    folder.mkdir()
     lines = {
         "orchard": ["Pruning the apple trees happens in late winter.", "The pear trees need netting against birds.",
                     "Apple scab shows as dark spots on the leaves."],
         "workshop": ["The lathe needs a new drive belt.", "Sharpen the chisels before the apple box class.",
                      "Sweep the sawdust every evening."],
     }
-    for stem, sents in lines.items():
-        body = "\n".join(f"[00:{10 * i:02d}] {s}" for i, s in enumerate(sents))
-        (folder / f"{stem}.txt").write_text(f"# {stem}\n{body}\n")
-    return folder
+    return write_transcripts(folder, lines)
 
 
 def test_the_pass_is_off_by_default_and_never_changes_a_scoped_search(fast_settings: Settings, tmp_path: Path) -> None:

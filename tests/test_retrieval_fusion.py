@@ -12,6 +12,7 @@ import pytest
 from kb.retrieval import BM25_WEIGHT, SCORE_BM25_SHARE, Retriever, score_fusion
 from kb.settings import Settings
 from kb.tokens import tokenize
+from tests.fakes.transcripts import write_transcripts
 
 
 def test_score_fusion_keeps_the_margin_that_ranks_throw_away() -> None:
@@ -33,17 +34,13 @@ def test_score_fusion_weighs_the_lists_by_the_share_and_ignores_a_flat_one() -> 
 
 
 def _corpus(folder: Path) -> Path:
-    folder.mkdir()
     docs = {
         "kiln": ["The kiln reached cone six after nine hours.", "Glaze crawling comes from dust on bisque ware.",
                  "Wedging clay removes air pockets before throwing."],
         "loom": ["The warp threads need even tension on the loom.", "A floating selvedge keeps the edges straight.",
                  "Weft density decides how the cloth drapes."],
     }
-    for stem, sents in docs.items():
-        body = "\n".join(f"[00:{10 * i:02d}] {s}" for i, s in enumerate(sents))
-        (folder / f"{stem}.txt").write_text(f"# {stem}\n{body}\n")
-    return folder
+    return write_transcripts(folder, docs)
 
 
 def _indexed(fast_settings: Settings, tmp_path: Path, **changes: object) -> Settings:

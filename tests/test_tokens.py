@@ -25,7 +25,7 @@ def test_lexical_index_tokenizes_with_the_same_function() -> None:
 
 
 def test_figures_context_words_are_the_tokenizer_s() -> None:
-    from agent.figures import _words
+    from agent.figures.candidates import _words
 
     assert _words("Each satellite uses 3 kilowatts per dish, by the guest's estimate") == {"satellite", "dish", "estimate"}
 
