@@ -14,6 +14,16 @@ different one of two overlapping windows of the same moment. On the dev sets (BE
 score fusion raised recall@5 and MRR on all of them, but the offline answers gained nothing and
 lost citation precision (the extra places it brings give the answer step more to stray to), so
 it is a setting for search, not the default.
+
+Document pass: over a whole index (no `source`), many look-alike documents compete (four meetings
+of one team, say). Each retriever's ranked list is then taken deeper (`DOC_POOL` x the candidates)
+and every document gets a score from it — its best chunk's rank in each list, fused by reciprocal
+rank like the chunks — and a chunk's fused score is raised by `doc_weight` x its document's score,
+so passages of the documents that match the query best come first. It is off by default
+(`DOC_WEIGHT = 0`): on QMSum's dev meetings weight 1 raised recall@5 over the whole index from
+0.523 to 0.545, but on the reported meetings it went from 0.557 to 0.530 (BENCHMARKS.md), so it
+does not generalise; `Retriever(doc_weight=1.0)` turns it on for such measurements. (Measured with
+rank fusion: a document score is on the reciprocal-rank scale, small beside standardised scores.)
 """
 
 from __future__ import annotations
