@@ -26,6 +26,7 @@ def _settings(args: argparse.Namespace) -> Any:
         embedding_model=getattr(args, "embedding_model", None),
         backend=getattr(args, "backend", None),
         model=getattr(args, "model", None),
+        fusion=getattr(args, "fusion", None),
     )
 
 
@@ -502,6 +503,8 @@ def _index_commands(sub: Subparsers, common: argparse.ArgumentParser) -> None:
     p.add_argument("-k", type=_positive_int, help="passages to return (default: KB_TOP_K, 5)")
     p.add_argument("--source", help="only this document (its file stem)")
     p.add_argument("--mode", choices=["hybrid", "dense", "bm25"], default="hybrid")
+    p.add_argument("--fusion", choices=["rank", "score"],
+                   help="how a hybrid search fuses its two lists (default: KB_FUSION, rank)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_search)
 

@@ -87,3 +87,23 @@ def test_the_fusion_is_a_setting(monkeypatch: pytest.MonkeyPatch, tmp_path: Path
     monkeypatch.setenv("KB_FUSION", "votes")
     with pytest.raises(ValueError, match="(?i)fusion"):
         Settings.from_env(home=tmp_path)
+
+
+def test_kb_search_takes_the_fusion_as_a_flag(fast_settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    from interfaces.cli import main
+
+    settings = _indexed(fast_settings, tmp_path)
+    monkeypatch.setenv("KB_CHUNK_TOKENS", str(settings.chunking.tokens))  # the index's collection
+    monkeypatch.setenv("KB_CHUNK_OVERLAP_TOKENS", str(settings.chunking.overlap_tokens))
+    ranked = {}
+    for fusion in ("rank", "score"):
+        code = main(["--home", str(settings.home), "--embedding-model", "hashing", "search",
+                     "even tension on the warp threads", "--fusion", fusion, "--json"])
+        assert code == 0
+        ranked[fusion] = json.loads(capsys.readouterr().out)
+    assert ranked["rank"][0]["source"] == ranked["score"][0]["source"] == "loom"
+    assert ranked["rank"][0]["score"] < (1 + BM25_WEIGHT) / settings.retrieval.rrf_k  # a sum of reciprocal ranks
+    assert ranked["score"][0]["score"] == pytest.approx(1.0)  # two candidates: z-scores +1 and -1, both lists agree
