@@ -75,10 +75,22 @@ class LexicalIndex:
         self.vocab = vocab
         self.n = len(ids)
         self._df = np.diff(np.asarray(self._indptr))
+        self._rows: dict[str, int] | None = None
 
     @property
     def ids(self) -> list[str]:
         return [i.decode() for i in self._ids]
+
+    def rows(self) -> dict[str, int]:
+        """Each chunk id's row in the index (its place in `ids` and in a `scores` column), built once."""
+        if self._rows is None:
+            self._rows = {cid.decode(): row for row, cid in enumerate(self._ids)}
+        return self._rows
+
+    def sources_of(self, ids: Sequence[str]) -> dict[str, str]:
+        """The source of each of `ids` the index holds."""
+        rows = self.rows()
+        return {c: self._sources[int(self._codes[rows[c]])] for c in ids if c in rows}
 
     def doc_freq(self, term: str) -> int:
         """Number of chunks containing `term` (a tokenized term)."""

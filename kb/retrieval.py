@@ -79,43 +79,38 @@ class Retriever:
             return self._lexical
 
     def _owners(self, ids: list[str], lex: LexicalIndex) -> dict[str, str]:
-        """The source of each BM25 hit (from the lexical index where it keeps them, else the store)."""
-        ids_of, sources_of = getattr(lex, "ids", None), getattr(lex, "sources", None)
-        if ids_of is not None and sources_of is not None and len(ids_of) == len(sources_of):
-            if getattr(self, "_owner_map_for", None) is not lex:
-                self._owner_map = dict(zip(ids_of, sources_of))
-                self._owner_map_for = lex
-            return {c: self._owner_map.get(c, "") for c in ids}
-        return {c: str(meta.get("source", "")) for c, (_, meta) in self.store.get(ids).items()}
+        """The source of each BM25 hit (from the lexical index, else the store)."""
+        owners = lex.sources_of(ids)
+        missing = [c for c in ids if c not in owners]
+        if missing:
+            owners.update({c: str(meta.get("source", "")) for c, (_, meta) in self.store.get(missing).items()})
+        return owners
 
     def _both_scores(self, qvec: Any, query: str, dense: list[tuple[str, float, str, dict[str, Any]]],
-                     sparse: list[tuple[str, float]], lex: LexicalIndex) -> tuple[dict[str, float], dict[str, float]]:
+                     sparse: list[tuple[str, float]], lex: LexicalIndex
+                     ) -> tuple[dict[str, float], dict[str, float], dict[str, tuple[str, dict[str, Any]]]]:
         """Each candidate's cosine similarity and BM25 score, whichever list found it: the stored
-        vectors of the BM25-only candidates, the BM25 column sums of the dense-only ones."""
+        vectors of the BM25-only candidates, the BM25 column sums of the dense-only ones. Also the
+        text and metadata of the BM25-only candidates, read with their vectors."""
         import numpy as np
 
         sims = {d[0]: d[1] for d in dense}
         bm25 = dict(sparse)
+        hits: dict[str, tuple[str, dict[str, Any]]] = {}
         unseen = [c for c in bm25 if c not in sims]
         if unseen:
-            ids, _, vectors, _ = self.store.records(unseen)
+            ids, texts, vectors, metas = self.store.records(unseen)
             q = np.asarray(qvec, dtype=np.float32)
             q /= float(np.linalg.norm(q)) or 1.0
-            for cid, v in zip(ids, np.asarray(vectors, dtype=np.float32).reshape(len(ids), -1)):
+            for cid, text, v, meta in zip(ids, texts, np.asarray(vectors, dtype=np.float32).reshape(len(ids), -1), metas):
                 sims[cid] = float(v @ q) / (float(np.linalg.norm(v)) or 1.0)
+                hits[cid] = (text, meta)
         unscored = [c for c in sims if c not in bm25]
         if unscored:
             column = lex.scores(tokenize(query))
-            at = self._positions(lex)
-            bm25.update({c: float(column[at[c]]) if c in at else 0.0 for c in unscored})
-        return sims, bm25
-
-    def _positions(self, lex: LexicalIndex) -> dict[str, int]:
-        """Each chunk id's row in the lexical index (built once per index)."""
-        if getattr(self, "_positions_for", None) is not lex:
-            self._position_map = {c: i for i, c in enumerate(lex.ids)}
-            self._positions_for = lex
-        return self._position_map
+            rows = lex.rows()
+            bm25.update({c: float(column[rows[c]]) if c in rows else 0.0 for c in unscored})
+        return sims, bm25, hits
 
     def idf(self, term: str) -> float:
         """Inverse document frequency of a (tokenized) term in the index last searched."""
@@ -149,8 +144,10 @@ class Retriever:
                 fused[cid] = fused.get(cid, 0.0) + weight / (self.settings.retrieval.rrf_k + rank)
                 ranks.setdefault(cid, {})[name] = rank
         sims = {d[0]: d[1] for d in dense}
+        known = {d[0]: (d[2], d[3]) for d in dense}
         if self.settings.retrieval.fusion == "score" and dense and sparse:
-            sims, bm25 = self._both_scores(qvec, query, dense, sparse, lex)
+            sims, bm25, hits = self._both_scores(qvec, query, dense, sparse, lex)
+            known.update(hits)
             fused = score_fusion(sims, bm25, SCORE_BM25_SHARE)
         if doc_pass:
             owner = {d[0]: str(d[3].get("source", "")) for d in dense}
@@ -159,7 +156,6 @@ class Retriever:
             for cid in fused:
                 fused[cid] += self.doc_weight * docs.get(owner.get(cid, ""), 0.0)
         ranked = sorted(fused, key=lambda c: -fused[c])
-        known = {d[0]: (d[2], d[3]) for d in dense}
 
         def fetch(ids: list[str]) -> dict[str, tuple[str, dict[str, Any]]]:
             missing = [c for c in ids if c not in known]

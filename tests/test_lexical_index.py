@@ -138,3 +138,14 @@ def test_search_scores_only_posting_lists_but_ranks_like_a_full_scan() -> None:
     for query in queries(40) + [c.text[:50] for c in chunks[:10]]:
         assert [cid for cid, _ in index.search(query, 30)] == full_scan(query, 30)
         assert [cid for cid, _ in index.search(query, 5, source="doc000002")] == full_scan(query, 5, "doc000002")
+
+
+def test_the_index_knows_each_chunks_row_and_source(tmp_path: Path) -> None:
+    index = LexicalIndex(["c1", "c2", "c3"], ["kiln glaze", "loom warp", "kiln cone"], ["pottery", "weaving", "pottery"])
+    assert index.rows() == {"c1": 0, "c2": 1, "c3": 2} and index.ids == ["c1", "c2", "c3"]
+    assert index.sources_of(["c3", "c2", "gone"]) == {"c3": "pottery", "c2": "weaving"}
+    index.save(tmp_path / "saved")
+    loaded = LexicalIndex.load(tmp_path / "saved")
+    assert loaded.rows() == index.rows() and loaded.sources_of(["c1"]) == {"c1": "pottery"}
+    column = loaded.scores(["kiln"])
+    assert column[loaded.rows()["c3"]] > 0 and column[loaded.rows()["c2"]] == 0
