@@ -65,8 +65,7 @@ class Agent:
         self.retriever = retriever or Retriever(self.settings, store=store)
         # one encoder (and its cache of sentence embeddings) for the offline model and the guard's
         # attribution; term weights from the index where the retriever has them (not the naive peer)
-        encoder = SentenceEncoder(self.retriever.embedder, for_settings(self.settings, self.retriever.embedder),
-                                  subject=getattr(self.retriever, "subject", None))
+        encoder = SentenceEncoder(self.retriever.embedder, for_settings(self.settings, self.retriever.embedder))
         idf = getattr(self.retriever, "idf", None)
         self.chat = chat or make_chat_model(self.settings, idf=idf, encoder=encoder,
                                            titles=lambda: self.toolbox.titles())

@@ -5,10 +5,6 @@ model the index already loads (one batch, only the retrieved sentences) together
 weights. Questions, backchannels ("Right?", "Oh, you name it.") and text addressed to an assistant
 are never claims. A sentence that starts mid-thought gets the sentence before it, a short one the
 sentences after it; near-duplicates are dropped; each sentence is cited at its own second.
-A sentence that is closer than the others to what its whole document is about (the document's
-subject: the mean direction of its chunks, kb.retrieval.Retriever.subject) says less about the
-question in particular — an agenda line, an introduction, a restatement of the episode's theme —
-and ranks a little lower (SUBJECT_WEIGHT); one further from it a little higher.
 Nothing here knows a corpus: the same rules apply to every transcript.
 """
 
@@ -50,12 +46,6 @@ _ANNOUNCEMENT = re.compile(
     r"(?:'ll|\bwill|\bgoing to|\bgonna|\bneed to|\bhave to|\bwant to|\bwould like to|'d like to|\blet's|\blet us|\bshall)"
     r"\s+(?:[\w']+\s+){0,3}?(?:discuss|talk|present|tell you|show you|look at|go through|go over|get (?:more )?into|"
     r"cover|start with|move on|begin with|introduce|come back to|hear)\b", re.IGNORECASE)
-# The share of the semantic weight taken by how far a sentence is from its document's subject,
-# compared with the other candidates (centred, so the scores keep their scale and the ratio floors
-# of the offline pick their meaning). On the dev sets (BENCHMARKS.md ¹³), 0.25 / 0.4 / 0.5
-# measured: 0.4 raised citation precision on dev.jsonl, fresh.jsonl and QMSum dev and the first
-# citation in span on QMSum dev, and left kb.jsonl as it was.
-SUBJECT_WEIGHT = 0.4
 ANNOUNCEMENT_PENALTY = 0.1  # on the dev sets: QMSum first citation in span 0.560 -> 0.571, the others unchanged
 _DISFLUENCY = re.compile(r"\b(?:uh|um|uhm|er|erm|ah|hmm|mm)\b[,.]?\s*", re.IGNORECASE)
 _REPEAT = re.compile(r"\b(\w+)(?:,?\s+\1\b)+", re.IGNORECASE)
@@ -76,12 +66,10 @@ class SentenceEncoder:
     """Cosine similarity between a question and sentences, with the index's embedding model;
     embeddings of sentences already seen are reused (an answer step runs more than once a turn)."""
 
-    def __init__(self, embedder: Any | None, stored: VectorCache | None = None,
-                 subject: Callable[[str], Any | None] | None = None) -> None:
+    def __init__(self, embedder: Any | None, stored: VectorCache | None = None) -> None:
         # an embedder that only hashes words (the tests' stand-in) says nothing about meaning
         self.embedder = embedder if getattr(embedder, "semantic", True) else None
         self.stored = stored  # the vectors ingest embedded (kb.vector_cache), read before embedding
-        self.subject = subject  # a document's subject vector by its id (kb.retrieval.Retriever.subject)
         self._cache: dict[str, Any] = {}
         self._dim: int | None = None  # the model's vector length, once it has embedded something
         self._lock = threading.Lock()  # questions may be answered in parallel; the cache is shared
@@ -97,21 +85,6 @@ class SentenceEncoder:
             m = np.asarray([self._cache[t] for t in texts], dtype=np.float32)
         norms = np.linalg.norm(m, axis=1) * (np.linalg.norm(q) or 1.0)
         return (m @ q / np.where(norms == 0, 1.0, norms)).tolist()
-
-    def generality(self, texts: Sequence[str], sources: Sequence[str | None]) -> list[float | None]:
-        """How close each text is to its document's subject (cosine; None where the document or its
-        subject is unknown, or there is no embedding model)."""
-        if self.embedder is None or self.subject is None:
-            return [None] * len(texts)
-        import numpy as np
-
-        subjects = {s: self.subject(s) for s in set(sources) if s}
-        out: list[float | None] = []
-        for source, v in zip(sources, self.vectors(texts)):
-            c = subjects.get(source) if source else None
-            vec = np.asarray(v, dtype=np.float32)
-            out.append(None if c is None or len(c) != len(vec) else float(vec @ c) / (float(np.linalg.norm(vec)) or 1.0))
-        return out
 
     def vectors(self, texts: Sequence[str]) -> list[Any]:
         """The embedding of each text: the stored or already seen ones read, the others embedded
@@ -152,9 +125,8 @@ class SentenceEncoder:
 
 def items_of(passages: Sequence[Passage]) -> list[dict[str, Any]]:
     """The sentences of passages as the scoring and the abstention policy read them: text, the
-    passage's index, the sentence's position in it and the passage's document."""
-    return [{"text": s.text, "passage": i, "pos": j, "source": p.source}
-            for i, p in enumerate(passages) for j, s in enumerate(p.sentences)]
+    passage's index and the sentence's position in it."""
+    return [{"text": s.text, "passage": i, "pos": j} for i, p in enumerate(passages) for j, s in enumerate(p.sentences)]
 
 
 @lru_cache(maxsize=16384)
@@ -266,23 +238,17 @@ def score(query: str, terms: set[str], items: Sequence[dict[str, Any]], encoder:
     """Every item scored against the question (same order as `items`). `speakers`, those the
     question names (asked_speakers), are matched against who speaks, not against what is said:
     their names' words leave the terms, and their sentences gain SPEAKER_WEIGHT."""
-    texts = [attributed(i) for i in items]
-    sims = encoder.similarities(query, texts)
-    general = encoder.generality(texts, [i.get("source") for i in items])
-    known = [g for g in general if g is not None]
-    usual = sum(known) / len(known) if known else 0.0
+    sims = encoder.similarities(query, [attributed(i) for i in items])
     named = {t for n in speakers for t in tokenize(n)}
     topic = terms - named if terms - named else terms
     out = []
-    for item, sim, g in zip(items, sims, general):
+    for item, sim in zip(items, sims):
         lex = weighted_share(topic, said(item), idf) if speakers else weighted_share(terms, said(item), idf)
         blend = SEMANTIC_WEIGHT * sim + (1 - SEMANTIC_WEIGHT) * lex if encoder.embedder is not None else lex
         if item.get("speaker") in speakers:
             blend += SPEAKER_WEIGHT
         if announces(said(item)):
             blend -= ANNOUNCEMENT_PENALTY
-        if g is not None:
-            blend -= SEMANTIC_WEIGHT * SUBJECT_WEIGHT * (g - usual)
         out.append(Scored(item, sim, lex, blend))
     return out
 

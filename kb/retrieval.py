@@ -67,8 +67,6 @@ class Retriever:
         self._lexical_fp: str | None = None
         self.lexical_origin: str | None = None  # "loaded" (a saved, current index) or "built"
         self._lock = threading.Lock()
-        self._subjects: dict[str, Any] = {}
-        self._subjects_fp: str | None = None
 
     def lexical(self) -> LexicalIndex:
         """The BM25 index of the collection as it is now: the one in memory while the collection's
@@ -113,29 +111,6 @@ class Retriever:
             rows = lex.rows()
             bm25.update({c: float(column[rows[c]]) if c in rows else 0.0 for c in unscored})
         return sims, bm25, hits
-
-    def subject(self, source: str) -> Any | None:
-        """What `source` is about as a whole: the mean direction of its chunks' stored vectors, of
-        unit length (None for a source the index does not hold). Kept until the collection changes
-        (read at the last search, so a lookup after a search costs no store call)."""
-        import numpy as np
-
-        fp = self._lexical_fp or self.store.fingerprint()
-        with self._lock:
-            if self._subjects_fp != fp:
-                self._subjects, self._subjects_fp = {}, fp
-            if source in self._subjects:
-                return self._subjects[source]
-        vectors = np.asarray(self.store.vectors(source), dtype=np.float32)
-        mean = None
-        if vectors.size:
-            vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
-            total = vectors.mean(axis=0)
-            norm = float(np.linalg.norm(total))
-            mean = total / norm if norm else None
-        with self._lock:
-            self._subjects[source] = mean
-        return mean
 
     def idf(self, term: str) -> float:
         """Inverse document frequency of a (tokenized) term in the index last searched."""

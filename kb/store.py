@@ -220,12 +220,6 @@ class Store:
         """Ids of the chunks whose metadata matches `where` (a light read: no texts, no metadata)."""
         return list(self._call(self.collection.get, where=where, include=[])["ids"])
 
-    def vectors(self, source: str) -> list[list[float]]:
-        """The stored vectors of every chunk of `source` (none for a source the index does not hold)."""
-        got = self._call(self.collection.get, where={"source": source}, include=["embeddings"])
-        embeddings = got.get("embeddings")
-        return [list(map(float, e)) for e in embeddings] if embeddings is not None else []
-
     def peek(self, where: dict[str, Any]) -> dict[str, Any] | None:
         """The metadata of one chunk matching `where`, or None."""
         got = self._call(self.collection.get, where=where, limit=1, include=["metadatas"])
