@@ -155,8 +155,14 @@ def names(question: str) -> list[str]:
     out = []
     for m in _ENTITY.finditer(question):
         name = (m.group(1) or m.group(2) or "").strip()
-        out += [re.sub(r"('s|’s)$", "", w) for w in re.split(r"\s+", name) if w and w not in _NOT_ENTITIES]
+        out += [_head(re.sub(r"('s|’s)$", "", w)) for w in re.split(r"\s+", name) if w and w not in _NOT_ENTITIES]
     return [w for w in out if len(w) > 1]
+
+
+def _head(word: str) -> str:
+    """A name without the lower-case words hyphened onto it: "RL-style", "Llama-based" and
+    "COVID-era" name RL, Llama and COVID ("GPT-4o" and "Wi-Fi" stay whole)."""
+    return re.sub(r"(?:-[a-z]+)+$", "", word)
 
 
 def _abbreviates(short: str, name: str) -> bool:

@@ -112,8 +112,39 @@ def _stem(word: str) -> str:
     # "-ings" as "-ing": "meetings" meets "meeting" (both "meet"), not a stem of its own
     for suffix, repl in (("ies", "y"), ("sses", "ss"), ("ings", ""), ("ing", ""), ("ed", ""), ("es", "e"), ("s", "")):
         if word.endswith(suffix) and len(word) - len(suffix) >= 3 and not word.endswith("ss"):
-            return word[: -len(suffix)] + repl
+            if suffix == "ed" and word.endswith("eed"):
+                return word  # "speed", "succeed", "proceed": no "-ed" to cut
+            stem = word[: -len(suffix)] + repl
+            return _verb_stem(stem) if suffix in ("ings", "ing", "ed") else stem
     return word
+
+
+_VOWELS = frozenset("aeiou")
+
+
+def _verb_stem(stem: str) -> str:
+    """What is left of a word once "-ing" or "-ed" is cut, repaired as Porter's step 1b repairs it,
+    so the form meets its base word: a lost "e" put back ("coding" and "scaled" meet "code" and
+    "scale": "relat", "troubl", "realiz" and a short consonant-vowel-consonant stem get it) and a
+    doubled consonant undone ("running" meets "run")."""
+    if not _VOWELS & set(stem):
+        return stem
+    if stem.endswith(("at", "bl", "iz")):
+        return stem + "e"
+    if len(stem) >= 2 and stem[-1] == stem[-2] and stem[-1] not in _VOWELS and stem[-1] not in "lsz":
+        return stem[:-1]
+    if _one_syllable_cvc(stem):
+        return stem + "e"
+    return stem
+
+
+def _one_syllable_cvc(stem: str) -> bool:
+    """Porter's measure 1 with a consonant-vowel-consonant end whose last letter is not w, x or y
+    ("cod", "scal", "hop"; not "train", "meet" or "think")."""
+    kinds = "".join("v" if c in _VOWELS or (c == "y" and i > 0 and stem[i - 1] not in _VOWELS) else "c"
+                    for i, c in enumerate(stem))
+    measure = len(re.findall(r"v+c+", kinds))
+    return measure == 1 and kinds.endswith("cvc") and stem[-1] not in "wxy"
 
 
 def _unpossessed(word: str) -> str:

@@ -65,6 +65,15 @@ def test_names_the_passages_never_mention_are_missing() -> None:
     assert missing_names("How many Kubernetes clusters did Acme rebuild?", texts) == ["Acme"]
 
 
+def test_a_name_with_a_word_hyphened_onto_it_is_the_name() -> None:
+    texts = ["We moved the jobs onto a Kafka queue last year."]
+    assert missing_names("Why did they pick a Kafka-style queue for the jobs?", texts) == []
+    assert missing_names("Why did they pick a Pulsar-based queue?", texts) == ["Pulsar"]
+    from agent.abstention import names
+
+    assert names("Does the team run GPT-4o over Wi-Fi?") == ["GPT-4o", "Wi-Fi"]  # no lower-case word to cut
+
+
 def test_a_name_written_as_its_ticker_or_abbreviation_is_mentioned() -> None:
     texts = ["Analysts expect GLBX to sell part of its holding.", "The IT team moved to Postgres."]
     assert missing_names("What will Globex do with its holding?", texts) == []

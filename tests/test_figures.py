@@ -318,3 +318,13 @@ def test_no_count_is_made_up_for_the_counted_thing(question: str) -> None:
 def test_a_share_of_power_keeps_the_wholes_unit() -> None:
     p = plan("How much power is a fifth of 100 GW?")
     assert p is not None and calculate(p.expression, to=p.to).text == "20 GW"
+
+
+def test_a_figure_the_question_restates_fills_the_side_its_passage_names() -> None:
+    q = ("Taking the 1.2 million GPU hours figure, how many times more did the Falcon-9B base model take "
+         "than its chat tuning?")
+    passages = ("The chat tuning of Falcon-9B took some 40,000 GPU hours.",
+                "Its base model was trained for about 1.2 million GPU hours on web text.")
+    p, result = run(q, passages)
+    assert result.value == pytest.approx(30)
+    assert [(f.value, f.origin) for f in p.facts] == [(1.2e6, "question"), (40_000, "passage")]

@@ -67,3 +67,16 @@ def test_a_plural_of_a_word_in_ing_meets_its_singular() -> None:
 
     for singular in ("meeting", "building", "painting", "finding", "setting"):
         assert tokenize(singular + "s") == tokenize(singular), singular
+
+
+def test_an_ing_or_ed_form_meets_its_base_word() -> None:
+    """Porter's step-1b repairs: the "e" cut with "-ing"/"-ed" put back, a doubled consonant undone."""
+    from kb.tokens import tokenize
+
+    for form, base in (("baking", "bake"), ("glazed", "glaze"), ("stopping", "stop"), ("wired", "wire"),
+                       ("tuning", "tune"), ("troubled", "trouble"), ("rotated", "rotate"), ("fixing", "fix")):
+        assert tokenize(form) == tokenize(base), form
+    assert tokenize("hopping") != tokenize("hoping")  # hop and hope stay apart
+    for kept in ("speed", "succeed", "feed"):  # "-eed" is no "-ed" to cut
+        assert tokenize(kept) == [kept]
+    assert tokenize("raining falling thinking") == ["rain", "fall", "think"]

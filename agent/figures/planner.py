@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import replace
 
 from agent.calculator import CalcError, calculate
 from agent.figures.candidates import _Cand, _passage_cands, _question_cands, _words
@@ -65,6 +66,18 @@ def _with_adjustments(found: Plan, adjustments: Sequence[tuple[str, str]]) -> Pl
     return Plan(f"({found.expression}) * {factors}", found.to, found.facts, f"{found.description}, {said}")
 
 
+def _restated(read: Sequence[_Cand], stated: Sequence[_Cand]) -> list[_Cand]:
+    """The question's figures that a passage states too ("using the 2.5 million hours figure, how
+    many times more…"), each as the question's fact with the passage sentence's words around it, so
+    that the side of a ratio the passage's words name can take it."""
+    out: list[_Cand] = []
+    for c in read:
+        same = next((q for q in stated if (q.fact.value, q.fact.unit) == (c.fact.value, c.fact.unit)), None)
+        if same is not None and not any(o.fact is same.fact for o in out):
+            out.append(replace(c, fact=same.fact))
+    return out
+
+
 def plan(question: str, passages: Sequence[str] = ()) -> Plan | None:
     """One calculate() expression (with target unit and the facts used) answering `question`, or None.
 
@@ -89,9 +102,9 @@ def plan(question: str, passages: Sequence[str] = ()) -> Plan | None:
                 adjusted.append(c)
                 adjustments.append(adj)
         rest = [c for c in qcands if c not in adjusted]
-        pcands = [c for c in _passage_cands(passages, question, first_rank=len(qcands))
-                  if not any((c.fact.value, c.fact.unit) == (q.fact.value, q.fact.unit) for q in rest)]
-        found = _phrase_ratio_plan(question, rest, pcands)
+        read = _passage_cands(passages, question, first_rank=len(qcands))
+        pcands = [c for c in read if not any((c.fact.value, c.fact.unit) == (q.fact.value, q.fact.unit) for q in rest)]
+        found = _phrase_ratio_plan(question, rest, pcands + _restated(read, rest))
         if found is None and not adjustments:
             found = _applied_share_plan(question, rest, pcands, target)
         if found is None and searched is not None:
