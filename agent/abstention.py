@@ -68,11 +68,13 @@ MONEY = re.compile(r"[$€£¥]\s?\d|\b(?:\d[\d,.]*\s*(?:k|m|bn|b)?|" + _NUMBER_
                    r"(?:dollars?|usd|euros?|eur|pounds?|cents?|bucks)\b|\b(?:dollars?|usd|euros?)\b.{0,20}\d", re.I)
 # What a question asks for, and what a sentence must hold to give it: a quantity question needs a
 # number, a money question an amount of money, a duration question a length of time.
+# "what gross margin percentage", "what market share": a word or two naming the share, not a verb's subject ("what did Ada share")
+_MODIFIERS = r"(?:(?!(?:is|are|was|were|do|does|did|has|have|had|will|would|can|could|should|might|may)\b)[a-z][\w-]*\s+){0,2}?"
 _ROUGHLY = r"(?:exact|rough|approximate|precise|overall|total|average|expected|typical|estimated)"
 _WANTS = (
     ("year", re.compile(r"\b(?:what|which)\s+year\b(?![-\s]*(?:over|end|of\b|on\b|old\b))", re.I),
      re.compile(r"\b(?:1[5-9]|20)\d\d\b|\b(?:last|next|this)\s+year\b|\byears?\s+ago\b", re.I)),
-    ("money", re.compile(r"\b(?:in|how\s+many)\s+(?:us\s+)?dollars\b|\bhow\s+much\b.*\b(?:cost|costs|pay|paid|price|spend|spent|earn|earns|revenue)\b|\bprice\b"
+    ("money", re.compile(r"\b(?:in|how\s+many)\s+(?:us\s+)?dollars\b|\bhow\s+much\b.*\b(?:cost|costs|costing|pay|pays|paid|paying|price|charge|charges|charged|charging|spend|spends|spent|spending|earn|earns|earned|earning|revenue)\b|\bprice\b"
                          r"|\bwhat\s+(?:does|did|do|would|will|could|might|should)\s+(?:(?!" + _REPORTING + r"\s)[\w'$.,-]+\s+){0,8}?"
                          r"(?!(?:the|a|an|its|their|his|her|our|your|this|that|of|about|on|for)\s)[\w'$.,-]+\s+cost"
                          r"(?=\s*(?:\?|$|,|\b(?:in|at|per|to|us|them|you|each|a|an|one)\b))"
@@ -87,7 +89,7 @@ _WANTS = (
                 r"(?:years?|months?|weeks?|days?|hours?|minutes?|seconds?|ms|milliseconds?|decades?)\b"
                 r"(?!\s+of\s+(?:compute|computation|computing|gpu|cpu|machine|processing)\b)", re.I)),  # "hours of compute": an amount of work
     # "what (exact) percentage…", "what share of…": a share, stated as one ("80%", "half", "a majority")
-    ("share", re.compile(r"\b(?:what|by\s+what)\s+(?:" + _ROUGHLY + r"\s+)?(?:percentage|percent|fraction|share|proportion)\b"
+    ("share", re.compile(r"\b(?:what|by\s+what)\s+(?:" + _ROUGHLY + r"\s+)?" + _MODIFIERS + r"(?:percentage|percent|fraction|share|proportion)\b"
                          r"|\bas\s+a\s+(?:percentage|percent|share|fraction)\s+of\b|\bhow\s+many\s+percent\b", re.I),
      re.compile(r"%|\bper\s?cent\b|\bpercentage\s+points?\b|\b(?:half|halved|quarter|third|thirds|fifth|tenth|majority|"
                 r"minority|bulk|twice|double|doubled|triple|tripled|fraction)\b|\d(?:\.\d+)?\s*(?:x|times|fold)\b"

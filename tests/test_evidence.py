@@ -114,6 +114,10 @@ def test_a_question_for_an_amount_needs_a_sentence_that_states_one() -> None:
     ("What was the rainfall in May as a percentage of the yearly total?", "share"),
     ("By what exact percentage did the harvest grow?", "share"),
     ("What rough share of the milk goes to cheese?", "share"),
+    ("What net profit percentage does the dairy make on cheese?", "share"),  # a word or two naming the share
+    ("What did the farmer share about the harvest?", None),  # a verb, not a share
+    ("How much is the town paying for the new bridge?", "money"),
+    ("How much does the ferry charge per car?", "money"),
     ("What is the number one worry of the farmers?", None),
     ("What did the cooperative's shares close at on Friday?", "money"),  # a share price
     ("What did the stock do after the harvest?", None),
