@@ -196,6 +196,12 @@ def missing_names(question: str, texts: Sequence[str]) -> list[str]:
     return [n for n in names(question) if not _mentioned(n, words, text, capitals)]
 
 
+def documents_of(items: Sequence[dict]) -> list[str]:
+    """The titles and ids of the documents the items come from: a name the question gives its
+    document ("the Stanford lecture", "episode 12") is mentioned there, not in the sentences."""
+    return [str(d) for d in dict.fromkeys(x for i in items for x in (i.get("title"), i.get("source")) if x)]
+
+
 def coverage(terms: set[str], windows: Sequence[str]) -> float:
     """The largest unweighted share of `terms` in one window of text."""
     if not terms:
@@ -237,7 +243,7 @@ def assess(question: str, items: Sequence[dict], encoder: SentenceEncoder, min_s
     similarity = max(sims, default=0.0)
     terms = question_terms(query)
     cov = coverage(terms, windows(items))
-    missing = missing_names(question, [i["text"] for i in items if not disclaims(i["text"])])
+    missing = missing_names(question, [i["text"] for i in items if not disclaims(i["text"])] + documents_of(items))
     result = Assessment(round(similarity, 4), round(cov, 4), missing)
     if len(terms) >= FULL_COVERAGE_TERMS and cov >= 1.0 and _names_a_phrase(query, claims, terms):
         min_similarity -= FULL_COVERAGE_SLACK  # the question's term as written, and all its words: they vouch for it

@@ -125,8 +125,9 @@ class SentenceEncoder:
 
 def items_of(passages: Sequence[Passage]) -> list[dict[str, Any]]:
     """The sentences of passages as the scoring and the abstention policy read them: text, the
-    passage's index and the sentence's position in it."""
-    return [{"text": s.text, "passage": i, "pos": j} for i, p in enumerate(passages) for j, s in enumerate(p.sentences)]
+    passage's index, the sentence's position in it, and the passage's document (id and title)."""
+    return [{"text": s.text, "passage": i, "pos": j, "source": p.source, "title": p.title}
+            for i, p in enumerate(passages) for j, s in enumerate(p.sentences)]
 
 
 @lru_cache(maxsize=16384)

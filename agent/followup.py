@@ -33,6 +33,16 @@ _ONE_OF = re.compile(rf"(?:\b(?:a|an|one|per|each|every)\b|{_COUNT})\s+([A-Za-z]
 def is_followup(question: str) -> bool:
     """"and how long does that take?", "why?", "How many would 10 GW be?": a question that leans on
     the previous turn for its topic."""
+    sentences = _SENTENCE_END.split(question.strip())
+    if len(sentences) > 1 and _leans(sentences[-1]):
+        return True  # "That seems slow. How are they speeding it up?": the question proper leans on it
+    return _leans(question)
+
+
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+
+
+def _leans(question: str) -> bool:
     content = [t for t in tokenize(question) if t not in QUESTION_WORDS]
     return (not content or bool(_FOLLOWUP_START.match(question.strip())) or bool(_ELLIPTICAL.match(question))
             or (len(content) <= 3 and bool(_PRONOUN.search(question))) or len(content) <= 1)

@@ -74,6 +74,18 @@ def test_a_name_with_a_word_hyphened_onto_it_is_the_name() -> None:
     assert names("Does the team run GPT-4o over Wi-Fi?") == ["GPT-4o", "Wi-Fi"]  # no lower-case word to cut
 
 
+def test_a_name_the_question_gives_the_document_is_mentioned_in_its_title() -> None:
+    enc = SentenceEncoder(WordVectors())
+    passage = [{**i, "source": "ucl-geo210-field-notes", "title": "UCL GEO210 Field Notes"}
+               for i in items("Limestone pavements form where glaciers scraped the soil away.")]
+    verdict = assess("What do the UCL GEO210 notes say about limestone pavements?", passage, enc, 0.0, 0.3,
+                     looks_like_instruction)
+    assert verdict.missing_names == [] and verdict.answerable
+    untitled = [{k: v for k, v in i.items() if k not in ("source", "title")} for i in passage]
+    assert assess("What do the UCL GEO210 notes say about limestone pavements?", untitled, enc, 0.0, 0.3,
+                  looks_like_instruction).missing_names == ["UCL", "GEO210"]
+
+
 def test_a_name_written_as_its_ticker_or_abbreviation_is_mentioned() -> None:
     texts = ["Analysts expect GLBX to sell part of its holding.", "The IT team moved to Postgres."]
     assert missing_names("What will Globex do with its holding?", texts) == []

@@ -81,3 +81,13 @@ def test_a_long_thread_of_figure_follow_ups_stays_short_and_fast() -> None:
     assert q.startswith("How many GPUs can 20 GW power?") and len(q) < 400
     assert time.perf_counter() - started < 2.0  # was minutes: each turn doubled the query
     assert standalone_query("and" + " " * 300 + "x? y", ["What is 2 GW?"])  # no runaway backtracking
+
+
+def test_a_remark_before_the_question_proper_still_leans_on_the_last_turn() -> None:
+    from agent.followup import is_followup
+
+    history = ["How long does a kiln take to cool after a glaze firing?"]
+    q = standalone_query("wow, that sounds like ages. how do potters get them to cool faster?", history)
+    assert q.endswith("(kiln take cool after glaze firing)")
+    # a message of several sentences that asks something of its own is not a follow-up
+    assert not is_followup("I fire stoneware at home. Which cone suits a porcelain body best for translucency?")

@@ -308,7 +308,8 @@ def _sentences(searches: Sequence[Sequence[Passage]]) -> list[dict[str, Any]]:
                 if key not in seen:
                     seen.add(key)
                     out.append({"handle": key[0], "text": key[1], "rank": rank, "passage": (n, rank), "pos": pos,
-                                "source": p.source, "heading": bool(p.title) and near_duplicate(key[1], p.title)})
+                                "source": p.source, "title": p.title,
+                                "heading": bool(p.title) and near_duplicate(key[1], p.title)})
     return out
 
 
