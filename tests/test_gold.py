@@ -179,7 +179,7 @@ def test_project_gold_files_load_and_cite_real_moments() -> None:
     corpus = bundled_corpus()
     stems = {p.stem: p.read_text(encoding="utf-8") for p in corpus.glob("*.txt")}
     seen: set[str] = set()
-    for name in ("kb.jsonl", "dev.jsonl", "report.jsonl", "fresh.jsonl"):
+    for name in ("kb.jsonl", "dev.jsonl", "report.jsonl", "fresh.jsonl", "fresh2.jsonl"):
         questions, errors = load_gold(GOLD_DIR / name)
         assert not errors and questions, name
         for q in questions:
