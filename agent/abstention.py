@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from agent.evidence import SentenceEncoder, attach_speakers, attributed, content_terms, disclaims, is_claim, terms_of
@@ -202,31 +202,6 @@ def documents_of(items: Sequence[dict]) -> list[str]:
     return [str(d) for d in dict.fromkeys(x for i in items for x in (i.get("title"), i.get("source")) if x)]
 
 
-# "…say about quantum sensing?", "any thoughts on tidal power?": the word that heads what the question
-# is about, after a topic preposition and any determiner
-_TOPIC_HEAD = re.compile(r"\b(?:about|on|regarding|concerning)\s+(?:(?:the|a|an|any|some|this|that|these|those|its|their|"
-                         r"his|her|our|your)\s+)?([A-Za-z][\w-]*)", re.I)
-
-
-def topic_heads(question: str) -> list[str]:
-    """The words that head what the question asks about ("about X", "on X"), content words only."""
-    return [m.group(1) for m in _TOPIC_HEAD.finditer(question)
-            if tokenize(m.group(1)) and not set(tokenize(m.group(1))) & QUESTION_WORDS]
-
-
-def missing_topics(question: str, texts: Sequence[str]) -> list[str]:
-    """The heads of what the question asks about that no retrieved text mentions (as names are
-    matched: spelled a little differently, abbreviated, or in a document's title). assess also asks
-    that the index hold the word nowhere: annotators and users name a topic in words of their own
-    ("the structure of the device" for talk of wires and components), but a topic no chunk of the
-    whole index ever names is one the knowledge base does not discuss."""
-    joined = " ".join(texts)
-    capitals = set(re.findall(r"\b[A-Z]{3,5}\b", joined))
-    text = joined.lower()
-    words = set(re.findall(r"[a-z0-9]+", text)) | set(tokenize(text))
-    return [w for w in topic_heads(question) if not _mentioned(w, words, text, capitals)]
-
-
 def coverage(terms: set[str], windows: Sequence[str]) -> float:
     """The largest unweighted share of `terms` in one window of text."""
     if not terms:
@@ -255,13 +230,10 @@ def unstated(question: str, texts: Sequence[str]) -> str | None:
 
 
 def assess(question: str, items: Sequence[dict], encoder: SentenceEncoder, min_similarity: float, min_coverage: float,
-           looks_like_instruction, query: str | None = None, answer: Sequence[str] | None = None,
-           in_index: Callable[[str], bool] | None = None) -> Assessment:
+           looks_like_instruction, query: str | None = None, answer: Sequence[str] | None = None) -> Assessment:
     """Whether the sentences `items` (dicts with `text`, `passage`, `pos`) answer `question`.
     `query` is the standalone form of a follow-up (what was searched for); `answer`, the sentences
-    an answer would quote (all claims when not given), must hold the kind of thing asked for.
-    `in_index(term)`: whether any chunk of the index holds a (tokenized) term; with it, the head of
-    what the question asks about ("…about quantum sensing?") must be in the index or the passages."""
+    an answer would quote (all claims when not given), must hold the kind of thing asked for."""
     query = query or question
     attach_speakers(items)
     claims = [i for i in items if is_claim(i, looks_like_instruction)]
@@ -271,11 +243,7 @@ def assess(question: str, items: Sequence[dict], encoder: SentenceEncoder, min_s
     similarity = max(sims, default=0.0)
     terms = question_terms(query)
     cov = coverage(terms, windows(items))
-    said = [i["text"] for i in items if not disclaims(i["text"])] + documents_of(items)
-    missing = missing_names(question, said)
-    if in_index is not None:
-        missing += [t for t in missing_topics(question, said) if t not in missing
-                    and not any(in_index(w) for w in tokenize(t))]
+    missing = missing_names(question, [i["text"] for i in items if not disclaims(i["text"])] + documents_of(items))
     result = Assessment(round(similarity, 4), round(cov, 4), missing)
     if len(terms) >= FULL_COVERAGE_TERMS and cov >= 1.0 and _names_a_phrase(query, claims, terms):
         min_similarity -= FULL_COVERAGE_SLACK  # the question's term as written, and all its words: they vouch for it

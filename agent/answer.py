@@ -67,9 +67,8 @@ class Agent:
         # attribution; term weights from the index where the retriever has them (not the naive peer)
         encoder = SentenceEncoder(self.retriever.embedder, for_settings(self.settings, self.retriever.embedder))
         idf = getattr(self.retriever, "idf", None)
-        in_index = getattr(self.retriever, "holds", None)
         self.chat = chat or make_chat_model(self.settings, idf=idf, encoder=encoder,
-                                           titles=lambda: self.toolbox.titles(), in_index=in_index)
+                                           titles=lambda: self.toolbox.titles())
         counter = None
         if self.backend == "openai":
             from agent.budget import get_counter
@@ -93,7 +92,7 @@ class Agent:
                          abstain_threshold=self.settings.agent.abstain_threshold, min_coverage=self.settings.agent.min_coverage,
                          encoder=encoder, checkpointer=checkpointer,
                          top_k=self.settings.retrieval.top_k, attribution_threshold=self.settings.agent.attribution_threshold,
-                         compute_first=self.backend == "openai", idf=idf, in_index=in_index)
+                         compute_first=self.backend == "openai", idf=idf)
         self.graph = build_graph(self.deps)
         self._sources: set[str] = set()
 

@@ -97,7 +97,6 @@ class Deps:
     attribution_threshold: float = 0.55  # similarity (deps.encoder) a sentence needs to support an uncited claim
     compute_first: bool = False  # plan and run `calculate` before the first model call (agent.figures)
     idf: Callable[[str], float] | None = None  # the index's term weights, for ranking sentences to plan from
-    in_index: Callable[[str], bool] | None = None  # whether the index holds a term anywhere (agent.abstention.assess)
 
 
 def _run(config: Any) -> dict[str, Any]:
@@ -349,7 +348,7 @@ class Nodes:
         items = items_of(passages)
         quoted = [str(c.get("quote") or "") for c in claims.citations] if claims else []
         verdicts = (assess(state["question"], items, deps.encoder, deps.abstain_threshold, deps.min_coverage,
-                           looks_like_instruction, query, quoted, deps.in_index) for query in _searched_queries(state))
+                           looks_like_instruction, query, quoted) for query in _searched_queries(state))
         first = next(verdicts)  # the asks after the first are assessed only while none is answered
         verdict = first if first.answerable else next((v for v in verdicts if v.answerable), first)
         # a question about the whole is answered by key moments, when the answer quotes only

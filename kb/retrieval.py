@@ -112,11 +112,6 @@ class Retriever:
             bm25.update({c: float(column[rows[c]]) if c in rows else 0.0 for c in unscored})
         return sims, bm25, hits
 
-    def holds(self, term: str) -> bool:
-        """Whether any chunk of the index last searched holds a (tokenized) term."""
-        lex = self._lexical or self.lexical()
-        return lex.doc_freq(term) > 0
-
     def idf(self, term: str) -> float:
         """Inverse document frequency of a (tokenized) term in the index last searched."""
         lex = self._lexical or self.lexical()

@@ -107,9 +107,3 @@ def test_kb_search_takes_the_fusion_as_a_flag(fast_settings: Settings, tmp_path:
     assert ranked["rank"][0]["source"] == ranked["score"][0]["source"] == "loom"
     assert ranked["rank"][0]["score"] < (1 + BM25_WEIGHT) / settings.retrieval.rrf_k  # a sum of reciprocal ranks
     assert ranked["score"][0]["score"] == pytest.approx(1.0)  # two candidates: z-scores +1 and -1, both lists agree
-
-
-def test_the_retriever_tells_whether_the_index_holds_a_term(fast_settings: Settings, tmp_path: Path) -> None:
-    retriever = Retriever(_indexed(fast_settings, tmp_path))
-    assert retriever.holds(tokenize("kiln")[0]) and retriever.holds(tokenize("selvedges")[0])
-    assert not retriever.holds(tokenize("dragon")[0])

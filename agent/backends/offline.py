@@ -51,17 +51,15 @@ PART_SENTENCES = 1  # for each part of a question that asks two or three things 
 
 class OfflineModel:
     """The model-free backend. `idf` (the index's term weights), `encoder` (sentence meaning with
-    the index's embedding model), `titles` (the documents' ids and titles, for questions that name
-    one) and `in_index` (whether the index holds a term) are given by whoever builds it; without them it falls back to uniform weights and term
+    the index's embedding model) and `titles` (the documents' ids and titles, for questions that name
+    one) are given by whoever builds it; without them it falls back to uniform weights and term
     overlap, and reads no document names."""
 
     backend = "offline"
 
     def __init__(self, settings: Settings | None = None, idf: Callable[[str], float] | None = None,
-                 encoder: SentenceEncoder | None = None, titles: Callable[[], list[tuple[str, str]]] | None = None,
-                 in_index: Callable[[str], bool] | None = None) -> None:
+                 encoder: SentenceEncoder | None = None, titles: Callable[[], list[tuple[str, str]]] | None = None) -> None:
         self.settings = settings or Settings()
-        self.in_index = in_index
         self.titles = titles
         self.name = "offline"
         self.idf = idf
@@ -205,7 +203,7 @@ class OfflineModel:
             picked = self.pick(ask.text, ask.history, pool, per_ask, ask.lean)
             shown = [x["text"] for s in picked for x in with_context(s, pool, looks_like_instruction)]
             verdict = assess(ask.text, pool, self.encoder, self.settings.agent.abstain_threshold,
-                             self.settings.agent.min_coverage, looks_like_instruction, ask.query, shown, self.in_index)
+                             self.settings.agent.min_coverage, looks_like_instruction, ask.query, shown)
             if verdict.answerable:
                 chosen += [s for s in picked if s not in chosen]
         if not chosen:
