@@ -27,7 +27,7 @@ from kb.tokens import tokenize, vocabulary_key
 
 __all__ = ["FORMAT", "LexicalIndex", "bm25_matrix", "current_index", "index_folder"]
 
-FORMAT = 8  # of the saved files and of `kb.tokens.tokenize`: part of the folder's key, so an index saved by older code is rebuilt; bump it when either changes
+FORMAT = 9  # of the saved files and of `kb.tokens.tokenize`: part of the folder's key, so an index saved by older code is rebuilt; bump it when either changes
 _EMPTY = "\u2205"  # stands in for a chunk with no indexable words
 
 

@@ -125,14 +125,14 @@ _VOWELS = frozenset("aeiou")
 def _verb_stem(stem: str) -> str:
     """What is left of a word once "-ing" or "-ed" is cut, repaired as Porter's step 1b repairs it,
     so the form meets its base word: a lost "e" put back ("coding" and "scaled" meet "code" and
-    "scale": "relat", "troubl", "realiz" and a short consonant-vowel-consonant stem get it) and a
+    "scale": "rotat", "troubl", "realiz" and a short consonant-vowel-consonant stem get it) and a
     doubled consonant undone ("running" meets "run")."""
     if not _VOWELS & set(stem):
         return stem
-    if stem.endswith(("at", "bl", "iz")):
-        return stem + "e"
-    if len(stem) >= 2 and stem[-1] == stem[-2] and stem[-1] not in _VOWELS and stem[-1] not in "lsz":
-        return stem[:-1]
+    if stem.endswith(("bl", "iz")) or (stem.endswith("at") and len(stem) > 2 and stem[-3] not in _VOWELS):
+        return stem + "e"  # "rotat", "updat" (not "heat", "treat": Porter's last step, left out here, evens those)
+    if len(stem) >= 4 and stem[-1] == stem[-2] and stem[-1] not in _VOWELS and stem[-1] not in "lsz":
+        return stem[:-1]  # "runn", "stopp"; a three-letter stem so ending is a word ("add", "egg")
     if _one_syllable_cvc(stem):
         return stem + "e"
     return stem

@@ -77,6 +77,8 @@ def test_an_ing_or_ed_form_meets_its_base_word() -> None:
                        ("tuning", "tune"), ("troubled", "trouble"), ("rotated", "rotate"), ("fixing", "fix")):
         assert tokenize(form) == tokenize(base), form
     assert tokenize("hopping") != tokenize("hoping")  # hop and hope stay apart
+    for form, base in (("heated", "heat"), ("eating", "eat"), ("added", "add"), ("updated", "update")):
+        assert tokenize(form) == tokenize(base), form  # no "e" where the base has none; "add" keeps its "dd"
     for kept in ("speed", "succeed", "feed"):  # "-eed" is no "-ed" to cut
         assert tokenize(kept) == [kept]
     assert tokenize("raining falling thinking") == ["rain", "fall", "think"]
