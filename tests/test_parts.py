@@ -237,3 +237,10 @@ def test_a_number_names_the_document_numbered_so_not_one_whose_title_has_that_nu
     assert [s for s, _ in named_sources("What did meeting 3 decide?", meetings)] == ["club-03"]
     assert [s for s, _ in named_sources("How do meetings 5 and 3 differ on dues?", meetings)] == ["club-05", "club-03"]
     assert named_sources("What did meeting 8 decide?", meetings) == []  # numbered so by none
+
+
+def test_a_later_part_that_leans_on_the_first_is_answered_from_the_first_parts_document(tmp_path: Path) -> None:
+    agent = Agent(_two_documents(tmp_path))
+    a = agent.ask("When should the dried beans be soaked, and should that be done every morning before the sun is high?")
+    assert not a.abstained
+    assert {c["source"] for c in a.citations} == {"kitchen-blog"}  # not the podcast's morning watering
