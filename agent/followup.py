@@ -27,6 +27,7 @@ _OF_THEM = re.compile(rf"({_COUNT})\s+of\s+(?:them|those|these)\b", re.IGNORECAS
 # "And what about 2 GW?", "And for 10,000 of them?", "And 8 kW?": the last question again, for other figures
 _ABOUT = re.compile(r"^\s*(?:(?:and|so|ok|okay)\b[\s,]*)?(?:(?:what|how)\s+about|for)?\s*(?P<rest>[^?]*?)\s*\??\s*$", re.IGNORECASE)
 _TOPIC = re.compile(r"\s*\([^()]*\)\s*$")  # the "(topic)" a rewritten follow-up ends with
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")  # a message's sentences, lower-case starts too ("that's slow. how…")
 _ONE_OF = re.compile(rf"(?:\b(?:a|an|one|per|each|every)\b|{_COUNT})\s+([A-Za-z][\w-]*)", re.IGNORECASE)
 
 
@@ -37,9 +38,6 @@ def is_followup(question: str) -> bool:
     if len(sentences) > 1 and _leans(sentences[-1]):
         return True  # "That seems slow. How are they speeding it up?": the question proper leans on it
     return _leans(question)
-
-
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 
 
 def _leans(question: str) -> bool:

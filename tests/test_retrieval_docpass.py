@@ -7,7 +7,7 @@ from pathlib import Path
 
 from kb.retrieval import DOC_WEIGHT, Retriever, document_scores
 from kb.settings import Settings
-from tests.fakes.transcripts import write_transcripts
+from tests.fakes.transcripts import indexed_transcripts
 
 
 def test_document_scores_fuse_each_documents_best_rank() -> None:
@@ -19,21 +19,16 @@ def test_document_scores_fuse_each_documents_best_rank() -> None:
     assert document_scores({"dense": ["x"]}, {}, 60) == {}  # a chunk with no known document counts for none
 
 
-def _corpus(folder: Path) -> Path:
-    lines = {
-        "orchard": ["Pruning the apple trees happens in late winter.", "The pear trees need netting against birds.",
-                    "Apple scab shows as dark spots on the leaves."],
-        "workshop": ["The lathe needs a new drive belt.", "Sharpen the chisels before the apple box class.",
-                     "Sweep the sawdust every evening."],
-    }
-    return write_transcripts(folder, lines)
+_DOCS = {
+    "orchard": ["Pruning the apple trees happens in late winter.", "The pear trees need netting against birds.",
+                "Apple scab shows as dark spots on the leaves."],
+    "workshop": ["The lathe needs a new drive belt.", "Sharpen the chisels before the apple box class.",
+                 "Sweep the sawdust every evening."],
+}
 
 
 def test_the_pass_is_off_by_default_and_never_changes_a_scoped_search(fast_settings: Settings, tmp_path: Path) -> None:
-    from ingest.pipeline import ingest
-
-    settings = fast_settings.with_(chunk_tokens=32, chunk_overlap_tokens=0)
-    ingest([_corpus(tmp_path / "docs")], settings=settings, progress=False)
+    settings = indexed_transcripts(fast_settings, tmp_path / "docs", _DOCS)
     assert DOC_WEIGHT == 0.0
     plain, ranked = Retriever(settings), Retriever(settings, doc_weight=1.0)
     question = "When are apple trees pruned?"

@@ -12,7 +12,7 @@ import pytest
 from kb.retrieval import BM25_WEIGHT, SCORE_BM25_SHARE, Retriever, score_fusion
 from kb.settings import Settings
 from kb.tokens import tokenize
-from tests.fakes.transcripts import write_transcripts
+from tests.fakes.transcripts import indexed_transcripts
 
 
 def test_score_fusion_keeps_the_margin_that_ranks_throw_away() -> None:
@@ -33,22 +33,16 @@ def test_score_fusion_weighs_the_lists_by_the_share_and_ignores_a_flat_one() -> 
     assert flat["a"] > flat["b"] and flat["a"] == pytest.approx(0.5)
 
 
-def _corpus(folder: Path) -> Path:
-    docs = {
-        "kiln": ["The kiln reached cone six after nine hours.", "Glaze crawling comes from dust on bisque ware.",
-                 "Wedging clay removes air pockets before throwing."],
-        "loom": ["The warp threads need even tension on the loom.", "A floating selvedge keeps the edges straight.",
-                 "Weft density decides how the cloth drapes."],
-    }
-    return write_transcripts(folder, docs)
+_DOCS = {
+    "kiln": ["The kiln reached cone six after nine hours.", "Glaze crawling comes from dust on bisque ware.",
+             "Wedging clay removes air pockets before throwing."],
+    "loom": ["The warp threads need even tension on the loom.", "A floating selvedge keeps the edges straight.",
+             "Weft density decides how the cloth drapes."],
+}
 
 
 def _indexed(fast_settings: Settings, tmp_path: Path, **changes: object) -> Settings:
-    from ingest.pipeline import ingest
-
-    settings = fast_settings.with_(chunk_tokens=32, chunk_overlap_tokens=0, **changes)
-    ingest([_corpus(tmp_path / "docs")], settings=settings, progress=False)
-    return settings
+    return indexed_transcripts(fast_settings, tmp_path / "docs", _DOCS, **changes)
 
 
 def test_a_candidate_only_one_list_found_is_scored_by_the_other_too(fast_settings: Settings, tmp_path: Path) -> None:

@@ -201,7 +201,8 @@ class OfflineModel:
             pool = [s for s in sentences if s["source"] == ask.source] if ask.source else sentences
             pool = pool or sentences  # the named document was not searched (a run scoped to another)
             if ask.lean and chosen and not ask.source:  # "…, and can we expect more of it?": the first part's documents
-                pool = [s for s in pool if s["source"] in {c["source"] for c in chosen}] or pool
+                answered = {c["source"] for c in chosen}
+                pool = [s for s in pool if s["source"] in answered] or pool
             picked = self.pick(ask.text, ask.history, pool, per_ask, ask.lean)
             shown = [x["text"] for s in picked for x in with_context(s, pool, looks_like_instruction)]
             verdict = assess(ask.text, pool, self.encoder, self.settings.agent.abstain_threshold,

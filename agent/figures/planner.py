@@ -66,16 +66,23 @@ def _with_adjustments(found: Plan, adjustments: Sequence[tuple[str, str]]) -> Pl
     return Plan(f"({found.expression}) * {factors}", found.to, found.facts, f"{found.description}, {said}")
 
 
-def _restated(read: Sequence[_Cand], stated: Sequence[_Cand]) -> list[_Cand]:
-    """The question's figures that a passage states too ("using the 2.5 million hours figure, how
-    many times more…"), each as the question's fact with the passage sentence's words around it, so
-    that the side of a ratio the passage's words name can take it."""
-    out: list[_Cand] = []
+def _restated(read: Sequence[_Cand], stated: Sequence[_Cand]) -> tuple[list[_Cand], list[_Cand]]:
+    """The passage figures the question does not state, and the ones it restates ("using the 2.5
+    million hours figure, how many times more…"), each of those as the question's fact with the
+    passage sentence's words around it, so that the side of a ratio the passage's words name can
+    take it."""
+    said: dict[tuple[float, str], _Cand] = {}
+    for q in stated:
+        said.setdefault((q.fact.value, q.fact.unit), q)
+    new: list[_Cand] = []
+    again: list[_Cand] = []
     for c in read:
-        same = next((q for q in stated if (q.fact.value, q.fact.unit) == (c.fact.value, c.fact.unit)), None)
-        if same is not None and not any(o.fact is same.fact for o in out):
-            out.append(replace(c, fact=same.fact))
-    return out
+        same = said.get((c.fact.value, c.fact.unit))
+        if same is None:
+            new.append(c)
+        elif not any(o.fact is same.fact for o in again):
+            again.append(replace(c, fact=same.fact))
+    return new, again
 
 
 def plan(question: str, passages: Sequence[str] = ()) -> Plan | None:
@@ -102,9 +109,8 @@ def plan(question: str, passages: Sequence[str] = ()) -> Plan | None:
                 adjusted.append(c)
                 adjustments.append(adj)
         rest = [c for c in qcands if c not in adjusted]
-        read = _passage_cands(passages, question, first_rank=len(qcands))
-        pcands = [c for c in read if not any((c.fact.value, c.fact.unit) == (q.fact.value, q.fact.unit) for q in rest)]
-        found = _phrase_ratio_plan(question, rest, pcands + _restated(read, rest))
+        pcands, again = _restated(_passage_cands(passages, question, first_rank=len(qcands)), rest)
+        found = _phrase_ratio_plan(question, rest, pcands + again)
         if found is None and not adjustments:
             found = _applied_share_plan(question, rest, pcands, target)
         if found is None and searched is not None:
