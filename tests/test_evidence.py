@@ -276,6 +276,22 @@ def test_an_announced_topic_ranks_below_the_discussion_of_it() -> None:
     assert agenda.lexical == content.lexical and agenda.score < content.score
 
 
+def test_the_opening_agenda_ranks_below_the_discussion_for_a_question_about_what_was_discussed() -> None:
+    from agent.evidence import OPENING_S, score
+
+    agenda = "Today the plan is the parking rules and the canteen menu."
+    later = "On the parking rules, the lot closes to vans overnight."
+    s = [{**items(agenda)[0], "at_s": 15.0}, {**items(later)[0], "passage": 1, "at_s": OPENING_S + 600}]
+    enc, terms = SentenceEncoder(None), {"park", "rule"}
+    opening, discussion = score("What did the committee discuss about the parking rules?", terms, s, enc, None)
+    assert opening.lexical == discussion.lexical and opening.score < discussion.score
+    opening, discussion = score("What are the parking rules?", terms, s, enc, None)
+    assert opening.score == discussion.score  # a plain lookup: the opening may hold the answer
+    untimed = [{**x, "at_s": None} for x in s]
+    opening, discussion = score("Summarise the discussion of the parking rules.", terms, untimed, enc, None)
+    assert opening.score == discussion.score  # an untimed document has no opening to place
+
+
 def test_a_speakers_name_does_not_count_as_words_of_the_topic() -> None:
     from agent.evidence import score
 

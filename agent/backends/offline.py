@@ -301,7 +301,7 @@ def _split_turn(messages: Sequence[dict[str, Any]]) -> tuple[str, list[str]]:
 def _sentences(searches: Sequence[Sequence[Passage]]) -> list[dict[str, Any]]:
     """The sentences of this turn's search results, each once: its citation handle (as the search
     result shows it), text, the rank of its passage in its search, its passage's identity and its
-    position there, and whether it only repeats the document's title (a heading, not a claim)."""
+    position there, its second (None untimed), and whether it only repeats the document's title (a heading, not a claim)."""
     out = []
     seen: set[tuple[str, str]] = set()
     for n, passages in enumerate(searches):
@@ -311,7 +311,7 @@ def _sentences(searches: Sequence[Sequence[Passage]]) -> list[dict[str, Any]]:
                 if key not in seen:
                     seen.add(key)
                     out.append({"handle": key[0], "text": key[1], "rank": rank, "passage": (n, rank), "pos": pos,
-                                "source": p.source, "title": p.title,
+                                "source": p.source, "title": p.title, "at_s": s.start_s,
                                 "heading": bool(p.title) and near_duplicate(key[1], p.title)})
     return out
 
